@@ -6,6 +6,7 @@ import { packageRoot } from '../util/package-root.js';
 import type { ProtoGrpcType } from './generated/csi.js';
 
 export type * as csi from './generated/csi/v1/index.js';
+export type { Timestamp, Timestamp__Output } from './generated/google/protobuf/Timestamp.js';
 
 /** Path of the project's CSI proto file. */
 export const CSI_PROTO_PATH = join(packageRoot(), 'proto', 'csi.proto');

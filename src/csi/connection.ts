@@ -1,0 +1,178 @@
+import * as grpc from '@grpc/grpc-js';
+import { connectivityState as State } from '@grpc/grpc-js';
+import type { Logger } from '../observe/logger.js';
+import { errorText, isGrpcError } from './errors.js';
+import { messageTypes, methodDefinition, type CsiMethod, type RequestOf, type ResponseOf } from './methods.js';
+import { sanitizedJson } from './sanitize.js';
+
+/** One finished CSI call, as reported to metrics. `code` is undefined for a failure that is not a gRPC status. */
+export interface CallRecord {
+  method: CsiMethod;
+  durationSeconds: number;
+  code: number | undefined;
+}
+
+export interface ConnectionOptions {
+  /** `--csi-address`: an absolute socket path or `unix:///path`. */
+  address: string;
+  log: Logger;
+  /** How long start-up waits for the socket to accept a connection (the Go sidecar's fixed 30 s). */
+  connectTimeoutMs?: number;
+  /** How often the wait says it is still waiting. */
+  stillConnectingEveryMs?: number;
+  /** Called after every call, success or failure (metrics). */
+  observeCall?: (record: CallRecord) => void;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+const STILL_CONNECTING_EVERY_MS = 10_000;
+
+/**
+ * grpc-js puts a channel without calls into IDLE after this long, and IDLE is also where a channel
+ * goes when its connection breaks. The largest value grpc-js accepts makes an idle period rare;
+ * `isIdleTimeout` tells the two apart when it does happen.
+ */
+const IDLE_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Normalises `--csi-address` to a grpc-js target. Only unix sockets are accepted: the sidecar must
+ * notice the driver going away, and that is only defined for a local socket.
+ */
+export function csiTarget(address: string): string {
+  if (address.startsWith('/')) return `unix://${address}`;
+  if (address.startsWith('unix://')) {
+    const path = address.slice('unix://'.length);
+    if (!path.startsWith('/')) throw new Error(`CSI address ${JSON.stringify(address)} must name an absolute socket path (unix:///path)`);
+    return address;
+  }
+  throw new Error(
+    `CSI address ${JSON.stringify(address)} is not a unix socket: only an absolute path or unix:///path is supported (OnConnectionLoss callback only supported for unix:// addresses)`,
+  );
+}
+
+/**
+ * A connection to a CSI driver over its unix socket: one gRPC channel shared by the Identity,
+ * Controller and GroupController services. Every call is logged at verbosity 5 with secrets
+ * stripped, timed for metrics, and bounded by the deadline the caller passes.
+ */
+export class CsiConnection {
+  private readonly client: grpc.Client;
+  private readonly channel: grpc.Channel;
+  private closing = false;
+  private lastActivity = Date.now();
+  private activeCalls = 0;
+  private readonly lostListeners: Array<(reason: string) => void> = [];
+
+  private constructor(
+    readonly target: string,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.channel = new grpc.Channel(target, grpc.credentials.createInsecure(), {
+      'grpc.client_idle_timeout_ms': IDLE_TIMEOUT_MS,
+      // Reconnect quickly while waiting for a driver that is still starting (as the Go sidecar's 1 s cap).
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    });
+    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), { channelOverride: this.channel });
+  }
+
+  /**
+   * Connects and waits until the socket accepts a gRPC connection, saying so every
+   * `stillConnectingEveryMs`; gives up after `connectTimeoutMs` with an error naming the address.
+   */
+  static async connect(options: ConnectionOptions): Promise<CsiConnection> {
+    const target = csiTarget(options.address);
+    const conn = new CsiConnection(target, options);
+    const limit = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const every = options.stillConnectingEveryMs ?? STILL_CONNECTING_EVERY_MS;
+    const giveUpAt = Date.now() + limit;
+    options.log.v(2).info('Connecting to CSI driver', { address: target });
+    for (;;) {
+      const waitUntil = Math.min(giveUpAt, Date.now() + every);
+      const err = await new Promise<Error | undefined>((resolve) => conn.client.waitForReady(waitUntil, resolve));
+      if (!err) break;
+      if (Date.now() >= giveUpAt) {
+        conn.close();
+        throw new Error(
+          `error connecting to CSI driver: no driver accepted a connection on ${target} within ${Math.round(limit / 1000)}s (is the driver running and is the socket shared with this container?)`,
+        );
+      }
+      options.log.warn('Still connecting', { address: target });
+    }
+    options.log.v(2).info('Connected to CSI driver', { address: target });
+    conn.watchForLoss();
+    return conn;
+  }
+
+  /** Registers a listener for the connection breaking after start-up. */
+  onLost(listener: (reason: string) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  /** Calls one CSI RPC. `deadline` bounds the call (the sidecar passes now + --timeout). */
+  async call<M extends CsiMethod>(method: M, request: RequestOf<M>, deadline: Date): Promise<ResponseOf<M>> {
+    const definition = methodDefinition(method);
+    const types = messageTypes(method);
+    const verbose = this.options.log.v(5);
+    if (this.options.log.enabled(5)) verbose.info('GRPC call', { method, request: sanitizedJson(types.request, request) });
+
+    const started = process.hrtime.bigint();
+    this.activeCalls++;
+    this.lastActivity = Date.now();
+    try {
+      const response = await new Promise<ResponseOf<M>>((resolve, reject) => {
+        this.client.makeUnaryRequest(
+          method,
+          definition.requestSerialize,
+          definition.responseDeserialize,
+          request,
+          { deadline },
+          (err, value) => (err ? reject(err) : resolve(value as ResponseOf<M>)),
+        );
+      });
+      this.record(method, started, 0);
+      if (this.options.log.enabled(5)) verbose.info('GRPC response', { method, response: sanitizedJson(types.response, response) });
+      return response;
+    } catch (err) {
+      this.record(method, started, isGrpcError(err) ? err.code : undefined);
+      if (this.options.log.enabled(5)) verbose.info('GRPC error', { method, error: errorText(err) });
+      throw err;
+    } finally {
+      this.activeCalls--;
+      this.lastActivity = Date.now();
+    }
+  }
+
+  close(): void {
+    this.closing = true;
+    this.client.close();
+  }
+
+  private record(method: CsiMethod, started: bigint, code: number | undefined): void {
+    const durationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.options.observeCall?.({ method, durationSeconds, code });
+  }
+
+  /** Leaving READY after start-up means the driver closed the socket (exited, restarted, crashed). */
+  private watchForLoss(): void {
+    const watch = (current: State): void => {
+      this.channel.watchConnectivityState(current, Infinity, () => {
+        if (this.closing) return;
+        const next = this.channel.getConnectivityState(false);
+        if (next === State.READY || this.isIdleTimeout(next)) {
+          // Reconnect after a genuine idle period so the next state change is a real one.
+          if (next !== State.READY) this.channel.getConnectivityState(true);
+          watch(next);
+          return;
+        }
+        const reason = `connection to the CSI driver on ${this.target} was lost (channel state ${State[next]})`;
+        for (const listener of this.lostListeners) listener(reason);
+      });
+    };
+    watch(State.READY);
+  }
+
+  private isIdleTimeout(state: State): boolean {
+    return state === State.IDLE && this.activeCalls === 0 && Date.now() - this.lastActivity >= IDLE_TIMEOUT_MS;
+  }
+}

@@ -1,0 +1,71 @@
+import type { CsiConnection } from './connection.js';
+import type { csi } from './proto.js';
+import { snapshotInfo, type SnapshotInfo } from './snapshotter.js';
+import { timestampToNanos } from './timestamps.js';
+
+/** What the driver said about one group snapshot, in plain values. */
+export interface GroupSnapshotInfo {
+  groupSnapshotId: string;
+  snapshots: SnapshotInfo[];
+  /** Unix nanoseconds; undefined when the driver sent no creation time. */
+  creationTime: bigint | undefined;
+  readyToUse: boolean;
+}
+
+function groupInfo(group: csi.VolumeGroupSnapshot__Output): GroupSnapshotInfo {
+  return {
+    groupSnapshotId: group.group_snapshot_id,
+    snapshots: group.snapshots.map(snapshotInfo),
+    creationTime: timestampToNanos(group.creation_time),
+    readyToUse: group.ready_to_use,
+  };
+}
+
+export interface CreateGroupSnapshotInput {
+  name: string;
+  sourceVolumeIds: string[];
+  parameters: Record<string, string>;
+  secrets: Record<string, string>;
+}
+
+/** Cuts (or, repeated with the same name, re-reads) a group snapshot; GetPluginInfo goes first. */
+export async function createGroupSnapshot(
+  conn: CsiConnection,
+  input: CreateGroupSnapshotInput,
+  deadline: Date,
+): Promise<{ driverName: string; group: GroupSnapshotInfo }> {
+  const info = await conn.call('/csi.v1.Identity/GetPluginInfo', {}, deadline);
+  const reply = await conn.call(
+    '/csi.v1.GroupController/CreateVolumeGroupSnapshot',
+    { name: input.name, source_volume_ids: input.sourceVolumeIds, parameters: input.parameters, secrets: input.secrets },
+    deadline,
+  );
+  if (!reply.group_snapshot) throw new Error(`CSI driver ${info.name} answered CreateVolumeGroupSnapshot without a group snapshot`);
+  return { driverName: info.name, group: groupInfo(reply.group_snapshot) };
+}
+
+export async function deleteGroupSnapshot(
+  conn: CsiConnection,
+  input: { groupSnapshotId: string; snapshotIds: string[]; secrets: Record<string, string> },
+  deadline: Date,
+): Promise<void> {
+  await conn.call(
+    '/csi.v1.GroupController/DeleteVolumeGroupSnapshot',
+    { group_snapshot_id: input.groupSnapshotId, snapshot_ids: input.snapshotIds, secrets: input.secrets },
+    deadline,
+  );
+}
+
+export async function getGroupSnapshot(
+  conn: CsiConnection,
+  input: { groupSnapshotId: string; snapshotIds: string[]; secrets: Record<string, string> },
+  deadline: Date,
+): Promise<GroupSnapshotInfo> {
+  const reply = await conn.call(
+    '/csi.v1.GroupController/GetVolumeGroupSnapshot',
+    { group_snapshot_id: input.groupSnapshotId, snapshot_ids: input.snapshotIds, secrets: input.secrets },
+    deadline,
+  );
+  if (!reply.group_snapshot) throw new Error(`the CSI driver answered GetVolumeGroupSnapshot for ${input.groupSnapshotId} without a group snapshot`);
+  return groupInfo(reply.group_snapshot);
+}

@@ -1,0 +1,81 @@
+import protobuf from 'protobufjs';
+import { csiReflection } from './proto.js';
+
+/** What a secret field's value is replaced with in logs, whatever it held. */
+export const STRIPPED = '***stripped***';
+
+const SECRET_OPTION = '(csi_secret)';
+
+function isSecret(field: protobuf.Field): boolean {
+  return field.options?.[SECRET_OPTION] === true;
+}
+
+const INT64_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+/**
+ * Renders one CSI message as a single line of JSON for the log, in the Go sidecar's style: keys are
+ * the proto field names in sorted order, only populated fields appear, nested messages recurse,
+ * enums print by name, int64 values print as plain numbers without losing digits, and every field
+ * whose descriptor carries the csi_secret option prints as "***stripped***".
+ *
+ * The secret fields are found from the proto's descriptors, so a secret field added to the proto
+ * is hidden without anyone remembering to list it here.
+ */
+export function sanitizedJson(typeName: string, message: unknown): string {
+  const type = csiReflection().lookupType(typeName);
+  return renderMessage(type, message);
+}
+
+function renderMessage(type: protobuf.Type, message: unknown): string {
+  if (message === null || typeof message !== 'object') return '{}';
+  const record = message as Record<string, unknown>;
+  const parts: string[] = [];
+  const fields = [...type.fieldsArray].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const field of fields) {
+    const value = record[field.name];
+    if (!isPopulated(field, value)) continue;
+    const rendered = isSecret(field) ? JSON.stringify(STRIPPED) : renderField(field, value);
+    parts.push(`${JSON.stringify(field.name)}:${rendered}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function isPopulated(field: protobuf.Field, value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (field.map) return typeof value === 'object' && Object.keys(value as object).length > 0;
+  if (field.repeated) return Array.isArray(value) && value.length > 0;
+  if (field.resolvedType instanceof protobuf.Type) return true;
+  if (field.resolvedType instanceof protobuf.Enum) return enumNumber(field.resolvedType, value) !== 0;
+  if (typeof value === 'string') return INT64_TYPES.has(field.type) ? !/^-?0*$/.test(value) : value !== '';
+  if (typeof value === 'number' || typeof value === 'bigint') return value != 0;
+  if (typeof value === 'boolean') return value;
+  return true;
+}
+
+function renderField(field: protobuf.Field, value: unknown): string {
+  if (field.map) {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${renderSingle(field, v)}`).join(',')}}`;
+  }
+  if (field.repeated) return `[${(value as unknown[]).map((v) => renderSingle(field, v)).join(',')}]`;
+  return renderSingle(field, value);
+}
+
+function renderSingle(field: protobuf.Field, value: unknown): string {
+  const resolved = field.resolvedType;
+  if (resolved instanceof protobuf.Type) return renderMessage(resolved, value);
+  if (resolved instanceof protobuf.Enum) {
+    const number = enumNumber(resolved, value);
+    return JSON.stringify(resolved.valuesById[number] ?? String(value));
+  }
+  if (INT64_TYPES.has(field.type) && /^-?\d+$/.test(String(value))) return String(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
+  return JSON.stringify(value) ?? 'null';
+}
+
+function enumNumber(type: protobuf.Enum, value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value in type.values) return type.values[value] as number;
+  return -1;
+}
