@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+import type { Faults } from '../../src/testing/sample-driver/index.js';
+import { startSidecar, type RunningProcess } from '../helpers/process.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()?.();
+});
+
+async function driver(faults?: Faults): Promise<SampleDriverProcess> {
+  const d = await startSampleDriver(faults ? { faults } : {});
+  cleanup.push(() => d.dispose());
+  return d;
+}
+
+function sidecar(args: string[]): RunningProcess {
+  const p = startSidecar(args);
+  cleanup.push(() => p.stop());
+  return p;
+}
+
+describe('sidecar start-up against the sample driver', () => {
+  test('logs the driver name and capabilities, stays up, and exits 0 on SIGTERM', async () => {
+    const d = await driver();
+    const p = sidecar([`--csi-address=unix://${d.socketPath}`, '--timeout=10s', '--v=5']);
+    await p.waitForOutput(/CSI driver ready driver="sample\.csi\.example\.com".*CREATE_DELETE_SNAPSHOT.*LIST_SNAPSHOTS.*CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT.*groupSnapshots=true/);
+    expect(p.output).toMatch(/GRPC call method="\/csi\.v1\.Identity\/GetPluginInfo"/);
+    p.child.kill('SIGTERM');
+    expect((await p.waitForExit()).code).toBe(0);
+  });
+
+  test('waits for a socket that does not exist yet, says so, and connects when the driver appears', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'csi-wait-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const socketPath = join(dir, 'csi.sock');
+    const p = sidecar([`--csi-address=${socketPath}`, '--timeout=10s']);
+    await p.waitForOutput(/Still connecting address="unix:\/\/.*csi\.sock"/, 20_000);
+    const d = await startSampleDriver({ socketPath });
+    cleanup.push(() => d.dispose());
+    await p.waitForOutput(/CSI driver ready/);
+  });
+
+  test('exits 1 with a clear message when the driver dies after start-up', async () => {
+    const d = await driver();
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    await p.waitForOutput(/CSI driver ready/);
+    await d.kill();
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toMatch(/Lost connection to CSI driver, exiting/);
+  });
+
+  test('A-03: a driver without CREATE_DELETE_SNAPSHOT stops start-up with exit 1', async () => {
+    const d = await driver({ withhold: { controller: ['CREATE_DELETE_SNAPSHOT'] } });
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toContain('CSI driver sample.csi.example.com does not support ControllerCreateSnapshot');
+  });
+
+  test('A-02: a failing ControllerGetCapabilities stops start-up with exit 1', async () => {
+    const d = await driver({ errors: { ControllerGetCapabilities: { code: 'INTERNAL', message: 'caps broke' } } });
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toMatch(/rpc error: code = Internal desc = caps broke/);
+  });
+
+  test.each([
+    ['the group capability is withheld', { withhold: { groupController: ['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT'] } }],
+    ['Z-12: the GroupController service is unimplemented', { unimplemented: ['GroupController'] }],
+  ] as Array<[string, Faults]>)('group snapshots are switched off with a warning when %s; single snapshots are served', async (_name, faults) => {
+    const d = await driver(faults);
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    await p.waitForOutput(/CSI driver ready .*groupSnapshots=false/);
+    expect(p.output).toMatch(/^W.*group snapshots are disabled for this run/m);
+  });
+
+  test('Z-13: with the group feature gate off the driver is not asked about groups', async () => {
+    const d = await driver();
+    const p = sidecar([`--csi-address=${d.socketPath}`, '--feature-gates=CSIVolumeGroupSnapshot=false']);
+    await p.waitForOutput(/CSI driver ready .*groupSnapshots=false/);
+    const methods = (await d.calls()).map((c) => c.method);
+    expect(methods).not.toContain('GroupControllerGetCapabilities');
+    expect(p.output).not.toMatch(/^W/m);
+  });
+
+  test('Z-07: a driver that is not ready yet is probed again until it is', async () => {
+    const d = await driver({ probeNotReady: 2 });
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    await p.waitForOutput(/CSI driver ready/);
+    expect(p.output.match(/CSI driver is not ready/g)).toHaveLength(2);
+    expect((await d.calls()).filter((c) => c.method === 'Probe')).toHaveLength(3);
+  });
+
+  test('Z-08: a probe that times out is retried', async () => {
+    const d = await driver({ errors: { Probe: { code: 'DEADLINE_EXCEEDED', times: 1 } } });
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    await p.waitForOutput(/CSI driver ready/);
+    expect(p.output).toContain('CSI driver probe timed out');
+  });
+
+  test('Z-09: a probe that fails stops start-up with exit 1', async () => {
+    const d = await driver({ errors: { Probe: { code: 'FAILED_PRECONDITION', message: 'disk gone' } } });
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toMatch(/error waiting for CSI driver to be ready: CSI driver probe failed: rpc error: code = FailedPrecondition desc = disk gone/);
+  });
+
+  test('Z-06: GetPluginInfo failing stops start-up with exit 1', async () => {
+    const d = await driver({ errors: { GetPluginInfo: { code: 'UNAVAILABLE', message: 'no identity' } } });
+    const p = sidecar([`--csi-address=${d.socketPath}`]);
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toMatch(/error getting CSI driver name: rpc error: code = Unavailable desc = no identity/);
+  });
+
+  test('Z-10: an empty snapshot name prefix is refused after the capability check', async () => {
+    const d = await driver();
+    const p = sidecar([`--csi-address=${d.socketPath}`, '--snapshot-name-prefix=']);
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toContain('Snapshot name prefix cannot be of length 0');
+    expect((await d.calls()).map((c) => c.method)).toContain('ControllerGetCapabilities');
+  });
+});
+
+describe('sidecar start-up failures before any driver traffic', () => {
+  test.each([
+    ['Z-05: a non-unix address', ['--csi-address=dns:///x:1'], 1, /only an absolute path or unix:\/\/\/path is supported/],
+    ['Z-01: node deployment with leader election', ['--node-deployment', '--leader-election'], 1, /Leader election cannot happen when node-deployment is set to true/],
+    ['Z-03: both metrics addresses', ['--metrics-address=:1', '--http-endpoint=:2'], 1, /only one of `--metrics-address` and `--http-endpoint` can be set\./],
+    ['Z-14: an unknown feature gate', ['--feature-gates=Foo=true'], 255, /Error while parsing feature gates: unrecognized feature gate: Foo/],
+    ['an unknown flag', ['--logtostdout'], 2, /flag provided but not defined: -logtostdout/],
+  ] as Array<[string, string[], number, RegExp]>)('%s: exit code and message', async (_name, args, code, message) => {
+    const p = sidecar(args);
+    expect((await p.waitForExit()).code).toBe(code);
+    expect(p.output).toMatch(message);
+  });
+
+  test('Z-15: --version prints the program and version and exits 0', async () => {
+    const p = sidecar(['--version', '--csi-address=/nonexistent/socket']);
+    expect((await p.waitForExit()).code).toBe(0);
+    expect(p.stdout).toMatch(/^csi-snapshotter v\d+\.\d+\.\d+\n$/);
+  });
+
+  test('--help prints the usage and exits 0', async () => {
+    const p = sidecar(['--help']);
+    expect((await p.waitForExit()).code).toBe(0);
+    expect(p.stderr).toMatch(/Usage of csi-snapshotter:[\s\S]*-csi-address string/);
+  });
+});
