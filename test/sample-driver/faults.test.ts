@@ -1,0 +1,175 @@
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { lstatSync } from 'node:fs';
+import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+import { CsiClient, eventually, expectCode, MOUNT_RW } from './csi-client.js';
+
+let driver: SampleDriverProcess;
+let csi: CsiClient;
+let vol: string;
+let counter = 0;
+const unique = (prefix: string): string => `${prefix}-${++counter}`;
+
+beforeAll(async () => {
+  driver = await startSampleDriver();
+  csi = new CsiClient(driver.endpoint);
+  vol = (await csi.createVolume({ name: 'faults-vol', volume_capabilities: [MOUNT_RW] })).volume?.volume_id as string;
+});
+
+afterAll(async () => {
+  csi?.close();
+  await driver?.dispose();
+});
+
+beforeEach(async () => {
+  await driver.clearFaults();
+  await driver.clearCalls();
+});
+
+describe('fault injection', () => {
+  test('latency per method pushes a call past its deadline and leaves other methods alone', async () => {
+    await driver.setFaults({ latencyMs: { CreateSnapshot: 1000 } });
+    await expectCode(csi.createSnapshot({ name: unique('late'), source_volume_id: vol }, 200), status.DEADLINE_EXCEEDED);
+    const started = performance.now();
+    await csi.probe();
+    expect(performance.now() - started).toBeLessThan(900);
+
+    await driver.setFaults({ latencyMs: { '*': 300 } });
+    const t0 = performance.now();
+    await csi.getPluginInfo();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+  });
+
+  test('an error for the next N calls fires N times, with its message, then clears itself', async () => {
+    await driver.setFaults({ errors: { CreateSnapshot: { code: 'RESOURCE_EXHAUSTED', message: 'disk full', times: 2 } } });
+    const name = unique('retry');
+    for (let i = 0; i < 2; i++) {
+      const err = await expectCode(csi.createSnapshot({ name, source_volume_id: vol }), status.RESOURCE_EXHAUSTED);
+      expect(err.details).toBe('disk full');
+    }
+    expect((await csi.createSnapshot({ name, source_volume_id: vol })).snapshot?.snapshot_id).toMatch(/^snap-/);
+    expect((await driver.faults()).errors).toEqual({});
+    const calls = await driver.calls();
+    expect(calls.map((c) => [c.method, c.codeName])).toEqual([
+      ['CreateSnapshot', 'RESOURCE_EXHAUSTED'],
+      ['CreateSnapshot', 'RESOURCE_EXHAUSTED'],
+      ['CreateSnapshot', 'OK'],
+    ]);
+  });
+
+  test('an error with probability 1.0 fires on every call until cleared; codes may be numbers', async () => {
+    await driver.patchFaults({ errors: { DeleteSnapshot: { code: 14, probability: 1.0 } } });
+    for (let i = 0; i < 5; i++) await expectCode(csi.deleteSnapshot({ snapshot_id: 'snap-x' }), status.UNAVAILABLE);
+    await driver.patchFaults({ errors: { DeleteSnapshot: null } });
+    await csi.deleteSnapshot({ snapshot_id: 'snap-x' });
+    await driver.setFaults({ errors: { '*': { code: 'Internal', probability: 0 } } });
+    await csi.probe();
+    expect((await driver.calls()).map((c) => c.code)).toEqual([14, 14, 14, 14, 14, 0, 0]);
+  });
+
+  test('readyDelayMs keeps new snapshots and groups unready until it has passed', async () => {
+    await driver.setFaults({ readyDelayMs: 700 });
+    const vol2 = (await csi.createVolume({ name: unique('v'), volume_capabilities: [MOUNT_RW] })).volume?.volume_id as string;
+    const name = unique('delayed');
+    const created = await csi.createSnapshot({ name, source_volume_id: vol });
+    const group = await csi.createGroup({ name: unique('delayed-group'), source_volume_ids: [vol, vol2] });
+    expect(created.snapshot?.ready_to_use).toBe(false);
+    expect(group.group_snapshot?.ready_to_use).toBe(false);
+    expect(group.group_snapshot?.snapshots.map((s) => s.ready_to_use)).toEqual([false, false]);
+    expect((await csi.listSnapshots({ snapshot_id: created.snapshot?.snapshot_id })).entries[0]?.snapshot?.ready_to_use).toBe(false);
+
+    const ready = await eventually(async () => {
+      const reply = await csi.createSnapshot({ name, source_volume_id: vol });
+      return reply.snapshot?.ready_to_use ? reply : undefined;
+    }, 10_000, 'CreateSnapshot to report ready');
+    expect(ready.snapshot?.creation_time).toEqual(created.snapshot?.creation_time);
+    const groupId = group.group_snapshot?.group_snapshot_id as string;
+    const memberIds = group.group_snapshot?.snapshots.map((s) => s.snapshot_id) as string[];
+    const got = await eventually(async () => {
+      const reply = await csi.getGroup({ group_snapshot_id: groupId, snapshot_ids: memberIds });
+      return reply.group_snapshot?.ready_to_use ? reply : undefined;
+    }, 10_000, 'the group to report ready');
+    expect(got.group_snapshot?.snapshots.every((s) => s.ready_to_use)).toBe(true);
+
+    // The delay applies to snapshots created while it is set, not to older ones.
+    await driver.clearFaults();
+    expect((await csi.createSnapshot({ name: unique('fast'), source_volume_id: vol })).snapshot?.ready_to_use).toBe(true);
+  });
+
+  test('probeNotReady answers ready=false for the next N probes', async () => {
+    await driver.setFaults({ probeNotReady: 2 });
+    expect((await csi.probe()).ready).toEqual({ value: false });
+    expect((await csi.probe()).ready).toEqual({ value: false });
+    expect((await csi.probe()).ready).toBeNull();
+    await driver.setFaults({ errors: { Probe: { code: 'FAILED_PRECONDITION', times: 1 } } });
+    await expectCode(csi.probe(), status.FAILED_PRECONDITION);
+  });
+
+  test('withheld capabilities and UNIMPLEMENTED services', async () => {
+    await driver.setFaults({
+      withhold: { controller: ['CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS'], plugin: ['GROUP_CONTROLLER_SERVICE'], groupController: ['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT'] },
+    });
+    expect((await csi.controllerGetCapabilities()).capabilities.map((c) => c.rpc?.type)).toEqual(['CREATE_DELETE_VOLUME']);
+    expect((await csi.getPluginCapabilities()).capabilities.map((c) => c.service?.type)).toEqual(['CONTROLLER_SERVICE']);
+    expect((await csi.groupControllerGetCapabilities()).capabilities).toEqual([]);
+
+    await driver.setFaults({ unimplemented: ['GroupController', 'ListSnapshots'] });
+    await expectCode(csi.groupControllerGetCapabilities(), status.UNIMPLEMENTED);
+    await expectCode(csi.getGroup({ group_snapshot_id: 'g', snapshot_ids: ['s'] }), status.UNIMPLEMENTED);
+    await expectCode(csi.listSnapshots({}), status.UNIMPLEMENTED);
+    expect((await csi.controllerGetCapabilities()).capabilities).toHaveLength(3);
+  });
+
+  test('PATCH merges, PUT replaces, DELETE clears; an invalid document is refused and changes nothing', async () => {
+    await driver.setFaults({ latencyMs: { Probe: 5 }, probeNotReady: 3 });
+    expect(await driver.patchFaults({ latencyMs: { CreateSnapshot: 7 }, probeNotReady: null })).toEqual({
+      latencyMs: { Probe: 5, CreateSnapshot: 7 },
+    });
+    await expect(driver.patchFaults({ errors: { Probe: { code: 'NOPE' } } })).rejects.toThrow(/HTTP 400.*NOPE/);
+    await expect(driver.setFaults({ exitAfterCalls: -1 })).rejects.toThrow(/HTTP 400/);
+    await expect(driver.setFaults({ surprise: true } as never)).rejects.toThrow(/unknown fault "surprise"/);
+    expect(await driver.faults()).toEqual({ latencyMs: { Probe: 5, CreateSnapshot: 7 } });
+    expect(await driver.setFaults({ readyDelayMs: 10 })).toEqual({ readyDelayMs: 10 });
+    await driver.clearFaults();
+    expect(await driver.faults()).toEqual({});
+  });
+});
+
+describe('exitAfterCalls', () => {
+  test('answers N calls, then dies abruptly on the next one, leaving its socket behind', async () => {
+    const crashing = await startSampleDriver({ faults: { exitAfterCalls: 2 } });
+    const c = new CsiClient(crashing.endpoint);
+    try {
+      await c.probe();
+      await c.getPluginInfo();
+      const err = await c.probe().then(
+        () => undefined,
+        (e: { code: number }) => e,
+      );
+      expect(err?.code).toBe(status.UNAVAILABLE);
+      expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(lstatSync(crashing.socketPath).isSocket()).toBe(true);
+    } finally {
+      c.close();
+      await crashing.dispose();
+    }
+  });
+
+  test('initial faults come from CSI_SAMPLE_DRIVER_FAULTS unless --faults is given', async () => {
+    const fromEnv = await startSampleDriver({ env: { ...process.env, CSI_SAMPLE_DRIVER_FAULTS: '{"probeNotReady":4}' } });
+    try {
+      expect(await fromEnv.faults()).toEqual({ probeNotReady: 4 });
+    } finally {
+      await fromEnv.dispose();
+    }
+    const flagWins = await startSampleDriver({
+      env: { ...process.env, CSI_SAMPLE_DRIVER_FAULTS: '{"probeNotReady":4}' },
+      faults: { readyDelayMs: 5 },
+    });
+    try {
+      expect(await flagWins.faults()).toEqual({ readyDelayMs: 5 });
+    } finally {
+      await flagWins.dispose();
+    }
+  });
+});
