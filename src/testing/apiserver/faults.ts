@@ -1,0 +1,137 @@
+import { ApiError } from './errors.js';
+
+/** Which requests a fault applies to; unset members match anything. */
+export interface FaultMatch {
+  verb?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+export interface FailureSpec extends FaultMatch {
+  /** HTTP status to answer: 409, 429, 500, 503 (others are answered as a generic error). */
+  code: number;
+  /** Fail this many matching requests, then stop (default: unlimited when `fraction` is set, else 1). */
+  times?: number;
+  /** Fail this fraction (0..1] of matching requests, decided by a seeded generator. */
+  fraction?: number;
+  /** Retry-After for 429/503 (seconds, default 1). */
+  retryAfterSeconds?: number;
+  message?: string;
+}
+
+export interface LatencySpec extends FaultMatch {
+  ms: number;
+}
+
+export interface RequestInfo {
+  verb: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+}
+
+interface ActiveFailure extends FailureSpec {
+  id: number;
+  remaining: number;
+}
+
+function applies(match: FaultMatch, info: RequestInfo): boolean {
+  return (Object.keys(match) as (keyof FaultMatch)[]).every((key) => match[key] === undefined || match[key] === info[key]);
+}
+
+function matchOf(spec: FaultMatch): FaultMatch {
+  const { verb, resource, subresource, namespace, name } = spec;
+  return { verb, resource, subresource, namespace, name };
+}
+
+/** The error body a real API server (or its flow control) sends for `code`. */
+export function injectedError(spec: FailureSpec, info: RequestInfo): ApiError {
+  const retry = spec.retryAfterSeconds ?? 1;
+  const target = info.name ? `${info.resource} "${info.name}"` : info.resource;
+  switch (spec.code) {
+    case 409:
+      return new ApiError(409, 'Conflict', spec.message ?? `Operation cannot be fulfilled on ${target}: the object has been modified; please apply your changes to the latest version and try again`, {
+        name: info.name,
+        kind: info.resource,
+      });
+    case 429:
+      return new ApiError(429, 'TooManyRequests', spec.message ?? 'Too many requests, please try again later.', { retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
+    case 500:
+      return new ApiError(500, 'InternalError', spec.message ?? 'Internal error occurred: injected fault', {});
+    case 503:
+      return new ApiError(503, 'ServiceUnavailable', spec.message ?? 'The server is currently unable to handle the request', { retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
+    default:
+      return new ApiError(spec.code, 'Unknown', spec.message ?? `injected fault ${spec.code}`, {});
+  }
+}
+
+/**
+ * Test-controlled faults: latency and failures for requests matching verb/resource/name. Fractions
+ * use a seeded generator so a test run is repeatable.
+ */
+export class Faults {
+  private failures: ActiveFailure[] = [];
+  private latencies: LatencySpec[] = [];
+  private nextId = 1;
+  private seed: number;
+
+  constructor(seed = 42) {
+    this.seed = seed >>> 0 || 1;
+  }
+
+  /** Fails matching requests; returns an id for `remove`. */
+  fail(spec: FailureSpec): number {
+    const id = this.nextId++;
+    const remaining = spec.times ?? (spec.fraction !== undefined ? Number.POSITIVE_INFINITY : 1);
+    this.failures.push({ ...spec, id, remaining });
+    return id;
+  }
+
+  /** Delays matching requests by `ms` before they are served. */
+  addLatency(spec: LatencySpec): void {
+    this.latencies.push(spec);
+  }
+
+  remove(id: number): void {
+    this.failures = this.failures.filter((f) => f.id !== id);
+  }
+
+  clear(): void {
+    this.failures = [];
+    this.latencies = [];
+  }
+
+  /** Failures still armed (remaining count), for assertions. */
+  pending(): { id: number; remaining: number }[] {
+    return this.failures.map((f) => ({ id: f.id, remaining: f.remaining }));
+  }
+
+  latencyFor(info: RequestInfo): number {
+    return this.latencies.filter((l) => applies(matchOf(l), info)).reduce((sum, l) => sum + l.ms, 0);
+  }
+
+  /** The injected error for this request, if a fault fires. */
+  check(info: RequestInfo): ApiError | undefined {
+    for (const failure of this.failures) {
+      if (failure.remaining <= 0 || !applies(matchOf(failure), info)) continue;
+      if (failure.fraction !== undefined && this.random() >= failure.fraction) continue;
+      failure.remaining--;
+      if (failure.remaining <= 0) this.remove(failure.id);
+      return injectedError(failure, info);
+    }
+    return undefined;
+  }
+
+  private random(): number {
+    // xorshift32: tiny, deterministic, good enough to spread faults.
+    let x = this.seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.seed = x >>> 0;
+    return this.seed / 0x100000000;
+  }
+}

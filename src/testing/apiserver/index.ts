@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RequestLog } from './accounting.js';
+import { ALL_GROUP_SNAPSHOT_VERSIONS, buildResources, ResourceRegistry } from './resources.js';
+import type { GroupVersion } from './crd-schemas.js';
+import { DEFAULT_VERSION, type VersionInfo } from './discovery.js';
+import { Faults } from './faults.js';
+import { createServingCertificate } from './certificate.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { RestOperations, type Scope } from './rest.js';
+import { ApiHttpServer } from './server.js';
+import { Storage } from './storage.js';
+import { WatchHub } from './watch.js';
+
+export type { RequestRecord, RequestFilter } from './accounting.js';
+export type { FailureSpec, LatencySpec, FaultMatch } from './faults.js';
+export { RequestLog } from './accounting.js';
+export { Faults } from './faults.js';
+export type { GroupVersion } from './crd-schemas.js';
+
+export interface TestApiServerOptions {
+  /** TCP port on 127.0.0.1 (0 = any free port). */
+  port?: number;
+  /** Where to write the kubeconfig; a temporary file (removed on stop) when unset. */
+  kubeconfigPath?: string;
+  /** Served groupsnapshot.storage.k8s.io versions (default v1beta1, v1beta2, v1). */
+  groupSnapshotVersions?: GroupVersion[];
+  /** Bearer token clients must send (random by default). */
+  token?: string;
+  /** Changes kept per resource for watches resuming from an older resourceVersion. */
+  historyLimit?: number;
+  /** Interval of BOOKMARK events on watches that allow them (default 60 s, like the real server). */
+  bookmarkIntervalMs?: number;
+  /** Duration of a watch without timeoutSeconds (default 1800 s). */
+  defaultWatchTimeoutSeconds?: number;
+  /** Seed of the generator deciding fractional faults. */
+  faultSeed?: number;
+  /** What `/version` reports. */
+  version?: VersionInfo;
+  /** Namespaces present at start (default, kube-system, kube-public, kube-node-lease). */
+  namespaces?: string[];
+}
+
+export interface TestApiServer {
+  /** Base URL, e.g. https://127.0.0.1:41234 */
+  url: string;
+  /** PEM of the self-signed serving certificate (also in the kubeconfig as its CA). */
+  caPem: string;
+  kubeconfigPath: string;
+  token: string;
+  /** Fault injection: `faults.fail({verb, resource, code, times})`, `faults.addLatency({ms})`. */
+  faults: Faults;
+  /** Request accounting: `requests.count({verb: 'patch', resource: 'volumesnapshotcontents'})`. */
+  requests: RequestLog;
+  /** The cluster-wide resourceVersion now. */
+  resourceVersion(): number;
+  /** Drops watch history: resuming a watch from an older resourceVersion answers 410 Expired. */
+  compact(): number;
+  /** Ends every open watch (clients re-establish them). Returns how many were closed. */
+  closeWatches(): number;
+  /** Number of open watches. */
+  openWatches(): number;
+  /** Number of stored objects. */
+  objectCount(): number;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** Parses `v1beta1,v1beta2,v1` (the --group-snapshot-versions flag); an empty string serves none. */
+export function parseGroupSnapshotVersions(text: string): GroupVersion[] {
+  const versions = text
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+  for (const v of versions) {
+    if (!(ALL_GROUP_SNAPSHOT_VERSIONS as string[]).includes(v)) {
+      throw new Error(`unknown group snapshot version "${v}": use a comma-separated subset of ${ALL_GROUP_SNAPSHOT_VERSIONS.join(',')}`);
+    }
+  }
+  return versions as GroupVersion[];
+}
+
+/** Starts the Kubernetes API test server on 127.0.0.1 and writes a kubeconfig for it. */
+export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
+  const registry = new ResourceRegistry(buildResources(options.groupSnapshotVersions ?? ALL_GROUP_SNAPSHOT_VERSIONS));
+  const storage = new Storage(options.historyLimit ?? 10_000);
+  const rest = new RestOperations(storage, registry);
+  const hub = new WatchHub();
+  const faults = new Faults(options.faultSeed);
+  const requests = new RequestLog();
+  const token = options.token ?? randomBytes(24).toString('hex');
+
+  const nsDef = registry.find('', 'v1', 'namespaces');
+  for (const name of options.namespaces ?? DEFAULT_NAMESPACES) {
+    if (!nsDef) break;
+    const scope: Scope = { def: nsDef, version: 'v1', namespace: '', name: '', subresource: '', query: new URLSearchParams() };
+    rest.create(scope, { metadata: { name } });
+  }
+
+  // Terminating namespaces are finished in the background, as the namespace controller does.
+  let finalizer: NodeJS.Timeout | undefined;
+  const afterWrite = () => {
+    if (finalizer || !rest.hasTerminatingNamespaces()) return;
+    finalizer = setInterval(() => {
+      rest.finalizeNamespaces();
+      if (!rest.hasTerminatingNamespaces()) {
+        clearInterval(finalizer);
+        finalizer = undefined;
+      }
+    }, 50);
+  };
+
+  const certificate = createServingCertificate();
+  const http = new ApiHttpServer({
+    storage,
+    registry,
+    rest,
+    hub,
+    faults,
+    requests,
+    token,
+    version: options.version ?? DEFAULT_VERSION,
+    watch: { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000, defaultTimeoutSeconds: options.defaultWatchTimeoutSeconds ?? 1800 },
+    afterWrite,
+  }, certificate);
+  const address = await http.listen(options.port ?? 0, '127.0.0.1');
+  const url = `https://127.0.0.1:${address.port}`;
+  let tempDir: string | undefined;
+  let kubeconfigPath = options.kubeconfigPath;
+  if (!kubeconfigPath) {
+    tempDir = mkdtempSync(join(tmpdir(), 'kube-test-apiserver-'));
+    kubeconfigPath = join(tempDir, 'kubeconfig');
+  }
+  writeKubeconfig(kubeconfigPath, url, token, certificate.certPem);
+
+  let stopped = false;
+  return {
+    url,
+    caPem: certificate.certPem,
+    kubeconfigPath,
+    token,
+    faults,
+    requests,
+    resourceVersion: () => storage.resourceVersion,
+    compact: () => storage.compact(),
+    closeWatches: () => hub.closeAll(),
+    openWatches: () => hub.count,
+    objectCount: () => storage.objectCount(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (finalizer) clearInterval(finalizer);
+      await http.close();
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,252 @@
+import {
+  volumeGroupSnapshotClassSchema,
+  volumeGroupSnapshotContentSchema,
+  volumeGroupSnapshotSchema,
+  volumeSnapshotClassSchema,
+  volumeSnapshotContentSchema,
+  volumeSnapshotSchema,
+  type GroupVersion,
+} from './crd-schemas.js';
+import type { Schema } from './schema.js';
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'boolean' | 'date' | 'number';
+  jsonPath: string;
+  description?: string;
+}
+
+/**
+ * Everything the server needs to know about one REST resource: naming and discovery facts, which
+ * API semantics apply (custom-resource rules or built-in ones) and how objects are validated.
+ */
+export interface ResourceDef {
+  group: string;
+  /** Served versions, most preferred first. */
+  versions: string[];
+  /** The version objects are kept in. */
+  storageVersion: string;
+  /** Resources sharing a storage key share objects (core and events.k8s.io Events). */
+  storageKey: string;
+  plural: string;
+  singular: string;
+  kind: string;
+  listKind: string;
+  namespaced: boolean;
+  shortNames: string[];
+  verbs: string[];
+  categories?: string[];
+  statusSubresource: boolean;
+  /** Custom resources: generation tracking, schema pruning/validation, no strategic merge patch. */
+  custom: boolean;
+  /** PUT on a missing object creates it (built-in Events). */
+  createOnUpdate?: boolean;
+  /** PUT without metadata.resourceVersion is refused (custom resources). */
+  requireResourceVersionOnUpdate?: boolean;
+  /** DELETE answers with the deleted object instead of a success Status. */
+  returnDeletedObject?: boolean;
+  /** Only POST is served and nothing is stored (access reviews). */
+  virtual?: boolean;
+  schema?: (version: string) => Schema;
+  printerColumns?: PrinterColumn[];
+  /** Extra field-selector labels beyond metadata.name / metadata.namespace. */
+  fieldLabels?: (obj: Record<string, unknown>) => Record<string, string>;
+  /** Deprecated served versions (a Warning header is sent, as for deprecated CRD versions). */
+  deprecatedVersions?: string[];
+}
+
+export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
+export const GROUP_SNAPSHOT_GROUP = 'groupsnapshot.storage.k8s.io';
+export const ALL_GROUP_SNAPSHOT_VERSIONS: GroupVersion[] = ['v1beta1', 'v1beta2', 'v1'];
+
+const FULL_VERBS = ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];
+const CORE_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+/** Schemas are immutable trees: build each version's once. */
+function memoize(build: ((version: string) => Schema) | undefined): ((version: string) => Schema) | undefined {
+  if (!build) return undefined;
+  const cache = new Map<string, Schema>();
+  return (version) => {
+    let schema = cache.get(version);
+    if (!schema) cache.set(version, (schema = build(version)));
+    return schema;
+  };
+}
+
+function crd(def: Omit<ResourceDef, 'custom' | 'verbs' | 'listKind' | 'singular' | 'storageKey' | 'requireResourceVersionOnUpdate'>): ResourceDef {
+  return {
+    ...def,
+    schema: memoize(def.schema),
+    custom: true,
+    verbs: FULL_VERBS,
+    listKind: `${def.kind}List`,
+    singular: def.kind.toLowerCase(),
+    storageKey: `${def.group}/${def.plural}`,
+    requireResourceVersionOnUpdate: true,
+  };
+}
+
+function builtin(def: Omit<ResourceDef, 'custom' | 'listKind' | 'singular' | 'storageKey' | 'verbs'> & { verbs?: string[]; storageKey?: string }): ResourceDef {
+  return {
+    ...def,
+    custom: false,
+    verbs: def.verbs ?? CORE_VERBS,
+    listKind: `${def.kind}List`,
+    singular: def.kind.toLowerCase(),
+    storageKey: def.storageKey ?? `${def.group}/${def.plural}`,
+  };
+}
+
+/** Sorts versions the way Kubernetes prefers them: GA, then beta, then alpha, newest first. */
+export function byVersionPriority(a: string, b: string): number {
+  const rank = (v: string): [number, number, number] => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return [0, 0, 0];
+    const stage = m[2] === undefined ? 3 : m[2] === 'beta' ? 2 : 1;
+    return [stage, Number(m[1]), Number(m[3] ?? 0)];
+  };
+  const [sa, ma, na] = rank(a);
+  const [sb, mb, nb] = rank(b);
+  return sb - sa || mb - ma || nb - na;
+}
+
+function groupStorageVersion(versions: GroupVersion[]): GroupVersion {
+  return versions.includes('v1beta2') ? 'v1beta2' : (versions[0] as GroupVersion);
+}
+
+function eventFieldLabels(obj: Record<string, unknown>): Record<string, string> {
+  const involved = (obj.involvedObject ?? {}) as Record<string, unknown>;
+  const source = (obj.source ?? {}) as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return {
+    'involvedObject.kind': text(involved.kind),
+    'involvedObject.namespace': text(involved.namespace),
+    'involvedObject.name': text(involved.name),
+    'involvedObject.uid': text(involved.uid),
+    'involvedObject.apiVersion': text(involved.apiVersion),
+    'involvedObject.resourceVersion': text(involved.resourceVersion),
+    'involvedObject.fieldPath': text(involved.fieldPath),
+    reason: text(obj.reason),
+    reportingComponent: text(obj.reportingComponent),
+    source: text(source.component),
+    type: text(obj.type),
+  };
+}
+
+/** The resources this server serves, with the group snapshot API in `groupVersions`. */
+export function buildResources(groupVersions: GroupVersion[]): ResourceDef[] {
+  const gv = [...groupVersions].sort(byVersionPriority);
+  const storage = groupStorageVersion(gv);
+  const resources: ResourceDef[] = [
+    builtin({ group: '', versions: ['v1'], storageVersion: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], statusSubresource: true, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }),
+    builtin({ group: '', versions: ['v1'], storageVersion: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, shortNames: [], statusSubresource: false, fieldLabels: (o) => ({ type: typeof o.type === 'string' ? o.type : '' }) }),
+    builtin({ group: '', versions: ['v1'], storageVersion: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], statusSubresource: false, createOnUpdate: true, storageKey: 'events', fieldLabels: eventFieldLabels }),
+    builtin({ group: '', versions: ['v1'], storageVersion: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], statusSubresource: true, returnDeletedObject: true }),
+    builtin({ group: '', versions: ['v1'], storageVersion: 'v1', plural: 'persistentvolumes', kind: 'PersistentVolume', namespaced: false, shortNames: ['pv'], statusSubresource: true, returnDeletedObject: true }),
+    builtin({ group: 'events.k8s.io', versions: ['v1'], storageVersion: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], statusSubresource: false, createOnUpdate: true, storageKey: 'events' }),
+    builtin({ group: 'coordination.k8s.io', versions: ['v1'], storageVersion: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, shortNames: [], statusSubresource: false }),
+    builtin({ group: 'authorization.k8s.io', versions: ['v1'], storageVersion: 'v1', plural: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false, shortNames: [], statusSubresource: false, verbs: ['create'], virtual: true }),
+    crd({
+      group: SNAPSHOT_GROUP, versions: ['v1'], storageVersion: 'v1', plural: 'volumesnapshotclasses', kind: 'VolumeSnapshotClass', namespaced: false,
+      shortNames: ['vsclass', 'vsclasses'], statusSubresource: false, schema: () => volumeSnapshotClassSchema(),
+      printerColumns: [{ name: 'Driver', type: 'string', jsonPath: '.driver' }, { name: 'DeletionPolicy', type: 'string', jsonPath: '.deletionPolicy' }, age],
+    }),
+    crd({
+      group: SNAPSHOT_GROUP, versions: ['v1'], storageVersion: 'v1', plural: 'volumesnapshotcontents', kind: 'VolumeSnapshotContent', namespaced: false,
+      shortNames: ['vsc', 'vscs'], statusSubresource: true, schema: () => volumeSnapshotContentSchema(),
+      printerColumns: [
+        { name: 'ReadyToUse', type: 'boolean', jsonPath: '.status.readyToUse' },
+        { name: 'RestoreSize', type: 'integer', jsonPath: '.status.restoreSize' },
+        { name: 'DeletionPolicy', type: 'string', jsonPath: '.spec.deletionPolicy' },
+        { name: 'Driver', type: 'string', jsonPath: '.spec.driver' },
+        { name: 'VolumeSnapshotClass', type: 'string', jsonPath: '.spec.volumeSnapshotClassName' },
+        { name: 'VolumeSnapshot', type: 'string', jsonPath: '.spec.volumeSnapshotRef.name' },
+        { name: 'VolumeSnapshotNamespace', type: 'string', jsonPath: '.spec.volumeSnapshotRef.namespace' },
+        age,
+      ],
+    }),
+    crd({
+      group: SNAPSHOT_GROUP, versions: ['v1'], storageVersion: 'v1', plural: 'volumesnapshots', kind: 'VolumeSnapshot', namespaced: true,
+      shortNames: ['vs'], statusSubresource: true, schema: () => volumeSnapshotSchema(),
+      printerColumns: [
+        { name: 'ReadyToUse', type: 'boolean', jsonPath: '.status.readyToUse' },
+        { name: 'SourcePVC', type: 'string', jsonPath: '.spec.source.persistentVolumeClaimName' },
+        { name: 'SourceSnapshotContent', type: 'string', jsonPath: '.spec.source.volumeSnapshotContentName' },
+        { name: 'RestoreSize', type: 'string', jsonPath: '.status.restoreSize' },
+        { name: 'SnapshotClass', type: 'string', jsonPath: '.spec.volumeSnapshotClassName' },
+        { name: 'SnapshotContent', type: 'string', jsonPath: '.status.boundVolumeSnapshotContentName' },
+        { name: 'CreationTime', type: 'date', jsonPath: '.status.creationTime' },
+        age,
+      ],
+    }),
+  ];
+  if (gv.length > 0) {
+    const deprecatedVersions = gv.filter((v) => v === 'v1beta1');
+    resources.push(
+      crd({
+        group: GROUP_SNAPSHOT_GROUP, versions: gv, storageVersion: storage, plural: 'volumegroupsnapshotclasses', kind: 'VolumeGroupSnapshotClass',
+        namespaced: false, shortNames: ['vgsclass', 'vgsclasses'], statusSubresource: false, deprecatedVersions,
+        schema: (v) => volumeGroupSnapshotClassSchema(v as GroupVersion),
+        printerColumns: [{ name: 'Driver', type: 'string', jsonPath: '.driver' }, { name: 'DeletionPolicy', type: 'string', jsonPath: '.deletionPolicy' }, age],
+      }),
+      crd({
+        group: GROUP_SNAPSHOT_GROUP, versions: gv, storageVersion: storage, plural: 'volumegroupsnapshotcontents', kind: 'VolumeGroupSnapshotContent',
+        namespaced: false, shortNames: ['vgsc', 'vgscs'], statusSubresource: true, deprecatedVersions,
+        schema: (v) => volumeGroupSnapshotContentSchema(v as GroupVersion),
+        printerColumns: [
+          { name: 'ReadyToUse', type: 'boolean', jsonPath: '.status.readyToUse' },
+          { name: 'DeletionPolicy', type: 'string', jsonPath: '.spec.deletionPolicy' },
+          { name: 'Driver', type: 'string', jsonPath: '.spec.driver' },
+          { name: 'VolumeGroupSnapshotClass', type: 'string', jsonPath: '.spec.volumeGroupSnapshotClassName' },
+          { name: 'VolumeGroupSnapshotNamespace', type: 'string', jsonPath: '.spec.volumeGroupSnapshotRef.namespace' },
+          { name: 'VolumeGroupSnapshot', type: 'string', jsonPath: '.spec.volumeGroupSnapshotRef.name' },
+          age,
+        ],
+      }),
+      crd({
+        group: GROUP_SNAPSHOT_GROUP, versions: gv, storageVersion: storage, plural: 'volumegroupsnapshots', kind: 'VolumeGroupSnapshot',
+        namespaced: true, shortNames: ['vgs'], statusSubresource: true, deprecatedVersions,
+        schema: (v) => volumeGroupSnapshotSchema(v as GroupVersion),
+        printerColumns: [
+          { name: 'ReadyToUse', type: 'boolean', jsonPath: '.status.readyToUse' },
+          { name: 'VolumeGroupSnapshotClass', type: 'string', jsonPath: '.spec.volumeGroupSnapshotClassName' },
+          { name: 'VolumeGroupSnapshotContent', type: 'string', jsonPath: '.status.boundVolumeGroupSnapshotContentName' },
+          { name: 'CreationTime', type: 'date', jsonPath: '.status.creationTime' },
+          age,
+        ],
+      }),
+    );
+  }
+  return resources;
+}
+
+/** Looks resources up by group, version and plural. */
+export class ResourceRegistry {
+  private readonly byPath = new Map<string, ResourceDef>();
+
+  constructor(readonly all: ResourceDef[]) {
+    for (const def of all) for (const v of def.versions) this.byPath.set(`${def.group}/${v}/${def.plural}`, def);
+  }
+
+  find(group: string, version: string, plural: string): ResourceDef | undefined {
+    return this.byPath.get(`${group}/${version}/${plural}`);
+  }
+
+  /** Groups in discovery order (core excluded), each with its versions, most preferred first. */
+  groups(): { name: string; versions: string[] }[] {
+    const groups = new Map<string, Set<string>>();
+    for (const def of this.all) {
+      if (!def.group) continue;
+      const set = groups.get(def.group) ?? new Set<string>();
+      def.versions.forEach((v) => set.add(v));
+      groups.set(def.group, set);
+    }
+    return [...groups].map(([name, versions]) => ({ name, versions: [...versions].sort(byVersionPriority) }));
+  }
+
+  inGroupVersion(group: string, version: string): ResourceDef[] {
+    return this.all.filter((d) => d.group === group && d.versions.includes(version));
+  }
+}
