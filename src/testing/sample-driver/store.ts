@@ -377,9 +377,9 @@ export class Store {
   }): Promise<GroupRecord> {
     const existing = Object.values(this.state.groups).find((g) => g.name === input.name);
     if (existing) {
+      const wanted = [...input.sourceVolumeIds].sort();
       const sameSources =
-        existing.sourceVolumeIds.length === input.sourceVolumeIds.length &&
-        [...existing.sourceVolumeIds].sort().every((v, i) => v === [...input.sourceVolumeIds].sort()[i]);
+        existing.sourceVolumeIds.length === wanted.length && [...existing.sourceVolumeIds].sort().every((v, i) => v === wanted[i]);
       if (!sameSources || !sameMap(existing.parameters, input.parameters)) {
         throw new CsiError(status.ALREADY_EXISTS, `group snapshot ${input.name} exists with other source volumes or parameters`);
       }
