@@ -1,0 +1,294 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { TokenBucket } from '../runtime/rate-limiter.js';
+import { parseJson, stringifyJson } from './json.js';
+
+/**
+ * A small Kubernetes REST client with lossless JSON. client-node's KubeConfig supplies the server,
+ * TLS material and credentials (re-applied on every request, so rotated tokens, exec plugins and
+ * refreshed certificates take effect); the HTTP exchange and the JSON are ours, so int64 values
+ * such as nanosecond creation times survive a read-modify-write bit for bit.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type ContentType = 'application/json' | 'application/json-patch+json' | 'application/merge-patch+json';
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  method: HttpMethod;
+  /** Absolute API path, e.g. `/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/x/status`. */
+  path: string;
+  query?: Query;
+  /** Serialised with stringifyJson (bigints as exact digits). */
+  body?: unknown;
+  /** Defaults to application/json when there is a body. */
+  contentType?: ContentType;
+  signal?: AbortSignal;
+}
+
+/** The `Status` object the API server answers errors (and watch ERROR events) with. */
+export interface KubeStatus {
+  kind?: string;
+  apiVersion?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: { name?: string; group?: string; kind?: string; retryAfterSeconds?: number; causes?: unknown[] };
+  metadata?: { continue?: string; resourceVersion?: string };
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export type WatchEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T } | { type: 'ERROR'; object: KubeStatus };
+
+export interface WatchRequest<T> {
+  /** Collection path; `watch=1` is added to the query. */
+  path: string;
+  query?: Query;
+  /** Called once per event, in order. A throw ends the watch and rejects with that error. */
+  onEvent(event: WatchEvent<T>): void;
+  /** Aborting ends the watch; the promise then resolves. */
+  signal?: AbortSignal;
+}
+
+export interface RestClientOptions {
+  kubeConfig: KubeConfig;
+  /** Every request (watches included) takes one token first, as --kube-api-qps/--kube-api-burst require. */
+  limiter?: TokenBucket;
+  userAgent?: string;
+}
+
+// The reason the API server gives each status code when the body is not a Status (a proxy's page, say).
+const REASON_BY_CODE: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/** A non-2xx answer from the API server (or an ERROR watch event). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+
+  constructor(
+    readonly statusCode: number,
+    readonly reason: string,
+    message: string,
+    /** Seconds the server asked us to wait (Retry-After header or Status details). */
+    readonly retryAfterSeconds: number | undefined,
+    /** The Status body, when there was one. */
+    readonly status: KubeStatus | undefined,
+  ) {
+    super(message);
+  }
+
+  static fromStatus(status: KubeStatus, retryAfterHeader?: string): ApiError {
+    const code = status.code ?? 500;
+    const reason = status.reason || REASON_BY_CODE[code] || 'Unknown';
+    return new ApiError(code, reason, status.message || `the server reported ${reason} (${code})`, retryAfter(retryAfterHeader, status), status);
+  }
+}
+
+function retryAfter(header: string | undefined, status: KubeStatus | undefined): number | undefined {
+  if (header !== undefined && /^\d+$/.test(header.trim())) return Number(header.trim());
+  const fromDetails = status?.details?.retryAfterSeconds;
+  return typeof fromDetails === 'number' && fromDetails > 0 ? fromDetails : undefined;
+}
+
+function apiErrorFromResponse(code: number, headers: IncomingHttpHeaders, text: string, what: string): ApiError {
+  let status: KubeStatus | undefined;
+  try {
+    const parsed = parseJson<KubeStatus>(text);
+    if (parsed && typeof parsed === 'object' && parsed.kind === 'Status') status = parsed;
+  } catch {
+    // Not JSON: keep the raw text in the message below.
+  }
+  const header = headers['retry-after'];
+  const retryHeader = Array.isArray(header) ? header[0] : header;
+  if (status) return ApiError.fromStatus({ ...status, code: status.code ?? code }, retryHeader);
+  const reason = REASON_BY_CODE[code] ?? 'Unknown';
+  const snippet = text.trim().slice(0, 200);
+  const message = `${what}: the server responded with ${code} ${reason}${snippet ? `: ${snippet}` : ''}`;
+  return new ApiError(code, reason, message, retryAfter(retryHeader, undefined), undefined);
+}
+
+function hasStatus(err: unknown, code: number, ...reasons: string[]): boolean {
+  return err instanceof ApiError && (err.statusCode === code || reasons.includes(err.reason));
+}
+
+export const isNotFound = (err: unknown): boolean => hasStatus(err, 404, 'NotFound');
+export const isConflict = (err: unknown): boolean => hasStatus(err, 409, 'Conflict');
+export const isAlreadyExists = (err: unknown): boolean => err instanceof ApiError && err.reason === 'AlreadyExists';
+export const isInvalid = (err: unknown): boolean => hasStatus(err, 422, 'Invalid');
+export const isTooManyRequests = (err: unknown): boolean => hasStatus(err, 429, 'TooManyRequests');
+/** The requested resourceVersion (or continue token) is too old: relist. */
+export const isExpired = (err: unknown): boolean => hasStatus(err, 410, 'Expired', 'Gone');
+
+function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.append(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR');
+}
+
+function readText(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+export class RestClient {
+  private readonly kc: KubeConfig;
+  private readonly limiter: TokenBucket | undefined;
+  private readonly userAgent: string;
+  private readonly server: URL;
+  private readonly transport: typeof https | typeof http;
+  // One keep-alive pool for the client's lifetime. Node keys pooled sockets by their TLS options,
+  // so a rotated client certificate gets new connections rather than reusing old ones.
+  private readonly agent: http.Agent;
+
+  constructor(options: RestClientOptions) {
+    this.kc = options.kubeConfig;
+    this.limiter = options.limiter;
+    this.userAgent = options.userAgent ?? 'csi-snapshotter-ts';
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster (set current-context)');
+    this.server = new URL(cluster.server);
+    this.transport = this.server.protocol === 'http:' ? http : https;
+    this.agent = this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+  }
+
+  /** Sends one request; resolves with the parsed body (undefined when empty), rejects with ApiError on non-2xx. */
+  async request<T>(options: RequestOptions): Promise<T> {
+    const what = `${options.method} ${options.path}`;
+    const body = options.body === undefined ? undefined : stringifyJson(options.body);
+    const res = await this.send(options.method, options.path, options.query, body, options.contentType, options.signal);
+    const text = await readText(res);
+    const code = res.statusCode ?? 0;
+    if (code < 200 || code > 299) throw apiErrorFromResponse(code, res.headers, text, what);
+    return (text.trim() === '' ? undefined : parseJson<T>(text)) as T;
+  }
+
+  /**
+   * Streams a watch: one JSON event per line. Resolves when the server ends the stream or the
+   * signal aborts; rejects with ApiError when the server refuses the watch, or with the transport
+   * error when the connection breaks.
+   */
+  async watch<T>(request: WatchRequest<T>): Promise<void> {
+    const { signal } = request;
+    if (signal?.aborted) return;
+    let res: IncomingMessage;
+    try {
+      res = await this.send('GET', request.path, { ...request.query, watch: 1 }, undefined, undefined, signal);
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
+    const code = res.statusCode ?? 0;
+    if (code < 200 || code > 299) throw apiErrorFromResponse(code, res.headers, await readText(res), `watch ${request.path}`);
+    await this.readEvents(res, request);
+  }
+
+  /** Closes pooled connections. In-flight requests are not affected until they finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private readEvents<T>(res: IncomingMessage, request: WatchRequest<T>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (err === undefined || request.signal?.aborted) resolve();
+        else reject(err);
+        if (err !== undefined) res.destroy();
+      };
+      let pending = '';
+      const deliver = (line: string) => {
+        if (line.trim() === '') return;
+        request.onEvent(parseJson<WatchEvent<T>>(line));
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (settled) return;
+        pending += chunk;
+        try {
+          let newline = pending.indexOf('\n');
+          while (newline !== -1 && !settled) {
+            deliver(pending.slice(0, newline));
+            pending = pending.slice(newline + 1);
+            newline = pending.indexOf('\n');
+          }
+        } catch (err) {
+          finish(err);
+        }
+      });
+      res.on('end', () => {
+        try {
+          if (!settled) deliver(pending);
+          finish();
+        } catch (err) {
+          finish(err);
+        }
+      });
+      res.on('error', (err) => finish(request.signal?.aborted ? undefined : new Error(`watch ${request.path}: ${err.message}`, { cause: err })));
+      res.on('close', () => {
+        if (request.signal?.aborted) finish();
+        else if (!res.complete) finish(new Error(`watch ${request.path}: the connection closed before the server ended the stream`));
+      });
+    });
+  }
+
+  private async send(
+    method: HttpMethod,
+    path: string,
+    query: Query | undefined,
+    body: string | undefined,
+    contentType: ContentType | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<IncomingMessage> {
+    await this.limiter?.take();
+    signal?.throwIfAborted();
+    const headers: Record<string, string | number> = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    if (body !== undefined) {
+      headers['Content-Type'] = contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    const options: https.RequestOptions = { method, headers };
+    // Credentials and TLS material: re-applied per request so refreshed tokens are picked up.
+    await this.kc.applyToHTTPSOptions(options);
+    // client-node builds a fresh agent per call (no connection reuse); a proxy agent is kept as is.
+    if (!this.kc.getCurrentCluster()?.proxyUrl) options.agent = this.agent;
+    options.signal = signal;
+    const url = new URL(this.server.href);
+    url.pathname = `${this.server.pathname.replace(/\/$/, '')}${path}`;
+    url.search = queryString(query);
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = this.transport.request(url, options, resolve);
+      req.on('error', (err) => reject(isAbort(err) ? err : new Error(`${method} ${url.pathname}: ${err.message}`, { cause: err })));
+      req.end(body);
+    });
+  }
+}
