@@ -1,0 +1,213 @@
+import { hostname } from 'node:os';
+import { ApiException, PatchStrategy, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import type { Logger } from '../observe/logger.js';
+import { perCallOptions } from './api-clients.js';
+
+/**
+ * Kubernetes Events for the objects the sidecar works on. Recording is fire-and-forget: the caller
+ * (a reconcile) never waits for the API server and never sees an error; events go out one at a time
+ * from a bounded backlog, and failures are logged. Repeats of the same event on the same object
+ * within the aggregation window update one Event (count, lastTimestamp) instead of creating new
+ * ones, which is what `kubectl describe` users expect and keeps etcd small.
+ */
+
+export type EventType = 'Normal' | 'Warning';
+
+/** The object an Event is about. Cluster-scoped objects have no namespace. */
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export interface EventRecorderOptions {
+  client: CoreV1Api;
+  /** `source.component`, e.g. `csi-snapshotter hostpath.csi.k8s.io`. */
+  component: string;
+  log: Logger;
+  /** Namespace of Events about cluster-scoped objects (default `default`). */
+  defaultNamespace?: string;
+  /** How long an Event keeps absorbing identical repeats (default 10 minutes). */
+  aggregationWindowMs?: number;
+  /** Events waiting to be sent beyond which new ones are dropped (default 1000). */
+  maxBacklog?: number;
+  /** Distinct events remembered for aggregation (default 4096). */
+  maxRemembered?: number;
+  /** `reportingInstance` (default: the host name). */
+  host?: string;
+}
+
+interface PendingEvent {
+  object: InvolvedObject;
+  type: EventType;
+  reason: string;
+  message: string;
+  at: Date;
+}
+
+/** An Event already stored, that identical repeats update. */
+interface SentEvent {
+  name: string;
+  namespace: string;
+  count: number;
+  firstTimestamp: Date;
+  lastSeen: number;
+  body: CoreV1Event;
+}
+
+/** metav1.Time has second precision; sending the same keeps stored and re-read values equal. */
+function seconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body = err.body as { message?: unknown } | string | undefined;
+    const message = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : String(body ?? '');
+    return `HTTP ${err.code}${message ? `: ${message}` : ''}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class EventRecorder {
+  private readonly backlog: PendingEvent[] = [];
+  private readonly sent = new Map<string, SentEvent>();
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  private lastNanos = 0n;
+  private readonly defaultNamespace: string;
+  private readonly windowMs: number;
+  private readonly maxBacklog: number;
+  private readonly maxRemembered: number;
+  private readonly host: string;
+
+  constructor(private readonly options: EventRecorderOptions) {
+    this.defaultNamespace = options.defaultNamespace ?? 'default';
+    this.windowMs = options.aggregationWindowMs ?? 10 * 60_000;
+    this.maxBacklog = options.maxBacklog ?? 1000;
+    this.maxRemembered = options.maxRemembered ?? 4096;
+    this.host = options.host ?? hostname();
+  }
+
+  warning(object: InvolvedObject, reason: string, message: string): void {
+    this.record(object, 'Warning', reason, message);
+  }
+
+  /** Queues an Event; returns at once and never throws. */
+  record(object: InvolvedObject, type: EventType, reason: string, message: string): void {
+    try {
+      this.options.log.info('Event occurred', { object: object.namespace ? `${object.namespace}/${object.name}` : object.name, kind: object.kind, apiVersion: object.apiVersion, type, reason, message });
+      if (this.closed) return;
+      if (this.backlog.length >= this.maxBacklog) {
+        this.options.log.warn('Dropping event: too many events waiting to be sent', { kind: object.kind, object: object.name, reason, backlog: this.backlog.length });
+        return;
+      }
+      this.backlog.push({ object: { ...object }, type, reason, message, at: new Date() });
+      this.draining ??= this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    } catch {
+      // Recording an event must never break the caller's reconcile.
+    }
+  }
+
+  /** Resolves once every queued event has been sent (or failed). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Stops accepting events and waits for the queued ones. */
+  async stop(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private async drain(): Promise<void> {
+    for (let next = this.backlog.shift(); next; next = this.backlog.shift()) {
+      try {
+        await this.send(next);
+      } catch (err) {
+        this.options.log.error('Unable to write event', { kind: next.object.kind, object: next.object.name, reason: next.reason, err: describe(err) });
+      }
+    }
+  }
+
+  /** Wall-clock nanoseconds, strictly increasing so two events in one instant get distinct names. */
+  private uniqueNanos(): bigint {
+    const nanos = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+    this.lastNanos = nanos > this.lastNanos ? nanos : this.lastNanos + 1n;
+    return this.lastNanos;
+  }
+
+  private keyOf(e: PendingEvent): string {
+    const o = e.object;
+    return JSON.stringify([this.options.component, o.apiVersion, o.kind, o.namespace ?? '', o.name, o.uid ?? '', e.type, e.reason, e.message]);
+  }
+
+  private async send(e: PendingEvent): Promise<void> {
+    const key = this.keyOf(e);
+    const previous = this.sent.get(key);
+    if (previous && e.at.getTime() - previous.lastSeen <= this.windowMs) {
+      await this.sendRepeat(key, previous, e);
+      return;
+    }
+    const namespace = e.object.namespace ?? this.defaultNamespace;
+    const at = seconds(e.at);
+    // Same naming scheme as client-go: object name plus the creation time in hex nanoseconds.
+    const name = `${e.object.name}.${this.uniqueNanos().toString(16)}`;
+    const body: CoreV1Event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace },
+      involvedObject: {
+        apiVersion: e.object.apiVersion,
+        kind: e.object.kind,
+        name: e.object.name,
+        namespace: e.object.namespace,
+        uid: e.object.uid,
+        resourceVersion: e.object.resourceVersion,
+      },
+      reason: e.reason,
+      message: e.message,
+      type: e.type,
+      source: { component: this.options.component },
+      firstTimestamp: at,
+      lastTimestamp: at,
+      count: 1,
+      reportingComponent: this.options.component,
+      reportingInstance: this.host,
+    };
+    await this.options.client.createNamespacedEvent({ namespace, body });
+    this.remember(key, { name, namespace, count: 1, firstTimestamp: at, lastSeen: e.at.getTime(), body });
+  }
+
+  private async sendRepeat(key: string, previous: SentEvent, e: PendingEvent): Promise<void> {
+    const count = previous.count + 1;
+    const lastTimestamp = seconds(e.at);
+    try {
+      await this.options.client.patchNamespacedEvent(
+        { name: previous.name, namespace: previous.namespace, body: { count, lastTimestamp: lastTimestamp.toISOString(), message: e.message } },
+        perCallOptions({ contentType: PatchStrategy.StrategicMergePatch }),
+      );
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 404)) throw err;
+      // The Event expired (events have a TTL) or was deleted: store it again, keeping the tally.
+      await this.options.client.createNamespacedEvent({ namespace: previous.namespace, body: { ...previous.body, count, lastTimestamp } });
+    }
+    this.remember(key, { ...previous, count, lastSeen: e.at.getTime() });
+  }
+
+  private remember(key: string, entry: SentEvent): void {
+    // Map order is insertion order: re-inserting keeps the most recently used last, so the oldest go first.
+    this.sent.delete(key);
+    this.sent.set(key, entry);
+    while (this.sent.size > this.maxRemembered) {
+      const oldest = this.sent.keys().next().value;
+      if (oldest === undefined) break;
+      this.sent.delete(oldest);
+    }
+  }
+}
