@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { buildConfig, ExitError, type SidecarConfig } from './config/config.js';
 import { FlagError, HelpRequested, parseFlags, usage } from './config/flags.js';
-import { CsiConnection } from './csi/connection.js';
+import { CsiConnection, type CallRecord } from './csi/connection.js';
 import { errorText } from './csi/errors.js';
 import {
   controllerCapabilities,
@@ -10,7 +11,14 @@ import {
   groupControllerCapabilities,
   waitForDriverReady,
 } from './csi/driver-info.js';
+import { loadKubeConfig } from './kube/config.js';
+import { validateLeaderElectionTimings, type LeaderElection } from './kube/leader.js';
+import { RestClient } from './kube/rest.js';
+import { startHttpServer, type RunningHttpServer } from './observe/http-server.js';
 import { createLogger, type Logger } from './observe/logger.js';
+import { createMetrics } from './observe/metrics.js';
+import { serve } from './serve.js';
+import { validateUuidLength } from './sidecar/names.js';
 import { packageRoot } from './util/package-root.js';
 
 export const PROGRAM = 'csi-snapshotter';
@@ -29,17 +37,19 @@ export interface DriverFacts {
   groupSnapshots: boolean;
 }
 
-const TERMINATION_LOG = '/dev/termination-log';
-
 /**
  * Connects to the driver and checks it can serve snapshots, in the Go sidecar's order and with its
  * exit codes: a driver that cannot create snapshots, or a wrong name prefix, stops the process;
  * a driver without group snapshots only switches that feature off.
  */
-export async function startDriver(config: SidecarConfig, log: Logger): Promise<{ conn: CsiConnection; facts: DriverFacts }> {
+export async function startDriver(
+  config: SidecarConfig,
+  log: Logger,
+  observeCall?: (record: CallRecord) => void,
+): Promise<{ conn: CsiConnection; facts: DriverFacts }> {
   let conn: CsiConnection;
   try {
-    conn = await CsiConnection.connect({ address: config.csiAddress, log });
+    conn = await CsiConnection.connect({ address: config.csiAddress, log, ...(observeCall ? { observeCall } : {}) });
   } catch (err) {
     throw new ExitError(1, errorText(err).startsWith('error connecting') ? errorText(err) : `error connecting to CSI driver: ${errorText(err)}`);
   }
@@ -133,13 +143,51 @@ export function loadConfig(argv: readonly string[], out: { stdout: NodeJS.Writab
   return config;
 }
 
+/** Start-up checks the Go sidecar does not make (it panics or fails later on every object). */
+function validateBeyondFlags(config: SidecarConfig): void {
+  try {
+    validateUuidLength('snapshot-name-uuid-length', config.snapshotNameUuidLength);
+    validateUuidLength('groupsnapshot-name-uuid-length', config.groupSnapshotNameUuidLength);
+    if (config.leaderElection) {
+      validateLeaderElectionTimings({
+        leaseDurationMs: config.leaderElectionLeaseDurationMs,
+        renewDeadlineMs: config.leaderElectionRenewDeadlineMs,
+        retryPeriodMs: config.leaderElectionRetryPeriodMs,
+      });
+    }
+  } catch (err) {
+    throw new ExitError(1, errorText(err));
+  }
+}
+
 /**
- * The process: flags, then the driver, then serve until a signal or the loss of the driver.
- * Returns the exit code.
+ * Whether the cluster serves the group snapshot API the sidecar uses (one LIST of each kind, as the
+ * Go sidecar probes). Any failure means no: group snapshots are switched off for this run.
+ */
+async function groupSnapshotApiServed(kubeConfig: KubeConfig, config: SidecarConfig, log: Logger): Promise<boolean> {
+  const rest = new RestClient({ kubeConfig });
+  const signal = AbortSignal.timeout(config.timeoutMs);
+  try {
+    for (const plural of ['volumegroupsnapshotcontents', 'volumegroupsnapshotclasses']) {
+      await rest.request({ method: 'GET', path: `/apis/groupsnapshot.storage.k8s.io/v1/${plural}`, query: { limit: 1 }, signal });
+    }
+    return true;
+  } catch (err) {
+    log.warn(
+      'VolumeGroupSnapshot CRDs were not found; disabling the VolumeGroupSnapshot feature for this run. Install the groupsnapshot.storage.k8s.io CRDs (v1) and restart to enable it.',
+      { error: errorText(err) },
+    );
+    return false;
+  }
+}
+
+/**
+ * The process: flags, the Kubernetes configuration, the driver, then serve until a signal, the loss
+ * of the driver or the loss of leadership. Returns the exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
-  let config: SidecarConfig;
   const bootLog = createLogger({ name: PROGRAM });
+  let config: SidecarConfig;
   try {
     config = loadConfig(argv, { stdout: process.stdout, stderr: process.stderr });
   } catch (err) {
@@ -151,41 +199,78 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const log = createLogger({ verbosity: config.verbosity, format: config.logFormat, name: PROGRAM });
-
-  let conn: CsiConnection;
+  const metrics = createMetrics();
+  let http: RunningHttpServer | undefined;
+  let conn: CsiConnection | undefined;
   try {
-    ({ conn } = await startDriver(config, log));
+    validateBeyondFlags(config);
+    // Outside a pod and without --kubeconfig there is no cluster to serve: the sidecar then only
+    // checks the driver (driver-check mode). In a pod the in-cluster variables are always set.
+    const driverCheckOnly = config.kubeconfig === '' && !process.env.KUBERNETES_SERVICE_HOST;
+    let kubeConfig: KubeConfig | undefined;
+    if (!driverCheckOnly) {
+      try {
+        kubeConfig = loadKubeConfig(config.kubeconfig);
+      } catch (err) {
+        throw new ExitError(1, `error building kubeconfig: ${errorText(err)}`);
+      }
+    }
+    const nodeName = process.env.NODE_NAME;
+    if (config.nodeDeployment && !nodeName) {
+      throw new ExitError(255, 'The NODE_NAME environment variable must be set when using --node-deployment.');
+    }
+
+    let election: LeaderElection | undefined;
+    const address = config.metricsAddress || config.httpEndpoint;
+    if (address) {
+      try {
+        http = await startHttpServer({
+          address,
+          metricsPath: config.metricsPath,
+          registry: metrics.registry,
+          ...(config.leaderElection && config.httpEndpoint
+            ? { leaderHealth: () => election?.healthy() ?? { ok: true } }
+            : {}),
+          onError: (err) => {
+            log.error('The HTTP endpoint failed', { address, error: err.message });
+            process.exit(255);
+          },
+        });
+      } catch (err) {
+        throw new ExitError(255, `failed to start the HTTP endpoint: ${errorText(err)}`);
+      }
+      log.v(2).info('Serving metrics', { address, path: config.metricsPath });
+    }
+
+    const started = await startDriver(config, log, (record) => metrics.observeCsiCall(record));
+    conn = started.conn;
+    const facts = started.facts;
+    metrics.setDriverName(facts.name);
+    if (!kubeConfig) {
+      log.warn('No Kubernetes configuration (no --kubeconfig and not running in a pod): the CSI driver was checked, no snapshot objects are served. Waiting for SIGTERM.');
+    } else if (facts.groupSnapshots && (await groupSnapshotApiServed(kubeConfig, config, log))) {
+      log.warn('This version does not handle VolumeGroupSnapshotContents yet; only VolumeSnapshotContents are served');
+    }
+
+    const code = await serve({
+      config,
+      ...(kubeConfig ? { kubeConfig } : {}),
+      conn,
+      facts,
+      metrics,
+      log,
+      nodeName,
+      userAgent: `${PROGRAM}/${version()}`,
+      onElection: (e) => (election = e),
+    });
+    await http?.stop();
+    await log.flush();
+    return code;
   } catch (err) {
+    conn?.close();
+    await http?.stop();
     log.error(err instanceof Error ? err.message : String(err));
     await log.flush();
     return err instanceof ExitError ? err.exitCode : 1;
   }
-
-  return await new Promise<number>((resolve) => {
-    // Keeps the process alive while it serves; the controllers will hold their own handles.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
-    const finish = (code: number): void => {
-      clearInterval(keepAlive);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      void log.flush().then(() => resolve(code));
-    };
-    const onSignal = (signal: NodeJS.Signals): void => {
-      log.info('Received signal, shutting down', { signal });
-      conn.close();
-      finish(0);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    conn.onLost((reason) => {
-      // Exiting lets Kubernetes restart the container, which then waits for the driver again.
-      try {
-        writeFileSync(TERMINATION_LOG, 'Lost connection to CSI driver, exiting');
-      } catch {
-        // Outside a container there is no termination log; the log line below says the same.
-      }
-      log.error('Lost connection to CSI driver, exiting', { reason });
-      finish(1);
-    });
-  });
 }

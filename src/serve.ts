@@ -1,0 +1,188 @@
+import { writeFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { SidecarConfig } from './config/config.js';
+import type { CsiConnection } from './csi/connection.js';
+import { errorText } from './csi/errors.js';
+import { createKubeApiClients } from './kube/api-clients.js';
+import { EventRecorder } from './kube/events.js';
+import { holderIdentity, leaseName, leaseNamespace, runLeaderElection, type LeaderElection } from './kube/leader.js';
+import { RestClient } from './kube/rest.js';
+import type { Logger } from './observe/logger.js';
+import type { SidecarMetrics } from './observe/metrics.js';
+import { TokenBucket } from './runtime/rate-limiter.js';
+import { ContentController } from './sidecar/content-controller.js';
+import { LABEL_MANAGED_BY } from './sidecar/keys.js';
+import type { DriverFacts } from './main.js';
+
+const TERMINATION_LOG = '/dev/termination-log';
+/** Longest wait for syncs in progress (their CSI calls) after SIGTERM, inside Kubernetes' default 30 s grace. */
+const SHUTDOWN_GRACE_MS = 25_000;
+
+export interface ServeInputs {
+  config: SidecarConfig;
+  /** Absent in driver-check mode: nothing is served, the process waits for a signal. */
+  kubeConfig?: KubeConfig;
+  conn: CsiConnection;
+  facts: DriverFacts;
+  metrics: SidecarMetrics;
+  log: Logger;
+  nodeName: string | undefined;
+  /** Set once leader election runs, so the HTTP health check can read it. */
+  onElection?(election: LeaderElection): void;
+  userAgent: string;
+}
+
+/**
+ * Runs the controllers until a signal, the loss of the driver, or the loss of leadership, and
+ * returns the exit code: 0 after a graceful stop, 1 when the driver or the lease was lost.
+ */
+export async function serve(inputs: ServeInputs): Promise<number> {
+  const { kubeConfig, conn, log } = inputs;
+  if (!kubeConfig) return waitForStop(conn, log, async () => undefined).code;
+  return serveCluster({ ...inputs, kubeConfig });
+}
+
+async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): Promise<number> {
+  const { config, kubeConfig, conn, facts, metrics, log } = inputs;
+  const rest = new RestClient({ kubeConfig, limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst), userAgent: inputs.userAgent });
+  const events = new EventRecorder({
+    client: createKubeApiClients(kubeConfig, { qps: config.kubeApiQps, burst: config.kubeApiBurst }).core,
+    component: `csi-snapshotter ${facts.name}`,
+    log,
+  });
+  const controller = new ContentController({
+    client: rest,
+    csi: conn,
+    driverName: facts.name,
+    settings: {
+      snapshotNamePrefix: config.snapshotNamePrefix,
+      snapshotNameUuidLength: config.snapshotNameUuidLength,
+      extraCreateMetadata: config.extraCreateMetadata,
+      timeoutMs: config.timeoutMs,
+      listSnapshots: facts.controllerCapabilities.has('LIST_SNAPSHOTS'),
+      maxPollIntervalMs: Math.min(15_000, config.retryIntervalMaxMs),
+    },
+    workers: config.workerThreads,
+    resyncPeriodMs: config.resyncPeriodMs,
+    retryIntervalStartMs: config.retryIntervalStartMs,
+    retryIntervalMaxMs: config.retryIntervalMaxMs,
+    ...(config.nodeDeployment && inputs.nodeName ? { labelSelector: `${LABEL_MANAGED_BY}=${inputs.nodeName}` } : {}),
+    events,
+    log,
+    queueMetrics: metrics.queueSink,
+    registerQueue: (q) => metrics.registerQueue(q),
+    reportCounts: (counts) => metrics.setContentGauges('VolumeSnapshotContent', counts),
+  });
+
+  const elected: { election?: LeaderElection } = {};
+  const stopController = new AbortController();
+  const stopping = waitForStop(conn, log, async () => {
+    stopController.abort();
+    const grace = new Promise<void>((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
+    await Promise.race([controller.stop(), grace]);
+    // Hand the lease back so a successor takes over at once instead of after the lease duration.
+    await elected.election?.stop(true);
+  });
+
+  const startController = (): void => {
+    controller.start(stopController.signal).catch((err: unknown) => {
+      if (stopController.signal.aborted) return;
+      log.error('Cannot start the VolumeSnapshotContent controller', { error: errorText(err) });
+      stopping.exit(1);
+    });
+  };
+
+  if (!config.leaderElection) {
+    startController();
+    return stopping.code;
+  }
+  const namespace = leaseNamespace(config.leaderElectionNamespace, process.env.POD_NAMESPACE);
+  const name = leaseName(facts.name);
+  const identity = holderIdentity();
+  log.info('Waiting to become leader', { lease: `${namespace}/${name}`, identity });
+  const election = runLeaderElection({
+    client: createKubeApiClients(kubeConfig, { qps: config.kubeApiQps, burst: config.kubeApiBurst }).coordination,
+    namespace,
+    name,
+    identity,
+    leaseDurationMs: config.leaderElectionLeaseDurationMs,
+    renewDeadlineMs: config.leaderElectionRenewDeadlineMs,
+    retryPeriodMs: config.leaderElectionRetryPeriodMs,
+    labels: config.leaderElectionLabels,
+    log,
+    metrics: metrics.leaderElection(),
+    onStartedLeading: () => {
+      log.info('Became leader, starting', { lease: `${namespace}/${name}` });
+      startController();
+    },
+    onStoppedLeading: () => {
+      if (stopping.stopping()) return;
+      // Another replica may already act on the same objects: stop at once, as the Go sidecar does.
+      log.error('Stopped leading');
+      stopping.exit(1);
+    },
+  });
+  elected.election = election;
+  inputs.onElection?.(election);
+  return stopping.code;
+}
+
+interface Stopping {
+  /** The exit code, once the process should end. */
+  code: Promise<number>;
+  /** Ends at once with this code. */
+  exit(code: number): void;
+  /** A graceful stop has begun. */
+  stopping(): boolean;
+}
+
+/**
+ * Waits for the end of the process: SIGTERM/SIGINT run `graceful` and give 0 (a second signal gives
+ * 1 at once); losing the driver gives 1 after writing the container's termination message.
+ */
+function waitForStop(conn: CsiConnection, log: Logger, graceful: () => Promise<void>): Stopping {
+  let resolveCode: (code: number) => void = () => undefined;
+  const code = new Promise<number>((resolve) => (resolveCode = resolve));
+  // The controllers' sockets keep the process alive; this covers driver-check mode and gaps between them.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  let finished = false;
+  let signalled = false;
+
+  const exit = (value: number): void => {
+    if (finished) return;
+    finished = true;
+    clearInterval(keepAlive);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    conn.close();
+    resolveCode(value);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn('Second signal: exiting at once', { signal });
+      exit(1);
+      return;
+    }
+    signalled = true;
+    log.info('Received signal: finishing work in progress, then exiting', { signal });
+    graceful().then(
+      () => exit(0),
+      (err: unknown) => {
+        log.error('Graceful shutdown failed', { error: errorText(err) });
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  conn.onLost((reason) => {
+    try {
+      writeFileSync(TERMINATION_LOG, 'Lost connection to CSI driver, exiting');
+    } catch {
+      // Outside a container there is no termination log; the log line says the same.
+    }
+    log.error('Lost connection to CSI driver, exiting', { reason });
+    exit(1);
+  });
+  return { code, exit, stopping: () => signalled };
+}

@@ -1,0 +1,77 @@
+import { ANN_BEING_CREATED } from './keys.js';
+import type { VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
+
+/**
+ * §6.1: the contents this sidecar acts on: a source is set, spec.driver is this driver, and a class
+ * it names (when that class is known) is for this driver too.
+ */
+export function isForDriver(
+  content: VolumeSnapshotContent,
+  driverName: string,
+  classes: (name: string) => VolumeSnapshotClass | undefined,
+): boolean {
+  if (!content.spec?.source?.volumeHandle && !content.spec?.source?.snapshotHandle) return false;
+  if (content.spec.driver !== driverName) return false;
+  const className = content.spec.volumeSnapshotClassName;
+  const klass = className ? classes(className) : undefined;
+  return !klass || klass.driver === driverName;
+}
+
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
+/**
+ * Whether an update of a content needs work (§5.2): a resync (same resourceVersion) does; readiness
+ * turning true does (a deletion may be waiting for it); otherwise only changes beyond what the
+ * sidecar writes itself (status, finalizers, managedFields, the being-created mark) do. This keeps
+ * the sidecar's own writes from re-queueing the object over and over.
+ */
+export function shouldEnqueueUpdate(oldObj: VolumeSnapshotContent, newObj: VolumeSnapshotContent): boolean {
+  if (oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion) return true;
+  if (oldObj.status?.readyToUse !== true && newObj.status?.readyToUse === true) return true;
+  const strip = (obj: VolumeSnapshotContent): unknown => {
+    const { resourceVersion: _rv, finalizers: _f, managedFields: _m, annotations, ...meta } = obj.metadata as VolumeSnapshotContent['metadata'] & { managedFields?: unknown };
+    const rest = { ...(annotations ?? {}) };
+    delete rest[ANN_BEING_CREATED];
+    return { ...obj, status: undefined, metadata: { ...meta, annotations: Object.keys(rest).length ? rest : undefined } };
+  };
+  return stable(strip(oldObj)) !== stable(strip(newObj));
+}
+
+/**
+ * The newest copy of each object seen, from the informer and from the sidecar's own writes (E-01):
+ * a copy with a lower resourceVersion than one already seen is stale and is not acted on.
+ */
+export class VersionStore<T extends { metadata: { name: string; resourceVersion?: string } }> {
+  private readonly objects = new Map<string, T>();
+
+  /** Records `obj` if it is not older than what is known; returns the newest copy. Throws on a non-numeric version (E-02). */
+  offer(obj: T): { newest: T; stale: boolean } {
+    const version = parseVersion(obj);
+    const known = this.objects.get(obj.metadata.name);
+    if (known && parseVersion(known) > version) return { newest: known, stale: true };
+    this.objects.set(obj.metadata.name, obj);
+    return { newest: obj, stale: false };
+  }
+
+  delete(name: string): void {
+    this.objects.delete(name);
+  }
+
+  get(name: string): T | undefined {
+    return this.objects.get(name);
+  }
+}
+
+function parseVersion(obj: { metadata: { name: string; resourceVersion?: string } }): bigint {
+  const rv = obj.metadata.resourceVersion ?? '';
+  if (!/^\d+$/.test(rv)) throw new Error(`object ${obj.metadata.name} has resourceVersion ${JSON.stringify(rv)}, which is not a decimal integer`);
+  return BigInt(rv);
+}

@@ -1,0 +1,20 @@
+/** Annotation, finalizer and label keys shared with the snapshot-controller; exact strings matter. */
+export const ANN_BEING_CREATED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-created';
+export const ANN_BEING_DELETED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted';
+export const ANN_DELETION_SECRET_NAME = 'snapshot.storage.kubernetes.io/deletion-secret-name';
+export const ANN_DELETION_SECRET_NAMESPACE = 'snapshot.storage.kubernetes.io/deletion-secret-namespace';
+/** Marks a content as a member of a group snapshot; only its presence matters. */
+export const ANN_GROUP_MEMBER = 'groupsnapshot.storage.k8s.io/volumeGroupSnapshotHandle';
+
+export const ANN_GROUP_BEING_CREATED = 'groupsnapshot.storage.kubernetes.io/volumegroupsnapshot-being-created';
+export const ANN_GROUP_BEING_DELETED = 'groupsnapshot.storage.kubernetes.io/volumegroupsnapshot-being-deleted';
+export const ANN_GROUP_DELETION_SECRET_NAME = 'groupsnapshot.storage.kubernetes.io/deletion-secret-name';
+export const ANN_GROUP_DELETION_SECRET_NAMESPACE = 'groupsnapshot.storage.kubernetes.io/deletion-secret-namespace';
+
+export const FINALIZER_CONTENT = 'snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection';
+export const FINALIZER_GROUP_CONTENT = 'groupsnapshot.storage.kubernetes.io/volumegroupsnapshotcontent-bound-protection';
+
+export const LABEL_MANAGED_BY = 'snapshot.storage.kubernetes.io/managed-by';
+
+/** Class parameters with this prefix are reserved for Kubernetes and never passed to the driver. */
+export const RESERVED_PREFIX = 'csi.storage.k8s.io/';

@@ -1,0 +1,98 @@
+import { goQuote } from './messages.js';
+
+export interface SecretRef {
+  name: string;
+  namespace: string;
+}
+
+/**
+ * The Secret named by a content's deletion-secret annotations (set by the snapshot-controller from
+ * the class, or by the user on a pre-provisioned content). Both keys present: that Secret (an empty
+ * value is an error); otherwise no Secret.
+ */
+export function secretRefFromAnnotations(
+  annotations: Record<string, string> | undefined,
+  keys: { name: string; namespace: string },
+  what: { kind: 'snapshot content' | 'group snapshot content'; name: string },
+): SecretRef | undefined {
+  const a = annotations ?? {};
+  if (!(keys.name in a) || !(keys.namespace in a)) return undefined;
+  const name = a[keys.name] as string;
+  const namespace = a[keys.namespace] as string;
+  if (name === '' || namespace === '') {
+    throw new Error(`cannot retrieve secrets for ${what.kind} ${goQuote(what.name)}, err: secret name or namespace not specified`);
+  }
+  return { name, namespace };
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Expands `$var` / `${var}` with the given variables. References to anything else are an error
+ * listing them, sorted and quoted, as the Go helper does.
+ */
+export function expandTemplate(template: string, variables: Record<string, string>): string {
+  const unknown = new Set<string>();
+  const out = template.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_.]+)/g, (whole, braced: string | undefined, bare: string | undefined) => {
+    const name = braced ?? bare ?? '';
+    if (name in variables) return variables[name] as string;
+    unknown.add(name);
+    return whole;
+  });
+  if (unknown.size > 0) {
+    throw new Error(`error resolving value ${goQuote(template)}: invalid tokens: [${[...unknown].sort().map(goQuote).join(' ')}]`);
+  }
+  return out;
+}
+
+/**
+ * A Secret reference from class parameters `<prefix>-secret-name` / `-namespace` (for example the
+ * list secret of pre-provisioned contents), with the variables the sidecar knows substituted.
+ * `label` names the pair in messages (SnapshotterList, GroupSnapshotterGet).
+ */
+export function secretRefFromParameters(
+  parameters: Record<string, string> | undefined,
+  prefix: string,
+  label: string,
+  variables: Record<string, string>,
+): SecretRef | undefined {
+  const p = parameters ?? {};
+  const nameKey = `${prefix}-secret-name`;
+  const namespaceKey = `${prefix}-secret-namespace`;
+  const hasName = nameKey in p;
+  const hasNamespace = namespaceKey in p;
+  if (!hasName && !hasNamespace) return undefined;
+  if (hasName !== hasNamespace) {
+    throw new Error(`failed to get name and namespace template from params: either name and namespace for ${label} secrets specified, Both must be specified`);
+  }
+  const nameTemplate = p[nameKey] as string;
+  const namespaceTemplate = p[namespaceKey] as string;
+  if (nameTemplate === '' || namespaceTemplate === '') {
+    throw new Error(`failed to get name and namespace template from params: ${label} secrets specified in parameters but value of either namespace or name is empty`);
+  }
+  const namespace = expandTemplate(namespaceTemplate, variables);
+  if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
+    throw new Error(
+      namespace === namespaceTemplate
+        ? `${goQuote(namespaceTemplate)} is not a valid namespace name`
+        : `${goQuote(namespaceTemplate)} resolved to ${goQuote(namespace)} which is not a valid namespace name`,
+    );
+  }
+  const name = expandTemplate(nameTemplate, variables);
+  if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+    throw new Error(
+      name === nameTemplate
+        ? `${goQuote(nameTemplate)} is not a valid secret name`
+        : `${goQuote(nameTemplate)} resolved to ${goQuote(name)} which is not a valid secret name`,
+    );
+  }
+  return { name, namespace };
+}
+
+/** A Secret's `data` (base64) as the string map CSI takes. */
+export function secretData(data: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(data ?? {})) out[key] = Buffer.from(value, 'base64').toString('utf8');
+  return out;
+}

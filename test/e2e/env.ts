@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { CsiConnection } from '../../src/csi/connection.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
+import { RestClient } from '../../src/kube/rest.js';
+import { silentLogger } from '../../src/observe/logger.js';
+import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
+import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
+import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
+import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
+
+export const VSC_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
+export const CLASS_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses';
+
+/**
+ * One end-to-end environment: the test API server, the sample driver and the sidecar, each as the
+ * program users run (the API server in-process for its fault and accounting controls), talking over
+ * real sockets.
+ */
+export class Env {
+  sidecar: RunningProcess | undefined;
+  driverName = 'sample.csi.example.com';
+  /** GETs of each content made by the test itself, so the sidecar's own reads can be counted. */
+  private readonly ownGets = new Map<string, number>();
+
+  private constructor(
+    readonly api: TestApiServer,
+    readonly driver: SampleDriverProcess,
+    readonly rest: RestClient,
+    readonly csi: CsiConnection,
+  ) {}
+
+  static async start(options: { faults?: Faults } = {}): Promise<Env> {
+    const api = await startTestApiServer();
+    const driver = await startSampleDriver(options.faults ? { faults: options.faults } : {});
+    const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
+    const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
+    return new Env(api, driver, rest, csi);
+  }
+
+  /** Starts the sidecar with Helm-chart style flags plus `extra`. */
+  startSidecar(extra: string[] = []): RunningProcess {
+    this.sidecar = startSidecar([
+      `--csi-address=${this.driver.socketPath}`,
+      `--kubeconfig=${this.api.kubeconfigPath}`,
+      '--v=5',
+      '--timeout=20s',
+      '--retry-interval-start=200ms',
+      '--retry-interval-max=2s',
+      '--worker-threads=4',
+      ...extra,
+    ]);
+    return this.sidecar;
+  }
+
+  async stop(): Promise<void> {
+    await this.sidecar?.stop();
+    this.csi.close();
+    await this.driver.dispose();
+    await this.api.stop();
+  }
+
+  async createVolume(name: string, content = 'hello'): Promise<string> {
+    const reply = await this.csi.call(
+      '/csi.v1.Controller/CreateVolume',
+      { name, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] },
+      new Date(Date.now() + 10_000),
+    );
+    const id = reply.volume?.volume_id as string;
+    await this.driver.writeFile(id, 'data.txt', content);
+    return id;
+  }
+
+  async createClass(name: string, options: { parameters?: Record<string, string>; policy?: DeletionPolicy; driver?: string } = {}): Promise<void> {
+    await this.rest.request({
+      method: 'POST',
+      path: CLASS_PATH,
+      body: {
+        apiVersion: 'snapshot.storage.k8s.io/v1',
+        kind: 'VolumeSnapshotClass',
+        metadata: { name },
+        driver: options.driver ?? this.driverName,
+        deletionPolicy: options.policy ?? 'Delete',
+        ...(options.parameters ? { parameters: options.parameters } : {}),
+      },
+    });
+  }
+
+  /** A content as the snapshot-controller creates it for a VolumeSnapshot: bound, with the finalizer. */
+  async createContent(options: {
+    name: string;
+    volumeHandle?: string;
+    snapshotHandle?: string;
+    className?: string;
+    policy?: DeletionPolicy;
+    annotations?: Record<string, string>;
+    uid?: string;
+  }): Promise<VolumeSnapshotContent> {
+    return this.rest.request<VolumeSnapshotContent>({
+      method: 'POST',
+      path: VSC_PATH,
+      body: {
+        apiVersion: 'snapshot.storage.k8s.io/v1',
+        kind: 'VolumeSnapshotContent',
+        metadata: { name: options.name, finalizers: [FINALIZER_CONTENT], ...(options.annotations ? { annotations: options.annotations } : {}) },
+        spec: {
+          volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${options.name}`, namespace: 'default', uid: options.uid ?? randomUUID() },
+          deletionPolicy: options.policy ?? 'Delete',
+          driver: this.driverName,
+          ...(options.className ? { volumeSnapshotClassName: options.className } : {}),
+          source: options.snapshotHandle ? { snapshotHandle: options.snapshotHandle } : { volumeHandle: options.volumeHandle },
+        },
+      },
+    });
+  }
+
+  /** Requests the sidecar made for one content (the test's own reads subtracted). */
+  sidecarRequests(name: string): { patches: number; gets: number; statusPatches: number } {
+    const all = this.api.requests.all({ resource: 'volumesnapshotcontents', name });
+    const gets = all.filter((r) => r.verb === 'get').length - (this.ownGets.get(name) ?? 0);
+    return {
+      patches: all.filter((r) => r.verb === 'patch' && r.subresource === '').length,
+      statusPatches: all.filter((r) => r.verb === 'patch' && r.subresource === 'status').length,
+      gets,
+    };
+  }
+
+  getContent(name: string): Promise<VolumeSnapshotContent> {
+    this.ownGets.set(name, (this.ownGets.get(name) ?? 0) + 1);
+    return this.rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC_PATH}/${name}` });
+  }
+
+  async waitForContent(name: string, what: string, predicate: (c: VolumeSnapshotContent) => boolean, timeoutMs = 30_000): Promise<VolumeSnapshotContent> {
+    return waitFor(`${name}: ${what}`, async () => {
+      const c = await this.getContent(name);
+      return predicate(c) ? c : undefined;
+    }, timeoutMs);
+  }
+
+  async waitForGone(name: string, timeoutMs = 30_000): Promise<void> {
+    await waitFor(`${name} to be deleted`, async () => {
+      try {
+        await this.getContent(name);
+        return false;
+      } catch (err) {
+        return (err as { statusCode?: number }).statusCode === 404;
+      }
+    }, timeoutMs);
+  }
+
+  /** What the snapshot-controller does when the user deletes the VolumeSnapshot. */
+  async deleteAsController(name: string): Promise<void> {
+    await this.rest.request({
+      method: 'PATCH',
+      path: `${VSC_PATH}/${name}`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { annotations: { 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted': 'yes' } } },
+    });
+    await this.rest.request({ method: 'DELETE', path: `${VSC_PATH}/${name}` });
+  }
+
+  /** Snapshots the driver holds for a volume. */
+  async driverSnapshots(volumeId: string): Promise<string[]> {
+    const reply = await this.csi.call('/csi.v1.Controller/ListSnapshots', { source_volume_id: volumeId }, new Date(Date.now() + 10_000));
+    return reply.entries.map((e) => e.snapshot?.snapshot_id ?? '');
+  }
+}
