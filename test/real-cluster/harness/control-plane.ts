@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../../src/util/package-root.js';
+import { KubeHttp } from '../kube/http.js';
+import { writeKubeconfig } from '../kube/kubeconfig.js';
+import { kubectl } from './kubectl.js';
+import { ManagedProcess } from './managed-process.js';
+import { freeLocalPort } from './ports.js';
+import { programPath, type UpstreamBinaries } from './upstream-binaries.js';
+import { pollUntil } from './wait.js';
+
+/** The ServiceAccount of manifests/rbac.yaml whose token the sidecar kubeconfig carries. */
+export const SIDECAR_SERVICE_ACCOUNT = { namespace: 'default', name: 'csi-snapshotter' };
+
+export interface ControlPlaneOptions {
+  /** Names the folder inside the run folder and prefixes the process names. */
+  label: string;
+  /** Without it the cluster is a bare API server, e.g. for the differential runner. */
+  snapshotController: boolean;
+}
+
+export interface ControlPlane {
+  server: string;
+  adminKubeconfig: string;
+  sidecarKubeconfig: string;
+  processes: ManagedProcess[];
+}
+
+/** Generous limits: a loaded 2-core CI machine starts kube-apiserver in 10–40 s. */
+const START_TIMEOUT_MS = 180_000;
+
+function generateKeyMaterial(binaries: UpstreamBinaries, pkiDir: string): void {
+  const result = spawnSync(programPath(binaries, 'pki'), ['--dir', pkiDir], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`pki failed: ${result.stderr || result.error?.message}`);
+}
+
+async function startEtcd(runDir: string, workDir: string, label: string, binaries: UpstreamBinaries): Promise<{ process: ManagedProcess; url: string }> {
+  const clientPort = await freeLocalPort();
+  const peerPort = await freeLocalPort();
+  const url = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const etcd = ManagedProcess.start(runDir, `${label}-etcd`, programPath(binaries, 'etcd'), [
+    '--name=real-cluster',
+    `--data-dir=${join(workDir, 'etcd')}`,
+    `--listen-client-urls=${url}`,
+    `--advertise-client-urls=${url}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=real-cluster=${peerUrl}`,
+    // Throw-away data: skipping fsync keeps a loaded CI disk from slowing every API write.
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ]);
+  await pollUntil(
+    async () => {
+      etcd.assertRunning();
+      const response = await fetch(`${url}/health`);
+      const health = (await response.json()) as { health?: string };
+      return health.health === 'true' ? true : undefined;
+    },
+    { description: 'etcd to report healthy', timeoutMs: START_TIMEOUT_MS, diagnostics: () => etcd.logTail() },
+  );
+  return { process: etcd, url };
+}
+
+async function startApiServer(runDir: string, workDir: string, label: string, binaries: UpstreamBinaries, pkiDir: string, etcdUrl: string): Promise<{ process: ManagedProcess; server: string }> {
+  const port = await freeLocalPort();
+  const pki = (name: string): string => join(pkiDir, name);
+  const apiserver = ManagedProcess.start(runDir, `${label}-kube-apiserver`, programPath(binaries, 'kube-apiserver'), [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${join(workDir, 'apiserver-certs')}`,
+    `--tls-cert-file=${pki('apiserver.crt')}`,
+    `--tls-private-key-file=${pki('apiserver.key')}`,
+    `--client-ca-file=${pki('ca.crt')}`,
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${pki('sa.pub')}`,
+    `--service-account-signing-key-file=${pki('sa.key')}`,
+    // A configuration value only: nothing routes to these addresses.
+    '--service-cluster-ip-range=10.96.0.0/24',
+    '--profiling=false',
+  ]);
+  return { process: apiserver, server: `https://127.0.0.1:${port}` };
+}
+
+async function waitForApiServer(admin: KubeHttp, apiserver: ManagedProcess): Promise<void> {
+  await pollUntil(
+    async () => {
+      apiserver.assertRunning();
+      const response = await admin.request('GET', '/readyz');
+      return response.status === 200 ? true : undefined;
+    },
+    { description: 'kube-apiserver /readyz', timeoutMs: START_TIMEOUT_MS, intervalMs: 500, diagnostics: () => apiserver.logTail() },
+  );
+}
+
+/** The upstream snapshot CRDs, from the external-snapshotter client module in the Go module cache. */
+async function installSnapshotCrds(kubectlPath: string, adminKubeconfig: string, crdDir: string): Promise<void> {
+  const files = readdirSync(crdDir).filter((name) => name.endsWith('.yaml') && name !== 'kustomization.yaml');
+  if (files.length < 6) throw new Error(`expected the six snapshot CRDs in ${crdDir}, found ${files.join(', ')}`);
+  // Server-side apply: the CRDs are too large for client-side apply's last-applied annotation.
+  await kubectl(kubectlPath, adminKubeconfig, ['apply', '--server-side', ...files.flatMap((name) => ['-f', join(crdDir, name)])]);
+  await kubectl(kubectlPath, adminKubeconfig, ['wait', '--for=condition=Established', '--timeout=120s', 'crd', '--all']);
+}
+
+/** Applies manifests/rbac.yaml and writes a kubeconfig holding a token of its ServiceAccount. */
+async function writeSidecarKubeconfig(kubectlPath: string, admin: KubeHttp, adminKubeconfig: string, server: string, pkiDir: string, path: string): Promise<void> {
+  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-f', join(packageRoot(), 'manifests', 'rbac.yaml')]);
+  const { namespace, name } = SIDECAR_SERVICE_ACCOUNT;
+  const tokenRequest = await admin.json<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 24 * 3600 } },
+  });
+  writeKubeconfig(path, { server, caFile: join(pkiDir, 'ca.crt'), userName: `${namespace}-${name}`, user: { token: tokenRequest.status.token } });
+}
+
+async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string): Promise<ManagedProcess> {
+  const controller = ManagedProcess.start(runDir, `${label}-snapshot-controller`, programPath(binaries, 'snapshot-controller'), [
+    `--kubeconfig=${adminKubeconfig}`,
+    '--feature-gates=CSIVolumeGroupSnapshot=true',
+    '--retry-interval-start=200ms',
+    '--retry-interval-max=5s',
+    '--v=4',
+  ]);
+  await controller.waitForLog(/Starting snapshot controller/, START_TIMEOUT_MS);
+  return controller;
+}
+
+/**
+ * Starts etcd, kube-apiserver (RBAC, generated certificates and service-account keys), installs the
+ * snapshot CRDs and the sidecar's RBAC, writes the admin and sidecar kubeconfigs, and (if asked)
+ * starts the snapshot-controller. Files go to `<runDir>/<label>/`. On failure, whatever was started is stopped before the error propagates.
+ */
+export async function startControlPlane(runDir: string, binaries: UpstreamBinaries, options: ControlPlaneOptions): Promise<ControlPlane> {
+  const { label } = options;
+  const workDir = join(runDir, label);
+  mkdirSync(workDir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  try {
+    const pkiDir = join(workDir, 'pki');
+    generateKeyMaterial(binaries, pkiDir);
+    const etcd = await startEtcd(runDir, workDir, label, binaries);
+    processes.push(etcd.process);
+    const apiserver = await startApiServer(runDir, workDir, label, binaries, pkiDir, etcd.url);
+    processes.push(apiserver.process);
+
+    const adminKubeconfig = join(workDir, 'admin.kubeconfig');
+    writeKubeconfig(adminKubeconfig, {
+      server: apiserver.server,
+      caFile: join(pkiDir, 'ca.crt'),
+      userName: 'admin',
+      user: { clientCertificateFile: join(pkiDir, 'admin.crt'), clientKeyFile: join(pkiDir, 'admin.key') },
+    });
+    const admin = await KubeHttp.fromKubeconfig(adminKubeconfig);
+    await waitForApiServer(admin, apiserver.process);
+
+    const kubectlPath = programPath(binaries, 'kubectl');
+    await installSnapshotCrds(kubectlPath, adminKubeconfig, binaries.crdDir);
+    const sidecarKubeconfig = join(workDir, 'sidecar.kubeconfig');
+    await writeSidecarKubeconfig(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, sidecarKubeconfig);
+
+    if (options.snapshotController) processes.push(await startSnapshotController(runDir, label, binaries, adminKubeconfig));
+    return { server: apiserver.server, adminKubeconfig, sidecarKubeconfig, processes };
+  } catch (error) {
+    await Promise.all(processes.map((p) => p.stop()));
+    throw error;
+  }
+}

@@ -1,0 +1,42 @@
+import * as grpc from '@grpc/grpc-js';
+import { csiGrpc } from '../../../src/csi/proto.js';
+
+/** Just enough of a CSI client to prepare test volumes on a driver, like an external-provisioner would. */
+export class CsiTestClient {
+  private readonly identity: grpc.Client & Record<string, unknown>;
+  private readonly controller: grpc.Client & Record<string, unknown>;
+
+  constructor(readonly socketPath: string) {
+    const csi = csiGrpc().csi.v1;
+    const target = `unix://${socketPath}`;
+    this.identity = new csi.Identity(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, unknown>;
+    this.controller = new csi.Controller(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, unknown>;
+  }
+
+  private call<T>(client: grpc.Client & Record<string, unknown>, method: string, request: object): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fn = client[method] as (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: T) => void) => void;
+      fn.call(client, request, { deadline: Date.now() + 30_000 }, (error, response) => (error ? reject(error) : resolve(response)));
+    });
+  }
+
+  async driverName(): Promise<string> {
+    const info = await this.call<{ name: string }>(this.identity, 'GetPluginInfo', {});
+    return info.name;
+  }
+
+  /** CreateVolume of a mounted single-node-writer volume; returns the volume id (the PV's volumeHandle). */
+  async createVolume(name: string, sizeBytes: number): Promise<string> {
+    const response = await this.call<{ volume: { volume_id: string } }>(this.controller, 'CreateVolume', {
+      name,
+      capacity_range: { required_bytes: String(sizeBytes) },
+      volume_capabilities: [{ mount: { fs_type: '', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
+    });
+    return response.volume.volume_id;
+  }
+
+  close(): void {
+    this.identity.close();
+    this.controller.close();
+  }
+}

@@ -1,0 +1,36 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../../../src/util/package-root.js';
+
+/** Where the upstream programs and the CRDs of the pinned external-snapshotter release are. */
+export interface UpstreamBinaries {
+  binDir: string;
+  crdDir: string;
+  key: string;
+}
+
+export type UpstreamProgram = 'kube-apiserver' | 'kubectl' | 'etcd' | 'pki' | 'snapshot-controller' | 'csi-snapshotter' | 'csi-sanity';
+
+export function programPath(binaries: UpstreamBinaries, program: UpstreamProgram): string {
+  return join(binaries.binDir, program);
+}
+
+/** Exit code of the build script when `go` is not installed. */
+const GO_MISSING = 3;
+
+/**
+ * Builds (or finds in the cache) the upstream programs via scripts/real-cluster/build-upstream.sh.
+ * Build progress goes straight to this process's stderr, since a cold build takes minutes. Throws
+ * with a clear message when Go is missing: these tests are never skipped.
+ */
+export function buildUpstreamBinaries(): UpstreamBinaries {
+  const script = join(packageRoot(), 'scripts', 'real-cluster', 'build-upstream.sh');
+  const result = spawnSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (result.error) throw new Error(`cannot run ${script}: ${result.error.message}`);
+  if (result.status === GO_MISSING) {
+    throw new Error('real-cluster tests need the Go toolchain to build the upstream components, and `go` is not on PATH (see the message above)');
+  }
+  if (result.status !== 0) throw new Error(`${script} failed with exit code ${result.status} (its output is above)`);
+  const lastLine = result.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(lastLine) as UpstreamBinaries;
+}
