@@ -18,6 +18,7 @@ import { startHttpServer, type RunningHttpServer } from './observe/http-server.j
 import { createLogger, type Logger } from './observe/logger.js';
 import { createMetrics } from './observe/metrics.js';
 import { serve } from './serve.js';
+import { chooseGroupSnapshotVersion } from './sidecar/group-discovery.js';
 import { validateUuidLength } from './sidecar/names.js';
 import { packageRoot } from './util/package-root.js';
 
@@ -161,27 +162,6 @@ function validateBeyondFlags(config: SidecarConfig): void {
 }
 
 /**
- * Whether the cluster serves the group snapshot API the sidecar uses (one LIST of each kind, as the
- * Go sidecar probes). Any failure means no: group snapshots are switched off for this run.
- */
-async function groupSnapshotApiServed(kubeConfig: KubeConfig, config: SidecarConfig, log: Logger): Promise<boolean> {
-  const rest = new RestClient({ kubeConfig });
-  const signal = AbortSignal.timeout(config.timeoutMs);
-  try {
-    for (const plural of ['volumegroupsnapshotcontents', 'volumegroupsnapshotclasses']) {
-      await rest.request({ method: 'GET', path: `/apis/groupsnapshot.storage.k8s.io/v1/${plural}`, query: { limit: 1 }, signal });
-    }
-    return true;
-  } catch (err) {
-    log.warn(
-      'VolumeGroupSnapshot CRDs were not found; disabling the VolumeGroupSnapshot feature for this run. Install the groupsnapshot.storage.k8s.io CRDs (v1) and restart to enable it.',
-      { error: errorText(err) },
-    );
-    return false;
-  }
-}
-
-/**
  * The process: flags, the Kubernetes configuration, the driver, then serve until a signal, the loss
  * of the driver or the loss of leadership. Returns the exit code.
  */
@@ -248,9 +228,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     metrics.setDriverName(facts.name);
     if (!kubeConfig) {
       log.warn('No Kubernetes configuration (no --kubeconfig and not running in a pod): the CSI driver was checked, no snapshot objects are served. Waiting for SIGTERM.');
-    } else if (facts.groupSnapshots && (await groupSnapshotApiServed(kubeConfig, config, log))) {
-      log.warn('This version does not handle VolumeGroupSnapshotContents yet; only VolumeSnapshotContents are served');
     }
+    // Group snapshots need both the driver's capability (checked in startDriver) and a served API.
+    const groupSnapshotVersion =
+      kubeConfig && facts.groupSnapshots ? await chooseGroupSnapshotVersion(new RestClient({ kubeConfig }), config.timeoutMs, log) : undefined;
 
     const code = await serve({
       config,
@@ -260,6 +241,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       metrics,
       log,
       nodeName,
+      ...(groupSnapshotVersion ? { groupSnapshotVersion } : {}),
       userAgent: `${PROGRAM}/${version()}`,
       onElection: (e) => (election = e),
     });

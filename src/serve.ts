@@ -10,7 +10,10 @@ import { RestClient } from './kube/rest.js';
 import type { Logger } from './observe/logger.js';
 import type { SidecarMetrics } from './observe/metrics.js';
 import { TokenBucket } from './runtime/rate-limiter.js';
+import type { QueueProgress } from './runtime/queue-metrics.js';
 import { ContentController } from './sidecar/content-controller.js';
+import { GroupContentController } from './sidecar/group-controller.js';
+import type { GroupSnapshotVersion } from './sidecar/group-versions.js';
 import { LABEL_MANAGED_BY } from './sidecar/keys.js';
 import type { DriverFacts } from './main.js';
 
@@ -27,6 +30,8 @@ export interface ServeInputs {
   metrics: SidecarMetrics;
   log: Logger;
   nodeName: string | undefined;
+  /** The groupsnapshot.storage.k8s.io version to serve group contents at; unset: group snapshots are off. */
+  groupSnapshotVersion?: GroupSnapshotVersion;
   /** Set once leader election runs, so the HTTP health check can read it. */
   onElection?(election: LeaderElection): void;
   userAgent: string;
@@ -50,46 +55,72 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
     component: `csi-snapshotter ${facts.name}`,
     log,
   });
-  const controller = new ContentController({
+  const loop = {
     client: rest,
-    csi: conn,
     driverName: facts.name,
+    workers: config.workerThreads,
+    resyncPeriodMs: config.resyncPeriodMs,
+    retryIntervalStartMs: config.retryIntervalStartMs,
+    retryIntervalMaxMs: config.retryIntervalMaxMs,
+    log,
+    queueMetrics: metrics.queueSink,
+    registerQueue: (q: QueueProgress) => metrics.registerQueue(q),
+  };
+  const nodeSelector = config.nodeDeployment && inputs.nodeName ? { labelSelector: `${LABEL_MANAGED_BY}=${inputs.nodeName}` } : {};
+  // Readiness polls of a slow snapshot are spaced out, but never by more than this.
+  const maxPollIntervalMs = Math.min(15_000, config.retryIntervalMaxMs);
+  const controllers: Array<{ kind: string; start(signal: AbortSignal): Promise<void>; stop(): Promise<void> }> = [];
+  controllers.push({ kind: 'VolumeSnapshotContent', ...bind(new ContentController({
+    ...loop,
+    csi: conn,
     settings: {
       snapshotNamePrefix: config.snapshotNamePrefix,
       snapshotNameUuidLength: config.snapshotNameUuidLength,
       extraCreateMetadata: config.extraCreateMetadata,
       timeoutMs: config.timeoutMs,
       listSnapshots: facts.controllerCapabilities.has('LIST_SNAPSHOTS'),
-      maxPollIntervalMs: Math.min(15_000, config.retryIntervalMaxMs),
+      maxPollIntervalMs,
     },
-    workers: config.workerThreads,
-    resyncPeriodMs: config.resyncPeriodMs,
-    retryIntervalStartMs: config.retryIntervalStartMs,
-    retryIntervalMaxMs: config.retryIntervalMaxMs,
-    ...(config.nodeDeployment && inputs.nodeName ? { labelSelector: `${LABEL_MANAGED_BY}=${inputs.nodeName}` } : {}),
+    ...nodeSelector,
     events,
-    log,
-    queueMetrics: metrics.queueSink,
-    registerQueue: (q) => metrics.registerQueue(q),
     reportCounts: (counts) => metrics.setContentGauges('VolumeSnapshotContent', counts),
-  });
+  })) });
+  if (inputs.groupSnapshotVersion) {
+    controllers.push({ kind: 'VolumeGroupSnapshotContent', ...bind(new GroupContentController({
+      ...loop,
+      csi: conn,
+      version: inputs.groupSnapshotVersion,
+      settings: {
+        groupSnapshotNamePrefix: config.groupSnapshotNamePrefix,
+        groupSnapshotNameUuidLength: config.groupSnapshotNameUuidLength,
+        extraCreateMetadata: config.extraCreateMetadata,
+        timeoutMs: config.timeoutMs,
+        maxPollIntervalMs,
+      },
+      ...nodeSelector,
+      events,
+      reportCounts: (counts) => metrics.setContentGauges('VolumeGroupSnapshotContent', counts),
+    })) });
+  }
 
   const elected: { election?: LeaderElection } = {};
   const stopController = new AbortController();
   const stopping = waitForStop(conn, log, async () => {
     stopController.abort();
     const grace = new Promise<void>((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
-    await Promise.race([controller.stop(), grace]);
+    await Promise.race([Promise.all(controllers.map((c) => c.stop())), grace]);
     // Hand the lease back so a successor takes over at once instead of after the lease duration.
     await elected.election?.stop(true);
   });
 
   const startController = (): void => {
-    controller.start(stopController.signal).catch((err: unknown) => {
-      if (stopController.signal.aborted) return;
-      log.error('Cannot start the VolumeSnapshotContent controller', { error: errorText(err) });
-      stopping.exit(1);
-    });
+    for (const controller of controllers) {
+      controller.start(stopController.signal).catch((err: unknown) => {
+        if (stopController.signal.aborted) return;
+        log.error(`Cannot start the ${controller.kind} controller`, { error: errorText(err) });
+        stopping.exit(1);
+      });
+    }
   };
 
   if (!config.leaderElection) {
@@ -125,6 +156,11 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
   elected.election = election;
   inputs.onElection?.(election);
   return stopping.code;
+}
+
+/** start/stop of a controller, bound to it. */
+function bind(controller: { start(signal?: AbortSignal): Promise<void>; stop(): Promise<void> }): { start(signal: AbortSignal): Promise<void>; stop(): Promise<void> } {
+  return { start: (signal) => controller.start(signal), stop: () => controller.stop() };
 }
 
 interface Stopping {

@@ -1,24 +1,44 @@
 import type { RestClient } from '../kube/rest.js';
-import { objectPath, SECRETS, statusPath, VOLUME_SNAPSHOT_CONTENTS } from '../kube/resources.js';
+import { objectPath, SECRETS, statusPath, VOLUME_SNAPSHOT_CONTENTS, type ResourceDescriptor } from '../kube/resources.js';
 import type { ContentApi } from './content-sync.js';
 import type { PatchOp } from './patches.js';
 import { secretData, type SecretRef } from './secrets.js';
 import type { VolumeSnapshotContent } from './types.js';
 
-/** ContentApi over the lossless REST client: JSON patches of VolumeSnapshotContents, Secret reads. */
-export function restContentApi(client: RestClient): ContentApi {
+/** The API operations a content sync needs (single or group); implemented over REST and by tests. */
+export interface ObjectApi<T> {
+  get(name: string): Promise<T>;
+  /** A JSON patch of the object or its status; resolves with the object as stored afterwards. */
+  patch(name: string, ops: PatchOp[], subresource?: 'status'): Promise<T>;
+  /** A Secret's data, decoded. */
+  getSecret(ref: SecretRef): Promise<Record<string, string>>;
+}
+
+/**
+ * ObjectApi of one cluster-scoped resource over the lossless REST client: JSON patches, Secret
+ * reads. `toModel` converts what the server sends into the sync's own shape (the identity for
+ * VolumeSnapshotContents; a version adapter for group contents).
+ */
+export function restObjectApi<T>(client: RestClient, resource: ResourceDescriptor, toModel: (wire: unknown) => T): ObjectApi<T> {
   return {
-    get: (name) => client.request<VolumeSnapshotContent>({ method: 'GET', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, name) }),
-    patch: (name: string, ops: PatchOp[], subresource?: 'status') =>
-      client.request<VolumeSnapshotContent>({
-        method: 'PATCH',
-        path: subresource === 'status' ? statusPath(VOLUME_SNAPSHOT_CONTENTS, name) : objectPath(VOLUME_SNAPSHOT_CONTENTS, name),
-        body: ops,
-        contentType: 'application/json-patch+json',
-      }),
+    get: async (name) => toModel(await client.request<unknown>({ method: 'GET', path: objectPath(resource, name) })),
+    patch: async (name: string, ops: PatchOp[], subresource?: 'status') =>
+      toModel(
+        await client.request<unknown>({
+          method: 'PATCH',
+          path: subresource === 'status' ? statusPath(resource, name) : objectPath(resource, name),
+          body: ops,
+          contentType: 'application/json-patch+json',
+        }),
+      ),
     getSecret: async (ref: SecretRef) => {
       const secret = await client.request<{ data?: Record<string, string> }>({ method: 'GET', path: objectPath(SECRETS, ref.name, ref.namespace) });
       return secretData(secret.data);
     },
   };
+}
+
+/** ContentApi over the lossless REST client: JSON patches of VolumeSnapshotContents, Secret reads. */
+export function restContentApi(client: RestClient): ContentApi {
+  return restObjectApi(client, VOLUME_SNAPSHOT_CONTENTS, (wire) => wire as VolumeSnapshotContent);
 }

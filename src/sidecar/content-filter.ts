@@ -1,5 +1,5 @@
 import { ANN_BEING_CREATED } from './keys.js';
-import type { VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
+import type { ObjectMeta, VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
 
 /**
  * §6.1: the contents this sidecar acts on: a source is set, spec.driver is this driver, and a class
@@ -31,15 +31,17 @@ function stable(value: unknown): string {
  * Whether an update of a content needs work (§5.2): a resync (same resourceVersion) does; readiness
  * turning true does (a deletion may be waiting for it); otherwise only changes beyond what the
  * sidecar writes itself (status, finalizers, managedFields, the being-created mark) do. This keeps
- * the sidecar's own writes from re-queueing the object over and over.
+ * the sidecar's own writes from re-queueing the object over and over. Group contents pass their
+ * own being-created key.
  */
-export function shouldEnqueueUpdate(oldObj: VolumeSnapshotContent, newObj: VolumeSnapshotContent): boolean {
+export function shouldEnqueueUpdate<O extends { metadata: ObjectMeta; status?: object }>(oldObj: O, newObj: O, beingCreatedKey: string = ANN_BEING_CREATED): boolean {
   if (oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion) return true;
-  if (oldObj.status?.readyToUse !== true && newObj.status?.readyToUse === true) return true;
-  const strip = (obj: VolumeSnapshotContent): unknown => {
-    const { resourceVersion: _rv, finalizers: _f, managedFields: _m, annotations, ...meta } = obj.metadata as VolumeSnapshotContent['metadata'] & { managedFields?: unknown };
+  const ready = (obj: O): boolean => (obj.status as { readyToUse?: unknown } | undefined)?.readyToUse === true;
+  if (!ready(oldObj) && ready(newObj)) return true;
+  const strip = (obj: O): unknown => {
+    const { resourceVersion: _rv, finalizers: _f, managedFields: _m, annotations, ...meta } = obj.metadata as ObjectMeta & { managedFields?: unknown };
     const rest = { ...(annotations ?? {}) };
-    delete rest[ANN_BEING_CREATED];
+    delete rest[beingCreatedKey];
     return { ...obj, status: undefined, metadata: { ...meta, annotations: Object.keys(rest).length ? rest : undefined } };
   };
   return stable(strip(oldObj)) !== stable(strip(newObj));

@@ -17,27 +17,20 @@ import {
   addAnnotation,
   clearedStatus,
   contentStatusUpdate,
-  errorStatusUpdate,
   removeAnnotation,
   removeFinalizer,
   type PatchOp,
   type SnapshotObservation,
 } from './patches.js';
+import type { ObjectApi } from './content-api.js';
+import { apiWriteError, eventSubject, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';
 import { secretRefFromAnnotations, secretRefFromParameters, type SecretRef } from './secrets.js';
 import type { VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
 
 /** The API operations the content sync needs; implemented over the REST client (and by tests). */
-export interface ContentApi {
-  get(name: string): Promise<VolumeSnapshotContent>;
-  /** A JSON patch of the object or its status; resolves with the object as stored afterwards. */
-  patch(name: string, ops: PatchOp[], subresource?: 'status'): Promise<VolumeSnapshotContent>;
-  /** A Secret's data, decoded. */
-  getSecret(ref: SecretRef): Promise<Record<string, string>>;
-}
+export type ContentApi = ObjectApi<VolumeSnapshotContent>;
 
-export interface WarningRecorder {
-  warning(object: { apiVersion: string; kind: string; name: string; uid?: string; resourceVersion?: string }, reason: string, message: string): void;
-}
+export type { WarningRecorder };
 
 export interface ContentSyncSettings {
   snapshotNamePrefix: string;
@@ -75,27 +68,22 @@ const MIN_POLL_INTERVAL_MS = 1000;
  */
 export function readinessPollDelay(content: VolumeSnapshotContent, maxMs: number, now: Date): number {
   const created = content.status?.creationTime;
-  const createdMs = created !== undefined && BigInt(created) > 0n ? Number(BigInt(created) / 1_000_000n) : now.getTime();
-  const ageMs = Math.max(0, now.getTime() - createdMs);
+  return pollDelayForAge(created !== undefined && BigInt(created) > 0n ? Number(BigInt(created) / 1_000_000n) : undefined, maxMs, now);
+}
+
+/** The readiness poll delay for something created at `createdMs` (Unix ms; undefined = just now). */
+export function pollDelayForAge(createdMs: number | undefined, maxMs: number, now: Date): number {
+  const ageMs = Math.max(0, now.getTime() - (createdMs ?? now.getTime()));
   return Math.min(Math.max(MIN_POLL_INTERVAL_MS, Math.round(ageMs / 5)), Math.max(MIN_POLL_INTERVAL_MS, maxMs));
 }
 
-function involved(content: VolumeSnapshotContent): { apiVersion: string; kind: string; name: string; uid?: string; resourceVersion?: string } {
-  return {
-    apiVersion: 'snapshot.storage.k8s.io/v1',
-    kind: 'VolumeSnapshotContent',
-    name: content.metadata.name,
-    ...(content.metadata.uid ? { uid: content.metadata.uid } : {}),
-    ...(content.metadata.resourceVersion ? { resourceVersion: content.metadata.resourceVersion } : {}),
-  };
+function involved(content: VolumeSnapshotContent): EventSubject {
+  return eventSubject('snapshot.storage.k8s.io/v1', 'VolumeSnapshotContent', content.metadata);
 }
 
 /** An error whose message is already the text to record (its `cause` keeps the original). */
 class SyncError extends Error {}
 
-function apiWriteError(name: string, err: unknown): string {
-  return `snapshot controller failed to update ${name} on API server: ${errorText(err)}`;
-}
 
 /**
  * Performs the next step of one VolumeSnapshotContent. Returns what the queue should do next.
@@ -167,16 +155,16 @@ class ContentSync {
     if ('outcome' in result) return result.outcome;
     const prefix = reason === 'SnapshotCreationFailed' ? 'Failed to create snapshot: ' : 'Failed to check and update snapshot content: ';
     const message = prefix + errorText(result.error);
-    const ops = errorStatusUpdate(result.latest.status, message, this.now());
-    if (ops.length > 0) {
-      let target = result.latest;
-      try {
-        target = await this.write(content.metadata.name, ops, 'status');
-      } catch (err) {
-        this.deps.log.v(3).info('Could not record the error in status', { content: content.metadata.name, error: errorText(err) });
-      }
-      this.deps.events.warning(involved(target), reason, message);
-    }
+    await recordFailure({
+      latest: result.latest,
+      reason,
+      message,
+      now: this.now(),
+      write: (ops) => this.write(content.metadata.name, ops, 'status'),
+      subject: involved,
+      events: this.deps.events,
+      log: this.deps.log,
+    });
     return retry(new Error(message));
   }
 

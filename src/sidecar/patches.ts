@@ -1,4 +1,5 @@
 import { kubeTime } from './messages.js';
+import type { GroupContentStatus } from './group-types.js';
 import type { Int64, ObjectMeta, VolumeSnapshotContentStatus } from './types.js';
 
 /**
@@ -81,9 +82,10 @@ export function contentStatusUpdate(current: VolumeSnapshotContentStatus | undef
 /**
  * Records a failed attempt: the error with its time, and readyToUse false. No operations when the
  * same message is already recorded, so a failure that repeats on every retry is written (and
- * announced by an Event) once.
+ * announced by an Event) once. Shared by VolumeSnapshotContents and VolumeGroupSnapshotContents,
+ * whose error fields have the same shape.
  */
-export function errorStatusUpdate(current: VolumeSnapshotContentStatus | undefined, message: string, now: Date): PatchOp[] {
+export function errorStatusUpdate(current: VolumeSnapshotContentStatus | GroupContentStatus | undefined, message: string, now: Date): PatchOp[] {
   if (current?.error?.message === message) return [];
   const error = { time: kubeTime(now), message };
   if (!current) return [{ op: 'add', path: '/status', value: { readyToUse: false, error } }];

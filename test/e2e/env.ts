@@ -5,7 +5,7 @@ import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
+import { startTestApiServer, type GroupVersion, type TestApiServer } from '../../src/testing/apiserver/index.js';
 import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
 import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
 
@@ -30,8 +30,8 @@ export class Env {
     readonly csi: CsiConnection,
   ) {}
 
-  static async start(options: { faults?: Faults } = {}): Promise<Env> {
-    const api = await startTestApiServer();
+  static async start(options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[] } = {}): Promise<Env> {
+    const api = await startTestApiServer(options.groupSnapshotVersions ? { groupSnapshotVersions: options.groupSnapshotVersions } : {});
     const driver = await startSampleDriver(options.faults ? { faults: options.faults } : {});
     const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
     const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });

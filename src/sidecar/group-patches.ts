@@ -1,0 +1,62 @@
+/**
+ * JSON patches of a VolumeGroupSnapshotContent's status. Like the single-snapshot patches they touch
+ * only the members they change (the Go sidecar PUTs the whole object), so fields written by others
+ * and int64 values are never sent back, and a write that changes nothing is not sent at all.
+ * Member lists go out in the layout of the served version (see group-versions.ts).
+ */
+import type { GroupVersionAdapter } from './group-versions.js';
+import type { GroupContentStatus, GroupSnapshotMember } from './group-types.js';
+import type { PatchOp } from './patches.js';
+
+/** What a CSI call said about the group, as the status update takes it. */
+export interface GroupObservation {
+  groupSnapshotHandle: string;
+  readyToUse: boolean;
+  /** RFC 3339, whole seconds. */
+  creationTime: string;
+  /** Empty when the call reports no members (GetVolumeGroupSnapshot of a pre-provisioned group). */
+  members: GroupSnapshotMember[];
+}
+
+/**
+ * The status after a successful create or read: a whole new status when there is none; otherwise
+ * missing fields are filled (the handle and creation time are never overwritten), readiness follows
+ * the driver (a stale error goes when it turns ready), and the member list is written once, the
+ * first time the driver reports members. Later replies do not rewrite the list (as in Go).
+ */
+export function groupStatusUpdate(current: GroupContentStatus | undefined, seen: GroupObservation, adapter: GroupVersionAdapter): PatchOp[] {
+  if (!current) {
+    return [{
+      op: 'add',
+      path: '/status',
+      value: adapter.statusToWire({
+        volumeGroupSnapshotHandle: seen.groupSnapshotHandle,
+        readyToUse: seen.readyToUse,
+        creationTime: seen.creationTime,
+        members: seen.members,
+      }),
+    }];
+  }
+  const ops: PatchOp[] = [];
+  if (current.volumeGroupSnapshotHandle === undefined) ops.push({ op: 'add', path: '/status/volumeGroupSnapshotHandle', value: seen.groupSnapshotHandle });
+  if (current.readyToUse !== seen.readyToUse) {
+    ops.push({ op: 'add', path: '/status/readyToUse', value: seen.readyToUse });
+    if (seen.readyToUse && current.error !== undefined) ops.push({ op: 'remove', path: '/status/error' });
+  }
+  if (current.creationTime === undefined) ops.push({ op: 'add', path: '/status/creationTime', value: seen.creationTime });
+  if ((current.members?.length ?? 0) === 0 && seen.members.length > 0) {
+    ops.push({ op: 'add', path: `/status/${adapter.membersField}`, value: adapter.membersToWire(seen.members) });
+  }
+  return ops;
+}
+
+/**
+ * After DeleteVolumeGroupSnapshot: the group is gone, so its handle, readiness, time and error go
+ * too. The member list stays (as in Go), a record of what the group held.
+ */
+export function clearedGroupStatus(current: GroupContentStatus | undefined): PatchOp[] {
+  if (!current) return [];
+  return (['volumeGroupSnapshotHandle', 'readyToUse', 'creationTime', 'error'] as const)
+    .filter((field) => current[field] !== undefined)
+    .map((field) => ({ op: 'remove', path: `/status/${field}` }));
+}

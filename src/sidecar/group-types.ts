@@ -1,0 +1,63 @@
+/**
+ * VolumeGroupSnapshotContents in the sidecar's own, version-free shape. The served API versions
+ * (v1beta1, v1beta2, v1) agree on metadata and spec and differ in how status lists the member
+ * snapshots; `group-versions.ts` converts between this model and each of them, so nothing else in
+ * the sidecar knows which version the cluster speaks.
+ */
+import type { KubeObject } from '../kube/resources.js';
+import type { DeletionPolicy, ObjectMeta, ObjectReference, SnapshotError } from './types.js';
+
+export interface GroupSnapshotHandles {
+  volumeGroupSnapshotHandle: string;
+  volumeSnapshotHandles: string[];
+}
+
+export interface VolumeGroupSnapshotContentSpec {
+  volumeGroupSnapshotRef: ObjectReference;
+  deletionPolicy: DeletionPolicy;
+  driver: string;
+  volumeGroupSnapshotClassName?: string;
+  /** Exactly one of the two: volumes to snapshot (dynamic) or an existing group (pre-provisioned). */
+  source: { volumeHandles?: string[]; groupSnapshotHandles?: GroupSnapshotHandles };
+}
+
+/** One member snapshot of a group. Fields a version cannot hold are dropped when written there. */
+export interface GroupSnapshotMember {
+  volumeHandle: string;
+  snapshotHandle: string;
+  /** Unix nanoseconds. */
+  creationTime?: bigint;
+  readyToUse?: boolean;
+  /** Bytes. */
+  restoreSize?: bigint;
+}
+
+export interface GroupContentStatus {
+  volumeGroupSnapshotHandle?: string;
+  /** RFC 3339 (the API keeps whole seconds). */
+  creationTime?: string;
+  readyToUse?: boolean;
+  error?: SnapshotError;
+  /** The member snapshots as the driver reported them on the first successful create. */
+  members?: GroupSnapshotMember[];
+}
+
+export interface VolumeGroupSnapshotContent {
+  metadata: ObjectMeta;
+  spec: VolumeGroupSnapshotContentSpec;
+  status?: GroupContentStatus;
+}
+
+/** A VolumeGroupSnapshotContent as one API version serves it. */
+export interface WireGroupContent extends KubeObject {
+  metadata: ObjectMeta;
+  spec: VolumeGroupSnapshotContentSpec;
+  status?: Record<string, unknown>;
+}
+
+export interface VolumeGroupSnapshotClass extends KubeObject {
+  metadata: ObjectMeta;
+  driver: string;
+  deletionPolicy: DeletionPolicy;
+  parameters?: Record<string, string>;
+}

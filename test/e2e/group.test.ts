@@ -1,0 +1,220 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
+import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import type { WireGroupContent } from '../../src/sidecar/group-types.js';
+import type { DeletionPolicy } from '../../src/sidecar/types.js';
+import { waitFor } from '../helpers/process.js';
+import { Env } from './env.js';
+
+// The sidecar, the sample driver and the API test server as separate processes, exercising the
+// group snapshot outcomes end to end at the version the sidecar picks (v1 when all are served).
+const VGSC = volumeGroupSnapshotContents('v1');
+let env: Env;
+afterEach(async () => {
+  await env?.stop();
+});
+
+async function startReady(options: Parameters<typeof Env.start>[0] = {}): Promise<Env> {
+  env = await Env.start(options);
+  await env.rest.request({
+    method: 'POST',
+    path: collectionPath(volumeGroupSnapshotClasses('v1')),
+    body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: env.driverName, deletionPolicy: 'Delete', parameters: { tier: 'fast' } },
+  });
+  env.startSidecar(['--extra-create-metadata']);
+  await env.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
+  return env;
+}
+
+async function createGroupContent(name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete', uid = `uid-${name}`): Promise<void> {
+  await env.rest.request({
+    method: 'POST',
+    path: collectionPath(VGSC),
+    body: {
+      apiVersion: 'groupsnapshot.storage.k8s.io/v1',
+      kind: 'VolumeGroupSnapshotContent',
+      metadata: { name, finalizers: [FINALIZER_GROUP_CONTENT] },
+      spec: {
+        volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', apiVersion: 'groupsnapshot.storage.k8s.io/v1', name: `vgs-${name}`, namespace: 'default', uid },
+        deletionPolicy: policy,
+        driver: env.driverName,
+        volumeGroupSnapshotClassName: 'group-gold',
+        source: { volumeHandles },
+      },
+    },
+  });
+}
+
+const getGroupContent = (name: string) => env.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(VGSC, name) });
+
+async function waitForGroup(name: string, what: string, predicate: (c: WireGroupContent) => boolean, timeoutMs = 60_000): Promise<WireGroupContent> {
+  return waitFor(`${name}: ${what}`, async () => {
+    const c = await getGroupContent(name);
+    return predicate(c) ? c : undefined;
+  }, timeoutMs);
+}
+
+async function waitForGroupGone(name: string): Promise<void> {
+  await waitFor(`${name} to be deleted`, async () => {
+    try {
+      await getGroupContent(name);
+      return false;
+    } catch (err) {
+      return (err as { statusCode?: number }).statusCode === 404;
+    }
+  });
+}
+
+async function deleteAsController(name: string): Promise<void> {
+  await env.rest.request({ method: 'PATCH', path: objectPath(VGSC, name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_DELETED]: 'yes' } } } });
+  await env.rest.request({ method: 'DELETE', path: objectPath(VGSC, name) });
+}
+
+const readyAndUnmarked = (c: WireGroupContent) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] === undefined;
+
+async function volumes(prefix: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push(await env.createVolume(`${prefix}-${i}`, 'y'.repeat(100 + i)));
+  return ids;
+}
+
+type Info = { volumeHandle: string; snapshotHandle: string; creationTime: number | bigint; readyToUse: boolean; restoreSize: number | bigint };
+
+function expectComplete(content: WireGroupContent, volumeIds: string[]): Info[] {
+  const list = content.status?.volumeSnapshotInfoList as Info[];
+  expect(list.map((m) => m.volumeHandle).sort()).toEqual([...volumeIds].sort());
+  volumeIds.forEach((id, i) => {
+    const entry = list.find((m) => m.volumeHandle === id) as Info;
+    expect(entry.snapshotHandle).toMatch(/\S/);
+    expect(BigInt(entry.restoreSize)).toBe(BigInt(100 + i));
+    expect(BigInt(entry.creationTime)).toBeGreaterThan(1_700_000_000_000_000_000n);
+    expect(entry.readyToUse).toBe(true);
+  });
+  expect(new Set(list.map((m) => m.snapshotHandle)).size).toBe(volumeIds.length);
+  expect(content.status?.creationTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  return list;
+}
+
+describe('dynamic group snapshots', () => {
+  test('a group over 3 volumes and one over 50 volumes become ready with every member handle, size and time', async () => {
+    await startReady();
+    expect(env.sidecar?.output).toMatch(/Serving VolumeGroupSnapshotContents.*groupsnapshot\.storage\.k8s\.io\/v1\b/);
+    const three = await volumes('three', 3);
+    const fifty = await volumes('fifty', 50);
+    await createGroupContent('groupsnapcontent-3', three);
+    await createGroupContent('groupsnapcontent-50', fifty);
+    const small = await waitForGroup('groupsnapcontent-3', 'ready', readyAndUnmarked);
+    const large = await waitForGroup('groupsnapcontent-50', 'ready', readyAndUnmarked);
+    expectComplete(small, three);
+    expectComplete(large, fifty);
+
+    const creates = (await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot');
+    expect(creates.map((c) => c.request.name).sort()).toEqual(['groupsnapshot-uid-groupsnapcontent-3', 'groupsnapshot-uid-groupsnapcontent-50']);
+    expect(creates.find((c) => c.request.name === 'groupsnapshot-uid-groupsnapcontent-3')?.request).toMatchObject({
+      source_volume_ids: three,
+      parameters: { tier: 'fast', 'csi.storage.k8s.io/volumegroupsnapshotcontent/name': 'groupsnapcontent-3' },
+    });
+  });
+
+  test('a sidecar killed during CreateVolumeGroupSnapshot leaves exactly one group after its restart', async () => {
+    await startReady({ faults: { latencyMs: { CreateVolumeGroupSnapshot: 2500 } } });
+    const ids = await volumes('crash', 3);
+    await createGroupContent('groupsnapcontent-crash', ids);
+    await waitForGroup('groupsnapcontent-crash', 'being-created', (c) => c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] === 'yes');
+    await waitFor('CreateVolumeGroupSnapshot to reach the driver', async () => (await env.driver.calls()).some((c) => c.method === 'CreateVolumeGroupSnapshot'));
+    await env.sidecar?.stop();
+    env.startSidecar(['--extra-create-metadata']);
+    const ready = await waitForGroup('groupsnapcontent-crash', 'ready and unmarked', readyAndUnmarked);
+    const list = expectComplete(ready, ids);
+    // Every volume has exactly one snapshot, and it is the recorded member of the recorded group.
+    for (const id of ids) {
+      expect(await env.driverSnapshots(id)).toEqual([list.find((m) => m.volumeHandle === id)?.snapshotHandle]);
+    }
+  });
+});
+
+describe('group deletion', () => {
+  test('policy Delete deletes the group on the driver, then releases the content', async () => {
+    await startReady();
+    const ids = await volumes('del', 2);
+    await createGroupContent('groupsnapcontent-del', ids, 'Delete');
+    await waitForGroup('groupsnapcontent-del', 'ready', readyAndUnmarked);
+    await deleteAsController('groupsnapcontent-del');
+    await waitForGroupGone('groupsnapcontent-del');
+    for (const id of ids) expect(await env.driverSnapshots(id)).toEqual([]);
+    const journal = await env.driver.calls();
+    expect(journal.filter((c) => c.method === 'DeleteVolumeGroupSnapshot')).toHaveLength(1);
+    expect(journal.filter((c) => c.method === 'DeleteSnapshot')).toHaveLength(0);
+  });
+
+  test('policy Retain keeps the group on the driver and releases the content', async () => {
+    await startReady();
+    const ids = await volumes('retain', 2);
+    await createGroupContent('groupsnapcontent-retain', ids, 'Retain');
+    const ready = await waitForGroup('groupsnapcontent-retain', 'ready', readyAndUnmarked);
+    await deleteAsController('groupsnapcontent-retain');
+    await waitForGroupGone('groupsnapcontent-retain');
+    const list = ready.status?.volumeSnapshotInfoList as Info[];
+    for (const id of ids) expect(await env.driverSnapshots(id)).toEqual([list.find((m) => m.volumeHandle === id)?.snapshotHandle]);
+    expect((await env.driver.calls()).filter((c) => c.method === 'DeleteVolumeGroupSnapshot')).toHaveLength(0);
+  });
+});
+
+describe('start-up', () => {
+  test('Z-11: without the group API the sidecar warns once and serves single snapshots', async () => {
+    env = await Env.start({ groupSnapshotVersions: [] });
+    await env.createClass('gold');
+    env.startSidecar();
+    await env.sidecar?.waitForOutput(/VolumeSnapshotContent caches synced/);
+    const volume = await env.createVolume('single-1');
+    await env.createContent({ name: 'snapcontent-single', volumeHandle: volume, className: 'gold' });
+    await env.waitForContent('snapcontent-single', 'readyToUse', (c) => c.status?.readyToUse === true);
+    const output = env.sidecar?.output ?? '';
+    expect(output.match(/disabling the VolumeGroupSnapshot feature/g)).toHaveLength(1);
+    expect(output).not.toMatch(/VolumeGroupSnapshotContent caches synced/);
+  });
+
+  test('v1beta1 only: group contents are served at v1beta1 with the handle pair list', async () => {
+    env = await Env.start({ groupSnapshotVersions: ['v1beta1'] });
+    await env.rest.request({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotClasses('v1beta1')),
+      body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1beta1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: env.driverName, deletionPolicy: 'Delete' },
+    });
+    env.startSidecar();
+    await env.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
+    const ids = await volumes('beta', 2);
+    const path = collectionPath(volumeGroupSnapshotContents('v1beta1'));
+    await env.rest.request({
+      method: 'POST',
+      path,
+      body: {
+        apiVersion: 'groupsnapshot.storage.k8s.io/v1beta1',
+        kind: 'VolumeGroupSnapshotContent',
+        metadata: { name: 'groupsnapcontent-beta', finalizers: [FINALIZER_GROUP_CONTENT] },
+        spec: {
+          volumeGroupSnapshotRef: { name: 'vgs', namespace: 'default', uid: 'uid-beta' },
+          deletionPolicy: 'Delete',
+          driver: env.driverName,
+          volumeGroupSnapshotClassName: 'group-gold',
+          source: { volumeHandles: ids },
+        },
+      },
+    });
+    const ready = await waitFor('the v1beta1 group to be ready', async () => {
+      const c = await env.rest.request<WireGroupContent>({ method: 'GET', path: `${path}/groupsnapcontent-beta` });
+      return readyAndUnmarked(c) ? c : undefined;
+    });
+    const pairs = ready.status?.volumeSnapshotHandlePairList as Array<{ volumeHandle: string; snapshotHandle: string }>;
+    expect(pairs.map((p) => p.volumeHandle).sort()).toEqual([...ids].sort());
+    expect(pairs.every((p) => p.snapshotHandle.length > 0)).toBe(true);
+  });
+
+  test('a driver without the group capability: a warning, and group contents are never listed or watched', async () => {
+    env = await Env.start({ faults: { withhold: { groupController: ['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT'] } } });
+    env.startSidecar();
+    await env.sidecar?.waitForOutput(/VolumeSnapshotContent caches synced/);
+    expect(env.sidecar?.output).toMatch(/does not advertise CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT/);
+    expect(env.api.requests.all({ resource: 'volumegroupsnapshotcontents' })).toEqual([]);
+  });
+});

@@ -1,0 +1,202 @@
+import { CsiConnection } from '../../src/csi/connection.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
+import { collectionPath, objectPath, statusPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
+import { RestClient } from '../../src/kube/rest.js';
+import { silentLogger } from '../../src/observe/logger.js';
+import type { Outcome } from '../../src/runtime/controller.js';
+import { restObjectApi } from '../../src/sidecar/content-api.js';
+import type { EventSubject, WarningRecorder } from '../../src/sidecar/failure.js';
+import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../src/sidecar/group-sync.js';
+import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../src/sidecar/group-types.js';
+import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from '../../src/sidecar/group-versions.js';
+import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import type { DeletionPolicy } from '../../src/sidecar/types.js';
+import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
+import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+
+export const DRIVER = 'sample.csi.example.com';
+
+export interface RecordedEvent {
+  subject: EventSubject;
+  reason: string;
+  message: string;
+}
+
+/**
+ * The group sync against the real pieces: the API test server serving exactly one group snapshot
+ * version, the sample driver over gRPC, and the REST client the sidecar uses. Events are collected
+ * from the recorder interface instead of being sent.
+ */
+export class GroupHarness {
+  readonly events: RecordedEvent[] = [];
+  readonly classes = new Map<string, VolumeGroupSnapshotClass>();
+  readonly adapter: GroupVersionAdapter;
+  readonly api: GroupContentApi;
+  settings: GroupSyncSettings = { groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1, extraCreateMetadata: true, timeoutMs: 15_000, maxPollIntervalMs: 1000 };
+  private volumeCount = 0;
+
+  private constructor(
+    readonly version: GroupSnapshotVersion,
+    readonly server: TestApiServer,
+    readonly driver: SampleDriverProcess,
+    readonly csi: CsiConnection,
+    readonly rest: RestClient,
+  ) {
+    this.adapter = groupVersionAdapter(version);
+    this.api = restObjectApi(rest, volumeGroupSnapshotContents(version), (wire) => this.adapter.toModel(wire as WireGroupContent));
+  }
+
+  static async start(version: GroupSnapshotVersion): Promise<GroupHarness> {
+    const server = await startTestApiServer({ groupSnapshotVersions: [version] });
+    const driver = await startSampleDriver();
+    const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
+    return new GroupHarness(version, server, driver, csi, new RestClient({ kubeConfig: loadKubeConfig(server.kubeconfigPath) }));
+  }
+
+  async stop(): Promise<void> {
+    this.csi.close();
+    await this.driver.dispose();
+    await this.server.stop();
+  }
+
+  async reset(): Promise<void> {
+    this.events.length = 0;
+    this.server.faults.clear();
+    await this.driver.clearFaults();
+    await this.driver.clearCalls();
+  }
+
+  readonly recorder: WarningRecorder = { warning: (subject, reason, message) => this.events.push({ subject, reason, message }) };
+
+  sync(content: VolumeGroupSnapshotContent): Promise<Outcome> {
+    return syncGroupContent(content, {
+      api: this.api,
+      csi: this.csi,
+      classes: (name) => this.classes.get(name),
+      events: this.recorder,
+      settings: this.settings,
+      adapter: this.adapter,
+      log: silentLogger,
+    });
+  }
+
+  /** Reads the object and runs one sync on it. */
+  async syncByName(name: string): Promise<Outcome> {
+    return this.sync(await this.get(name));
+  }
+
+  get(name: string): Promise<VolumeGroupSnapshotContent> {
+    return this.api.get(name);
+  }
+
+  async wire(name: string): Promise<WireGroupContent> {
+    return this.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(volumeGroupSnapshotContents(this.version), name) });
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      await this.wire(name);
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  async createVolumes(count: number, sizeText = 'data'): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const reply = await this.csi.call(
+        '/csi.v1.Controller/CreateVolume',
+        { name: `${this.version}-vol-${++this.volumeCount}`, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] },
+        new Date(Date.now() + 10_000),
+      );
+      const id = reply.volume?.volume_id as string;
+      await this.driver.writeFile(id, 'data.txt', sizeText);
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** A storage group cut directly at the driver, for pre-provisioned contents. */
+  async cutGroup(name: string, volumes: string[]): Promise<{ groupId: string; snapshotIds: string[] }> {
+    const reply = await this.csi.call('/csi.v1.GroupController/CreateVolumeGroupSnapshot', { name, source_volume_ids: volumes, parameters: {}, secrets: {} }, new Date(Date.now() + 10_000));
+    return { groupId: reply.group_snapshot?.group_snapshot_id ?? '', snapshotIds: (reply.group_snapshot?.snapshots ?? []).map((s) => s.snapshot_id) };
+  }
+
+  async createClass(name: string, parameters?: Record<string, string>): Promise<void> {
+    const klass = await this.rest.request<VolumeGroupSnapshotClass>({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotClasses(this.version)),
+      body: { apiVersion: this.adapter.apiVersion, kind: 'VolumeGroupSnapshotClass', metadata: { name }, driver: DRIVER, deletionPolicy: 'Delete', ...(parameters ? { parameters } : {}) },
+    });
+    this.classes.set(name, klass);
+  }
+
+  async createSecret(name: string, data: Record<string, string>): Promise<void> {
+    await this.rest.request({
+      method: 'POST',
+      path: '/api/v1/namespaces/default/secrets',
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) },
+    });
+  }
+
+  /** A group content as the snapshot-controller (or a user, for pre-provisioned ones) creates it. */
+  async createContent(options: {
+    name: string;
+    volumeHandles?: string[];
+    pre?: { groupId: string; snapshotIds: string[] };
+    className?: string;
+    uid?: string;
+    policy?: DeletionPolicy;
+    annotations?: Record<string, string>;
+    finalizer?: boolean;
+  }): Promise<VolumeGroupSnapshotContent> {
+    const spec: VolumeGroupSnapshotContentSpec = {
+      volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', apiVersion: this.adapter.apiVersion, name: `vgs-${options.name}`, namespace: 'default', ...(options.uid !== undefined ? { uid: options.uid } : {}) },
+      deletionPolicy: options.policy ?? 'Delete',
+      driver: DRIVER,
+      ...(options.className ? { volumeGroupSnapshotClassName: options.className } : {}),
+      source: options.pre
+        ? { groupSnapshotHandles: { volumeGroupSnapshotHandle: options.pre.groupId, volumeSnapshotHandles: options.pre.snapshotIds } }
+        : { volumeHandles: options.volumeHandles ?? [] },
+    };
+    const wire = await this.rest.request<WireGroupContent>({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotContents(this.version)),
+      body: {
+        apiVersion: this.adapter.apiVersion,
+        kind: 'VolumeGroupSnapshotContent',
+        metadata: { name: options.name, ...(options.finalizer === false ? {} : { finalizers: [FINALIZER_GROUP_CONTENT] }), ...(options.annotations ? { annotations: options.annotations } : {}) },
+        spec,
+      },
+    });
+    return this.adapter.toModel(wire);
+  }
+
+  /** Writes a status as another client would (merge patch of the status subresource). */
+  async setStatus(name: string, status: Record<string, unknown>): Promise<void> {
+    await this.rest.request({ method: 'PATCH', path: statusPath(volumeGroupSnapshotContents(this.version), name), contentType: 'application/merge-patch+json', body: { status } });
+  }
+
+  /** What the snapshot-controller does when the VolumeGroupSnapshot is deleted. */
+  async deleteAsController(name: string): Promise<void> {
+    const path = objectPath(volumeGroupSnapshotContents(this.version), name);
+    await this.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_DELETED]: 'yes' } } } });
+    await this.rest.request({ method: 'DELETE', path });
+  }
+
+  async calls(method: string): Promise<Array<Record<string, unknown>>> {
+    return (await this.driver.calls()).filter((c) => c.method === method).map((c) => c.request);
+  }
+
+  async groupExists(groupId: string, snapshotIds: string[]): Promise<boolean> {
+    try {
+      await this.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: groupId, snapshot_ids: snapshotIds, secrets: {} }, new Date(Date.now() + 10_000));
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 5) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,370 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { silentLogger } from '../../src/observe/logger.js';
+import { GroupContentController } from '../../src/sidecar/group-controller.js';
+import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group-versions.js';
+import {
+  ANN_GROUP_BEING_CREATED,
+  ANN_GROUP_DELETION_SECRET_NAME,
+  ANN_GROUP_DELETION_SECRET_NAMESPACE,
+  FINALIZER_GROUP_CONTENT,
+} from '../../src/sidecar/keys.js';
+import { sha256Hex } from '../../src/testing/sample-driver/index.js';
+import { waitFor } from '../helpers/process.js';
+import { DRIVER, GroupHarness } from './group-harness.js';
+
+// The same group scenarios against each served version: the API test server serves only that
+// version, the sample driver answers over gRPC, and each test runs syncs one at a time and checks
+// the stored object, the driver's journal and the Events.
+describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.storage.k8s.io/%s', (version) => {
+  let h: GroupHarness;
+  let n = 0;
+  const unique = (base: string) => `${base}-${++n}`;
+  const membersField = version === 'v1beta1' ? 'volumeSnapshotHandlePairList' : 'volumeSnapshotInfoList';
+
+  beforeAll(async () => {
+    h = await GroupHarness.start(version);
+    await h.createClass('class-a', { tier: 'gold' });
+    await h.createClass('class-get-secret', {
+      'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
+      'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default',
+    });
+    await h.createSecret('group-secret', { user: 'admin' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+  beforeEach(async () => {
+    await h.reset();
+  });
+
+  describe('create (rule GC) and readiness (GS2)', () => {
+    test('Z-40 / J-11 / J-13 / D-04: a dynamic group is cut with class parameters and extra metadata and recorded with every member', async () => {
+      const volumes = await h.createVolumes(3, 'x'.repeat(2048));
+      const name = unique('create');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: 'aaaa-bbbb' });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+
+      const creates = await h.calls('CreateVolumeGroupSnapshot');
+      expect(creates).toHaveLength(1);
+      expect(creates[0]).toMatchObject({
+        name: 'groupsnapshot-aaaa-bbbb',
+        source_volume_ids: volumes,
+        parameters: {
+          tier: 'gold',
+          'csi.storage.k8s.io/volumegroupsnapshot/name': `vgs-${name}`,
+          'csi.storage.k8s.io/volumegroupsnapshot/namespace': 'default',
+          'csi.storage.k8s.io/volumegroupsnapshotcontent/name': name,
+        },
+      });
+      expect(await h.calls('GetPluginInfo')).toEqual([]);
+
+      const wire = await h.wire(name);
+      expect(wire.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      const status = wire.status as Record<string, unknown>;
+      expect(status.readyToUse).toBe(true);
+      expect(status.volumeGroupSnapshotHandle).toMatch(/\S/);
+      expect(status.creationTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      const list = status[membersField] as Array<Record<string, unknown>>;
+      expect(list.map((m) => m.volumeHandle).sort()).toEqual([...volumes].sort());
+      for (const member of list) {
+        expect(member.snapshotHandle).toMatch(/\S/);
+        if (version === 'v1beta1') expect(Object.keys(member).sort()).toEqual(['snapshotHandle', 'volumeHandle']);
+        else {
+          expect(member).toMatchObject({ readyToUse: true, restoreSize: 2048 });
+          expect(BigInt(member.creationTime as number | bigint)).toBeGreaterThan(1_700_000_000_000_000_000n);
+        }
+      }
+    });
+
+    test('D-05: uuid length -1 keeps the UID with dashes; a length of 8 keeps 8 characters without dashes', async () => {
+      const [volume] = await h.createVolumes(1);
+      const name = unique('uuid');
+      await h.createContent({ name, volumeHandles: [volume as string], className: 'class-a', uid: '12345678-1234' });
+      h.settings = { ...h.settings, groupSnapshotNamePrefix: 'group-snapshot', groupSnapshotNameUuidLength: 8 };
+      try {
+        await h.syncByName(name);
+      } finally {
+        h.settings = { ...h.settings, groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1 };
+      }
+      expect((await h.calls('CreateVolumeGroupSnapshot'))[0]).toMatchObject({ name: 'group-snapshot-12345678' });
+    });
+
+    test('J-14 / H-44 / Z-42: a group that is not ready is polled with GetVolumeGroupSnapshot, writing only when it turns ready', async () => {
+      await h.driver.setFaults({ readyDelayMs: 1500 });
+      const volumes = await h.createVolumes(2);
+      const name = unique('slow');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      const first = await h.syncByName(name);
+      expect(first.type).toBe('after');
+      const notReady = await h.wire(name);
+      expect(notReady.status?.readyToUse).toBe(false);
+      expect(notReady.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+
+      const ready = await waitFor('the group to turn ready', async () => {
+        const outcome = await h.syncByName(name);
+        return outcome.type === 'done' ? h.wire(name) : undefined;
+      }, 20_000);
+      expect(ready.status?.readyToUse).toBe(true);
+      expect(ready.status?.volumeGroupSnapshotHandle).toBe(notReady.status?.volumeGroupSnapshotHandle);
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toHaveLength(1);
+      const gets = await h.calls('GetVolumeGroupSnapshot');
+      expect(gets.length).toBeGreaterThanOrEqual(1);
+      expect(gets[0]).toMatchObject({ group_snapshot_id: notReady.status?.volumeGroupSnapshotHandle });
+      // Members keep the readiness of the first reply (as in Go); the member contents track their own.
+      const list = ready.status?.[membersField] as Array<Record<string, unknown>>;
+      if (version !== 'v1beta1') expect(list.every((m) => m.readyToUse === false)).toBe(true);
+      expect(list).toEqual(notReady.status?.[membersField]);
+      // Two writes of the content: the mark and the status at create; one status write when ready (+ mark removal).
+      const patches = h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name }).filter((r) => r.verb === 'patch');
+      expect(patches.filter((r) => r.subresource === 'status')).toHaveLength(2);
+    });
+
+    test('J-12 / Z-21: a final error is recorded with an Event, the mark is removed, and a retry succeeds', async () => {
+      await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'INVALID_ARGUMENT', message: 'bad tier', times: 1 } } });
+      const volumes = await h.createVolumes(2);
+      const name = unique('final');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      const outcome = await h.syncByName(name);
+      expect(outcome.type).toBe('retry');
+      const failed = await h.wire(name);
+      const message = `Failed to create group snapshot: failed to take group snapshot of the volumes [${volumes.join(' ')}]: "rpc error: code = InvalidArgument desc = bad tier"`;
+      expect(failed.status).toMatchObject({ readyToUse: false, error: { message } });
+      expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      expect(h.events).toEqual([{ subject: expect.objectContaining({ apiVersion: `groupsnapshot.storage.k8s.io/${version}`, kind: 'VolumeGroupSnapshotContent', name }), reason: 'GroupSnapshotCreationFailed', message }]);
+
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const ready = await h.wire(name);
+      expect(ready.status?.readyToUse).toBe(true);
+      expect(ready.status?.error).toBeUndefined();
+    });
+
+    test('J-02 / Z-20: a non-final error keeps the being-created mark, so a deletion waits', async () => {
+      await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'UNAVAILABLE', message: 'busy' } } });
+      const volumes = await h.createVolumes(2);
+      const name = unique('busy');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const failed = await h.wire(name);
+      expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+      expect((failed.status?.error as { message: string }).message).toContain('code = Unavailable desc = busy');
+
+      await h.deleteAsController(name);
+      expect((await h.syncByName(name)).type).toBe('retry');
+      expect((await h.wire(name)).metadata.finalizers).toEqual([FINALIZER_GROUP_CONTENT]);
+      expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotCreationFailed', 'GroupSnapshotContentCheckandUpdateFailed']);
+
+      // Once the driver answers, the create finishes; then the deletion runs.
+      await h.driver.clearFaults();
+      await h.syncByName(name);
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(await h.exists(name)).toBe(false);
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toHaveLength(1);
+    });
+
+    test.each([
+      ['D-01: not bound to a group snapshot', { uid: '' }, 'cannot create group snapshot. Group snapshot content NAME not bound to a group snapshot', 'yes'],
+      ['H-21: no group snapshot class', { className: '' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "failed to take group snapshot NAME without a group snapshot class"', undefined],
+      ['H-23: the class does not exist', { className: 'missing' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "volumegroupsnapshotclass.groupsnapshot.storage.k8s.io \\"missing\\" not found"', undefined],
+      ['secrets named by annotations but empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: '', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['the Secret does not exist', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'nope', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot get credentials for group snapshot content \\"NAME\\""', undefined],
+    ])('%s: no RPC, status.error and one Event', async (_title, variant: { uid?: string; className?: string; annotations?: Record<string, string> }, text, mark) => {
+      const volumes = await h.createVolumes(1);
+      const name = unique('precheck');
+      await h.createContent({ name, volumeHandles: volumes, className: variant.className ?? 'class-a', uid: variant.uid ?? unique('uid'), ...(variant.annotations ? { annotations: variant.annotations } : {}) });
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const message = `Failed to create group snapshot: ${text.replaceAll('NAME', name)}`;
+      const failed = await h.wire(name);
+      expect(failed.status?.error).toMatchObject({ message });
+      expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe(mark);
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
+      // The retry runs as rule GS2, whose failures carry the check-and-update prefix (as in Go).
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const retried = await h.wire(name);
+      // Z-36: the same failure again writes nothing and announces nothing.
+      expect((await h.syncByName(name)).type).toBe('retry');
+      expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotCreationFailed', 'GroupSnapshotContentCheckandUpdateFailed']);
+      expect(h.events[1]?.message).toBe(message.replace('Failed to create group snapshot: ', 'Failed to check and update group snapshot content: '));
+      expect((await h.wire(name)).metadata.resourceVersion).toBe(retried.metadata.resourceVersion);
+    });
+
+    test('H-30 / H-31: a ready group whose mark is still set only loses the mark', async () => {
+      const volumes = await h.createVolumes(1);
+      const name = unique('mark');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid'), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
+      await h.setStatus(name, { readyToUse: true });
+      await h.driver.clearCalls();
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect((await h.wire(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      expect(await h.driver.calls()).toEqual([]);
+    });
+  });
+
+  describe('pre-provisioned (rule GS1)', () => {
+    test('Z-43 / J-08 / J-09: GetVolumeGroupSnapshot with the class get-secret; status from the spec handle, no member list', async () => {
+      const volumes = await h.createVolumes(2);
+      const pre = await h.cutGroup(unique('pre'), volumes);
+      const name = unique('pre-content');
+      await h.createSecret(`get-${name}`, { token: 'reader' });
+      await h.createContent({ name, pre, className: 'class-get-secret' });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const gets = await h.calls('GetVolumeGroupSnapshot');
+      expect(gets).toEqual([expect.objectContaining({ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds, secrets: { token: sha256Hex('reader') } })]);
+      const wire = await h.wire(name);
+      expect(wire.status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: true, creationTime: expect.stringMatching(/Z$/) });
+      // Refreshing a ready group writes nothing (Go: one PUT per poll).
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect((await h.wire(name)).metadata.resourceVersion).toBe(wire.metadata.resourceVersion);
+    });
+
+    test('J-10: a pre-provisioned group that is not ready is looked at again', async () => {
+      await h.driver.setFaults({ readyDelayMs: 60_000 });
+      const volumes = await h.createVolumes(1);
+      const pre = await h.cutGroup(unique('pre'), volumes);
+      const name = unique('pre-slow');
+      await h.createContent({ name, pre });
+      expect((await h.syncByName(name)).type).toBe('after');
+      expect((await h.wire(name)).status).toMatchObject({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: false });
+    });
+
+    test('J-03: a failing GetVolumeGroupSnapshot is recorded as GroupSnapshotContentCheckandUpdateFailed', async () => {
+      const name = unique('pre-missing');
+      await h.createContent({ name, pre: { groupId: 'no-such-group', snapshotIds: ['snap-x'] }, className: 'class-a' });
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const message = `Failed to check and update group snapshot content: failed to list group snapshot for group snapshot content ${name}: "rpc error: code = NotFound desc = group snapshot no-such-group not found"`;
+      expect((await h.wire(name)).status?.error).toMatchObject({ message });
+      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotContentCheckandUpdateFailed', message })]);
+    });
+  });
+
+  describe('deletion (rules GD and GF)', () => {
+    async function readyGroup(options: { policy?: 'Delete' | 'Retain'; annotations?: Record<string, string> } = {}) {
+      const volumes = await h.createVolumes(2);
+      const name = unique('del');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid'), ...options });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const ready = await h.get(name);
+      return { name, groupId: ready.status?.volumeGroupSnapshotHandle ?? '', snapshotIds: (ready.status?.members ?? []).map((m) => m.snapshotHandle) };
+    }
+
+    test('Z-44 / J-04: policy Delete deletes the group with every member id and the annotation secrets, then releases the content', async () => {
+      const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
+      expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
+      await h.deleteAsController(g.name);
+      expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.snapshotIds, secrets: { user: sha256Hex('admin') } }]);
+      expect((await h.calls('CreateVolumeGroupSnapshot'))[0]).toMatchObject({ secrets: { user: sha256Hex('admin') } });
+      expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(false);
+      expect(await h.exists(g.name)).toBe(false);
+      // Member contents are never deleted one by one.
+      expect(await h.calls('DeleteSnapshot')).toEqual([]);
+    });
+
+    test('H-29: policy Retain releases the content and keeps the group', async () => {
+      const g = await readyGroup({ policy: 'Retain' });
+      await h.deleteAsController(g.name);
+      expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+      expect(await h.exists(g.name)).toBe(false);
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([]);
+      expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
+    });
+
+    test('Z-45: a pre-provisioned group is deleted with the snapshot ids of its spec', async () => {
+      const volumes = await h.createVolumes(2);
+      const pre = await h.cutGroup(unique('pre'), volumes);
+      const name = unique('pre-del');
+      await h.createContent({ name, pre, uid: unique('uid') });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      await h.deleteAsController(name);
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([expect.objectContaining({ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds })]);
+      expect(await h.exists(name)).toBe(false);
+    });
+
+    test('Z-46: policy Delete without a recorded group releases the content without any CSI call', async () => {
+      const name = unique('nothing');
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
+      await h.deleteAsController(name);
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(await h.exists(name)).toBe(false);
+      expect(await h.driver.calls()).toEqual([]);
+    });
+
+    test('H-43: a recorded group without member ids is not deleted: GroupSnapshotDeleteError, finalizer kept, retried', async () => {
+      const name = unique('no-members');
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
+      await h.setStatus(name, { volumeGroupSnapshotHandle: 'group-handle-1' });
+      await h.deleteAsController(name);
+      const outcome = await h.syncByName(name);
+      expect(outcome).toMatchObject({ type: 'retry', error: new Error(`failed to delete group snapshot "${name}", err: cannot delete group snapshot content ${name}. No snapshots found in the group snapshot`) });
+      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotDeleteError', message: 'Failed to delete group snapshot' })]);
+      expect((await h.wire(name)).metadata.finalizers).toEqual([FINALIZER_GROUP_CONTENT]);
+      expect(await h.driver.calls()).toEqual([]);
+    });
+
+    test('J-05: when releasing the finalizer fails after the group is deleted, the error is returned for a retry', async () => {
+      const g = await readyGroup();
+      await h.deleteAsController(g.name);
+      h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', code: 500, times: 1 });
+      const outcome = await h.syncByName(g.name);
+      expect(outcome.type).toBe('retry');
+      const cleared = await h.wire(g.name);
+      expect(cleared.status?.volumeGroupSnapshotHandle).toBeUndefined();
+      expect(cleared.status?.[membersField]).toHaveLength(2);
+      expect(cleared.metadata.finalizers).toEqual([FINALIZER_GROUP_CONTENT]);
+      // The retry finds nothing left on storage and releases the content.
+      expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+      expect(await h.exists(g.name)).toBe(false);
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toHaveLength(1);
+    });
+
+    test('G-style: failing deletion credentials give GroupSnapshotDeleteError "Failed to get snapshot credentials"', async () => {
+      const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
+      await h.rest.request({ method: 'DELETE', path: '/api/v1/namespaces/default/secrets/group-secret' });
+      try {
+        await h.deleteAsController(g.name);
+        expect((await h.syncByName(g.name)).type).toBe('retry');
+        expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotDeleteError', message: 'Failed to get snapshot credentials' })]);
+        expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([]);
+      } finally {
+        await h.createSecret('group-secret', { user: 'admin' });
+      }
+    });
+  });
+
+  test('the controller (shared loop) takes a new group content to ready and releases it on deletion', async () => {
+    const controller = new GroupContentController({
+      client: h.rest,
+      csi: h.csi,
+      driverName: DRIVER,
+      version,
+      settings: h.settings,
+      workers: 2,
+      resyncPeriodMs: 0,
+      retryIntervalStartMs: 100,
+      retryIntervalMaxMs: 1000,
+      events: h.recorder,
+      log: silentLogger,
+    });
+    await controller.start();
+    try {
+      // H-39: a key for an object that does not exist finishes without any call.
+      expect(await controller.reconcile('no-such-content')).toEqual({ type: 'done' });
+      const volumes = await h.createVolumes(3);
+      const name = unique('controller');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      const ready = await waitFor('the group to be ready', async () => {
+        const c = await h.wire(name);
+        return c.status?.readyToUse === true && !c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] ? c : undefined;
+      });
+      expect(ready.status?.[membersField]).toHaveLength(3);
+      await h.deleteAsController(name);
+      await waitFor('the content to be released', async () => !(await h.exists(name)));
+      // Contents left by earlier tests are picked up too; count only this one's calls.
+      const mine = (r: Record<string, unknown>) => r.group_snapshot_id === ready.status?.volumeGroupSnapshotHandle;
+      expect((await h.calls('CreateVolumeGroupSnapshot')).filter((r) => (r.source_volume_ids as string[])[0] === volumes[0])).toHaveLength(1);
+      expect((await h.calls('DeleteVolumeGroupSnapshot')).filter(mine)).toHaveLength(1);
+    } finally {
+      await controller.stop();
+    }
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, test } from '@jest/globals';
+import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../src/sidecar/group-patches.js';
+import { memberFromSnapshot } from '../../src/sidecar/group-sync.js';
+import type { WireGroupContent } from '../../src/sidecar/group-types.js';
+import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../src/sidecar/group-versions.js';
+import { errorStatusUpdate, type PatchOp } from '../../src/sidecar/patches.js';
+import { applyJsonPatch } from '../../src/testing/apiserver/patch.js';
+
+const T = 1_763_773_512_123_456_789n;
+const apply = <O extends object>(obj: O, ops: PatchOp[]): O => applyJsonPatch(structuredClone(obj) as never, ops as never) as unknown as O;
+
+describe('preferred served version', () => {
+  test.each<[string[], GroupSnapshotVersion | undefined]>([
+    [['v1beta1', 'v1beta2', 'v1'], 'v1'],
+    [['v1beta1', 'v1beta2'], 'v1beta2'],
+    [['v1beta1'], 'v1beta1'],
+    [['v1alpha1'], undefined],
+    [[], undefined],
+  ])('%j → %s', (served, expected) => expect(preferredGroupVersion(served)).toBe(expected));
+});
+
+const members = [
+  { volumeHandle: 'vol-1', snapshotHandle: 'snap-1', creationTime: T, readyToUse: false, restoreSize: 1024n },
+  { volumeHandle: 'vol-2', snapshotHandle: 'snap-2', readyToUse: false },
+];
+const seenNotReady: GroupObservation = { groupSnapshotHandle: 'group-1', readyToUse: false, creationTime: '2025-11-22T01:05:12Z', members };
+
+// Each version's expected wire layout of the member list.
+const layouts: Array<[GroupSnapshotVersion, string, unknown[]]> = [
+  ['v1beta1', 'volumeSnapshotHandlePairList', [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1' }, { volumeHandle: 'vol-2', snapshotHandle: 'snap-2' }]],
+  ['v1beta2', 'volumeSnapshotInfoList', [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', creationTime: T, readyToUse: false, restoreSize: 1024n }, { volumeHandle: 'vol-2', snapshotHandle: 'snap-2', readyToUse: false }]],
+  ['v1', 'volumeSnapshotInfoList', [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', creationTime: T, readyToUse: false, restoreSize: 1024n }, { volumeHandle: 'vol-2', snapshotHandle: 'snap-2', readyToUse: false }]],
+];
+
+describe.each(layouts)('group status in %s', (version, field, wireMembers) => {
+  const adapter = groupVersionAdapter(version);
+
+  test('Z-40 / H-25: no status → the whole status, members in this version\'s layout', () => {
+    const ops = groupStatusUpdate(undefined, seenNotReady, adapter);
+    expect(apply({ spec: {} }, ops)).toEqual({
+      spec: {},
+      status: { volumeGroupSnapshotHandle: 'group-1', readyToUse: false, creationTime: '2025-11-22T01:05:12Z', [field]: wireMembers },
+    });
+  });
+
+  test('the wire object converts back to the same model (members lose only what the version cannot hold)', () => {
+    const wire = apply({ metadata: { name: 'g' }, spec: { source: { volumeHandles: ['vol-1'] } } } as unknown as WireGroupContent, groupStatusUpdate(undefined, seenNotReady, adapter));
+    const model = adapter.toModel(wire);
+    expect(model.status?.volumeGroupSnapshotHandle).toBe('group-1');
+    expect(model.status?.creationTime).toBe('2025-11-22T01:05:12Z');
+    expect(model.status?.members).toEqual(version === 'v1beta1' ? members.map(({ volumeHandle, snapshotHandle }) => ({ volumeHandle, snapshotHandle })) : members);
+  });
+
+  test('int64 member values read as numbers become bigint in the model', () => {
+    const model = adapter.toModel({ metadata: { name: 'g' }, spec: { source: {} }, status: { [field]: [{ volumeHandle: 'v', snapshotHandle: 's', creationTime: 5, restoreSize: 7 }] } } as unknown as WireGroupContent);
+    expect(model.status?.members?.[0]).toEqual({ volumeHandle: 'v', snapshotHandle: 's', creationTime: 5n, restoreSize: 7n });
+  });
+
+  test('J-06: an existing handle is not overwritten, the empty member list is filled, readiness follows', () => {
+    const current = { volumeGroupSnapshotHandle: 'old-handle', readyToUse: false, creationTime: '2025-01-01T00:00:00Z' };
+    const seen: GroupObservation = { groupSnapshotHandle: 'new-handle', readyToUse: true, creationTime: '2025-11-22T01:05:12Z', members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', restoreSize: 1024n, readyToUse: true }] };
+    const after = apply({ status: current }, groupStatusUpdate(current, seen, adapter));
+    expect(after.status).toEqual({
+      volumeGroupSnapshotHandle: 'old-handle',
+      readyToUse: true,
+      creationTime: '2025-01-01T00:00:00Z',
+      [field]: adapter.membersToWire(seen.members),
+    });
+  });
+
+  test('J-07: identical values and no members → no write at all (Go writes one PUT per poll)', () => {
+    const current = { volumeGroupSnapshotHandle: 'h', readyToUse: true, creationTime: '2025-01-01T00:00:00Z' };
+    expect(groupStatusUpdate(current, { groupSnapshotHandle: 'h', readyToUse: true, creationTime: '2025-01-01T00:00:00Z', members: [] }, adapter)).toEqual([]);
+  });
+
+  test('Z-42: turning ready sets the group flag and drops a stale error; recorded members keep their first readiness', () => {
+    const current = { volumeGroupSnapshotHandle: 'h', readyToUse: false, creationTime: '2025-01-01T00:00:00Z', error: { message: 'old' }, members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', readyToUse: false }] };
+    const ops = groupStatusUpdate(current, { groupSnapshotHandle: 'h', readyToUse: true, creationTime: '2025-01-01T00:00:00Z', members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', readyToUse: true }] }, adapter);
+    expect(ops).toEqual([{ op: 'add', path: '/status/readyToUse', value: true }, { op: 'remove', path: '/status/error' }]);
+  });
+
+  test('H-24: clearing after deletion removes handle, readiness, time and error, and keeps the members', () => {
+    const wire = { status: { volumeGroupSnapshotHandle: 'group-handle-123', readyToUse: true, creationTime: '2025-01-01T00:00:00Z', error: { message: 'x' }, [field]: wireMembers } };
+    const current = adapter.toModel({ metadata: { name: 'g' }, spec: { source: {} }, ...wire } as unknown as WireGroupContent).status;
+    expect(apply(wire, clearedGroupStatus(current))).toEqual({ status: { [field]: wireMembers } });
+  });
+
+  test('H-26: the error status of a content without status is the error and readyToUse false', () => {
+    const now = new Date('2025-11-22T01:05:12.345Z');
+    expect(apply({ spec: {} }, errorStatusUpdate(undefined, 'test error message', now))).toEqual({
+      spec: {},
+      status: { readyToUse: false, error: { time: '2025-11-22T01:05:12Z', message: 'test error message' } },
+    });
+  });
+});
+
+describe('members from CSI snapshots', () => {
+  test('Z-41: size 0 and no creation time leave those fields out; readyToUse is always present', () => {
+    expect(memberFromSnapshot({ snapshotId: 's', sourceVolumeId: 'v', creationTime: undefined, sizeBytes: 0n, readyToUse: false, groupSnapshotId: 'g' }))
+      .toEqual({ volumeHandle: 'v', snapshotHandle: 's', readyToUse: false });
+    expect(memberFromSnapshot({ snapshotId: 's', sourceVolumeId: 'v', creationTime: T, sizeBytes: 10n, readyToUse: true, groupSnapshotId: 'g' }))
+      .toEqual({ volumeHandle: 'v', snapshotHandle: 's', readyToUse: true, creationTime: T, restoreSize: 10n });
+  });
+});
