@@ -112,7 +112,7 @@ export function snapshotReply(s: SnapshotRecord): csi.Snapshot {
 }
 
 /** Builds the Identity, Controller and GroupController implementations over the store. */
-export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Controller' | 'GroupController', Record<string, Implementation>> {
+export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Controller' | 'GroupController' | 'Node', Record<string, Implementation>> {
   const { store, faults } = ctx;
 
   const groupReply = (g: GroupRecord): csi.VolumeGroupSnapshot => {
@@ -243,9 +243,10 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
 
       DeleteVolumeGroupSnapshot: async (req) => {
         const id = requireString(req.group_snapshot_id, 'group_snapshot_id');
-        const snapshotIds = requireIds(req.snapshot_ids, 'snapshot_ids');
+        // An unknown group is already deleted, whatever the member list says (idempotent delete).
         const group = store.group(id);
         if (!group) return {};
+        const snapshotIds = requireIds(req.snapshot_ids, 'snapshot_ids');
         if (!sameIdSet(group.snapshotIds, snapshotIds)) {
           throw invalid(`snapshot_ids do not match the members of group snapshot ${id}`);
         }
@@ -255,13 +256,24 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
 
       GetVolumeGroupSnapshot: (req) => {
         const id = requireString(req.group_snapshot_id, 'group_snapshot_id');
-        const snapshotIds = requireIds(req.snapshot_ids, 'snapshot_ids');
         const group = store.group(id);
         if (!group) throw new CsiError(grpc.status.NOT_FOUND, `group snapshot ${id} not found`);
+        const snapshotIds = requireIds(req.snapshot_ids, 'snapshot_ids');
         if (!sameIdSet(group.snapshotIds, snapshotIds)) {
           throw invalid(`snapshot_ids do not match the members of group snapshot ${id}`);
         }
         return { group_snapshot: groupReply(group) };
+      },
+    },
+
+    // The sample driver has no node side: it publishes nothing, so there is nothing to unpublish.
+    Node: {
+      NodeGetCapabilities: () => ({ capabilities: [] }),
+      NodeUnpublishVolume: (req) => {
+        const volumeId = requireString(req.volume_id, 'volume_id');
+        requireString(req.target_path, 'target_path');
+        if (!store.volume(volumeId)) throw new CsiError(grpc.status.NOT_FOUND, `volume ${volumeId} not found`);
+        return {};
       },
     },
   };
@@ -275,7 +287,12 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
 export function addCsiServices(server: grpc.Server, ctx: ServiceContext): void {
   const v1 = csiGrpc().csi.v1;
   const implementations = csiImplementations(ctx);
-  const definitions = { Identity: v1.Identity.service, Controller: v1.Controller.service, GroupController: v1.GroupController.service };
+  const definitions = {
+    Identity: v1.Identity.service,
+    Controller: v1.Controller.service,
+    GroupController: v1.GroupController.service,
+    Node: v1.Node.service,
+  };
 
   for (const [service, definition] of Object.entries(definitions) as Array<[keyof typeof definitions, grpc.ServiceDefinition]>) {
     const handlers: grpc.UntypedServiceImplementation = {};
