@@ -67,6 +67,6 @@ describe('discovery', () => {
     expect(beta2.text).toContain('"creationTime":1763773512123456789');
     const beta1 = await raw(h.server, 'GET', '/apis/groupsnapshot.storage.k8s.io/v1beta1/volumegroupsnapshotcontents/conv');
     expect(beta1.json().status).toEqual({ readyToUse: true });
-    expect(beta1.headers.warning).toBe('299 - "groupsnapshot.storage.k8s.io/v1beta1 VolumeGroupSnapshotContent is deprecated"');
+    expect(beta1.headers.warning).toBe('299 - "groupsnapshot.storage.k8s.io/v1beta1 VolumeGroupSnapshotContent is deprecated; use groupsnapshot.storage.k8s.io/v1 VolumeGroupSnapshotContent"');
   });
 });

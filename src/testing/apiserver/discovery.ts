@@ -19,6 +19,11 @@ export function versionDocument(info: VersionInfo): string {
   return toJson({
     major: info.major,
     minor: info.minor,
+    // Kubernetes 1.33+ also reports the emulated and the minimum compatible version.
+    emulationMajor: info.major,
+    emulationMinor: info.minor,
+    minCompatibilityMajor: info.major,
+    minCompatibilityMinor: info.minor,
     gitVersion: info.gitVersion,
     gitCommit: '0000000000000000000000000000000000000000',
     gitTreeState: 'clean',

@@ -79,9 +79,11 @@ export function methodNotAllowed(): ApiError {
   return new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
 }
 
-export function notFoundPath(): ApiError {
-  return new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
-}
+/**
+ * What the real server answers for a path no API serves (an unknown group, version, resource or
+ * subresource): Go's plain-text not-found page, not a Status object.
+ */
+export const NOT_FOUND_PAGE = { code: 404, body: '404 page not found\n', headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' } };
 
 export function unauthorized(): ApiError {
   return new ApiError(401, 'Unauthorized', 'Unauthorized');

@@ -40,14 +40,41 @@ export function encodeContinue(rv: number, start: string): string {
   return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64url');
 }
 
+/** How Go's encoding/json shows a byte in its syntax errors: 'x', '\\u009e', '\\x01'. */
+function goQuoteByte(byte: number): string {
+  if (byte === 0x27) return "'\\''";
+  if (byte === 0x22) return `'"'`;
+  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r' };
+  if (named[byte]) return `'${named[byte]}'`;
+  if (byte === 0x5c) return "'\\\\'";
+  if (byte < 0x20 || byte === 0x7f) return `'\\x${byte.toString(16).padStart(2, '0')}'`;
+  if (byte >= 0x80 && (byte <= 0xa0 || byte === 0xad)) return `'\\u${byte.toString(16).padStart(4, '0')}'`;
+  return `'${String.fromCharCode(byte)}'`;
+}
+
+/** Why the real server cannot read a continue token: base64url (no padding), then JSON. */
+function continueTokenProblem(token: string): string {
+  const bad = /[^A-Za-z0-9_-]/.exec(token);
+  if (bad) return `illegal base64 data at input byte ${bad.index}`;
+  if (token.length % 4 === 1) return `illegal base64 data at input byte ${token.length - 1}`;
+  const bytes = Buffer.from(token, 'base64url');
+  let i = 0;
+  while (i < bytes.length && [0x20, 0x09, 0x0a, 0x0d].includes(bytes[i] as number)) i++;
+  if (i === bytes.length) return 'unexpected end of JSON input';
+  const first = bytes[i] as number;
+  if (!/[{["tfn0-9-]/.test(String.fromCharCode(first))) return `invalid character ${goQuoteByte(first)} looking for beginning of value`;
+  return 'invalid continue token';
+}
+
 function decodeContinue(token: string): ContinueToken {
+  let parsed: Record<string, unknown> | undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (parsed.v !== 'meta.k8s.io/v1' || typeof parsed.rv !== 'number' || typeof parsed.start !== 'string') throw new Error('bad token');
-    return { rv: parsed.rv, start: parsed.start };
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw badRequest(`continue key is not valid: ${token}`);
+    parsed = undefined;
   }
+  if (parsed && parsed.v === 'meta.k8s.io/v1' && typeof parsed.rv === 'number' && typeof parsed.start === 'string') return { rv: parsed.rv, start: parsed.start };
+  throw badRequest(`invalid continue token: continue key is not valid: ${parsed ? 'not a continue token of this server' : continueTokenProblem(token)}`);
 }
 
 const TOO_OLD_CONTINUE =
@@ -137,7 +164,8 @@ export async function listObjects(storage: Storage, scope: Scope): Promise<Reply
   }
   const listMeta: JsonObject = {};
   const metaFields: [string, string | number | undefined][] = [
-    ['continue', nextContinue || undefined],
+    // A paged list of custom resources (served from etcd) ends with an empty continue member.
+    ['continue', nextContinue || (limit && def.custom ? '' : undefined)],
     ['remainingItemCount', nextContinue && unfiltered ? remaining : undefined],
     ['resourceVersion', String(listRv)],
   ];

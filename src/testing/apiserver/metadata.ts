@@ -66,6 +66,17 @@ export function finalizersOf(object: JsonObject): string[] {
   return Array.isArray(finalizers) ? finalizers.filter((f): f is string => typeof f === 'string') : [];
 }
 
+/**
+ * The real server decodes metadata into typed fields whose empty maps and lists are omitted, so an
+ * object created with `labels: {}`, or whose last annotation a patch removed, has no such member.
+ */
+export function dropEmptyMetadata(meta: JsonObject): void {
+  for (const key of ['labels', 'annotations', 'finalizers', 'ownerReferences']) {
+    const value = meta[key];
+    if (value === null || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0)) delete meta[key];
+  }
+}
+
 /** Members of metadata only the server sets; an update keeps the stored values. */
 const SYSTEM_FIELDS = ['creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'];
 
@@ -82,12 +93,7 @@ export function carryOverSystemMetadata(next: JsonObject, old: JsonObject): Fiel
   else if (meta.uid !== oldMeta.uid) errors.push(fieldErrors.invalid('metadata.uid', JSON.stringify(meta.uid), 'field is immutable'));
   delete meta.selfLink;
   delete meta.managedFields;
-  // The real server decodes metadata into typed fields whose empty maps and lists are omitted, so
-  // removing the last annotation leaves no `annotations: {}` behind.
-  for (const key of ['labels', 'annotations', 'finalizers', 'ownerReferences']) {
-    const value = meta[key];
-    if (value === null || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0)) delete meta[key];
-  }
+  dropEmptyMetadata(meta);
   if (meta.deletionTimestamp !== undefined) {
     const before = new Set(finalizersOf(old));
     const added = finalizersOf(next).filter((f) => !before.has(f));

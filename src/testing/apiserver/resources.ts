@@ -112,6 +112,16 @@ export function byVersionPriority(a: string, b: string): number {
   return sb - sa || mb - ma || nb - na;
 }
 
+/**
+ * The Warning of a deprecated version without its own deprecationWarning, as the CRD handler words
+ * it: the newest served, non-deprecated version newer than it is named as the replacement.
+ */
+export function deprecationWarning(def: ResourceDef, version: string): string {
+  const text = `${def.group}/${version} ${def.kind} is deprecated`;
+  const newer = def.versions.filter((v) => !def.deprecatedVersions?.includes(v) && byVersionPriority(v, version) < 0).sort(byVersionPriority);
+  return newer.length ? `${text}; use ${def.group}/${newer[0]} ${def.kind}` : text;
+}
+
 function groupStorageVersion(versions: GroupVersion[]): GroupVersion {
   return versions.includes('v1beta2') ? 'v1beta2' : (versions[0] as GroupVersion);
 }

@@ -15,6 +15,7 @@ import {
 import { cloneJson, isObject, parseJson, toJson, type JsonObject, type JsonValue } from './json.js';
 import {
   carryOverSystemMetadata,
+  dropEmptyMetadata,
   finalizersOf,
   generateName,
   metaOf,
@@ -104,6 +105,7 @@ export class RestOperations {
     smeta.uid = newUid();
     smeta.creationTimestamp = nowTimestamp();
     for (const key of ['deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'managedFields', 'generation']) delete smeta[key];
+    dropEmptyMetadata(smeta);
     if (def.custom) {
       smeta.generation = 1;
       if (def.statusSubresource) delete stored.status;
@@ -162,7 +164,8 @@ export class RestOperations {
       throw notFound(qualifiedOf(def), scope.name);
     }
     if (!meta.resourceVersion && def.requireResourceVersionOnUpdate) {
-      throw invalid(def.kind, def.group, scope.name, [fieldErrors.invalid('metadata.resourceVersion', '0x0', 'must be specified for an update')]);
+      // The storage layer reports this one with the resource (not the kind) as its kind.
+      throw invalid(def.plural, def.group, scope.name, [fieldErrors.invalid('metadata.resourceVersion', '0', 'must be specified for an update')]);
     }
     return this.writeUpdate(scope, current, object);
   }
@@ -237,8 +240,11 @@ export class RestOperations {
     if (isDryRun(scope)) return { code: 200, body: toJson(canonicalOrder(def, toVersion(def, next, scope.version))) };
     if (metaOf(next).deletionTimestamp !== undefined && finalizersOf(next).length === 0) {
       // The last finalizer is gone from an object being deleted: the update completes the deletion.
-      const removed = this.storage.commit(def.storageKey, 'DELETED', next, current);
-      return { code: 200, body: this.render(scope, removed) };
+      // As on the real server the new state is never stored: the DELETED event carries the last
+      // stored state (finalizers included) and only the response shows the update.
+      const removed = this.storage.commit(def.storageKey, 'DELETED', cloneJson(old), current);
+      metaOf(next).resourceVersion = metaOf(removed.object).resourceVersion as JsonValue;
+      return { code: 200, body: toJson(canonicalOrder(def, toVersion(def, next, scope.version))) };
     }
     const updated = this.storage.commit(def.storageKey, 'MODIFIED', next, current);
     return { code: 200, body: this.render(scope, updated) };
@@ -334,6 +340,11 @@ export class RestOperations {
     if (body.apiVersion !== undefined && body.apiVersion !== expected) {
       throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${expected})`);
     }
+    if (body.kind !== undefined && body.kind !== scope.def.kind && scope.def.custom) {
+      // The CRD handler decodes any kind and then fails type-meta validation, naming the body's kind.
+      const name = isObject(body.metadata) && typeof body.metadata.name === 'string' ? body.metadata.name : scope.name;
+      throw invalid(String(body.kind), scope.def.group, name, [fieldErrors.invalid('kind', JSON.stringify(body.kind), `must be ${scope.def.kind}`)]);
+    }
     if (body.kind !== undefined && body.kind !== scope.def.kind) {
       throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${scope.def.kind})`);
     }
@@ -367,7 +378,7 @@ export class RestOperations {
     // Validation runs in the version of the request, as the API server's CRD handler does.
     const view = toVersion(def, next, scope.version);
     const oldView = old ? toVersion(def, old, scope.version) : undefined;
-    const errors: FieldError[] = validateAgainst(view, oldView, def.schema(scope.version));
+    const errors: FieldError[] = validateAgainst(view, oldView, def.schema(scope.version), scope.subresource === 'status');
     if (errors.length) throw invalid(def.kind, def.group, name, errors);
   }
 }

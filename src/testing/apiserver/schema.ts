@@ -77,6 +77,15 @@ interface Walk {
   errors: FieldError[];
   /** Errors that stop the CEL rules from running (type, required, enum), as the API server does. */
   blocking: boolean;
+  /**
+   * Set when a write to the status subresource is checked: the real server validates `status` on
+   * its own there, so the `<name> in body` of its messages is relative to status.
+   */
+  statusRoot?: boolean;
+}
+
+function inBody(path: string, walk: Walk): string {
+  return walk.statusRoot && path.startsWith('status.') ? path.slice('status.'.length) : path;
 }
 
 /** Schema checks (types, required, enum, formats). CEL rules run separately, see validateRules. */
@@ -85,7 +94,7 @@ export function validateSchema(value: JsonValue, schema: Schema, path: string, w
   const typeMatches = actual === schema.type || (schema.intOrString && (actual === 'integer' || actual === 'string'));
   if (!typeMatches) {
     walk.blocking = true;
-    walk.errors.push(fieldErrors.typeInvalid(path, JSON.stringify(actual), `${path} in body must be of type ${schema.type}: ${JSON.stringify(actual)}`));
+    walk.errors.push(fieldErrors.typeInvalid(path, JSON.stringify(actual), `${inBody(path, walk)} in body must be of type ${schema.type}: ${JSON.stringify(actual)}`));
     return;
   }
   if (schema.enum && typeof value === 'string' && !schema.enum.includes(value)) {
@@ -93,13 +102,13 @@ export function validateSchema(value: JsonValue, schema: Schema, path: string, w
     walk.errors.push(fieldErrors.notSupported(path, value, schema.enum));
   }
   if (schema.format === 'date-time' && typeof value === 'string' && !RFC3339.test(value)) {
-    walk.errors.push(fieldErrors.typeInvalid(path, quoteValue(value), `${path} in body must be of type date-time: ${quoteValue(value)}`));
+    walk.errors.push(fieldErrors.typeInvalid(path, quoteValue(value), `${inBody(path, walk)} in body must be of type date-time: ${quoteValue(value)}`));
   }
   if (schema.minimum !== undefined && (typeof value === 'number' || actual === 'integer') && Number(toJson(value)) < schema.minimum) {
-    walk.errors.push(fieldErrors.invalid(path, quoteValue(value), `${path} in body should be greater than or equal to ${schema.minimum}`));
+    walk.errors.push(fieldErrors.invalid(path, quoteValue(value), `${inBody(path, walk)} in body should be greater than or equal to ${schema.minimum}`));
   }
   if (schema.pattern && typeof value === 'string' && !new RegExp(schema.pattern).test(value)) {
-    walk.errors.push(fieldErrors.invalid(path, quoteValue(value), `${path} in body should match '${schema.pattern}'`));
+    walk.errors.push(fieldErrors.invalid(path, quoteValue(value), `${inBody(path, walk)} in body should match '${schema.pattern}'`));
   }
   if (schema.type === 'object' && isObject(value)) {
     for (const member of schema.required ?? []) {
@@ -122,7 +131,10 @@ export function validateSchema(value: JsonValue, schema: Schema, path: string, w
 export function validateRules(value: JsonValue, old: JsonValue | undefined, schema: Schema, path: string, errors: FieldError[]): void {
   for (const r of schema.rules ?? []) {
     if (r.transition && old === undefined) continue;
-    if (!r.holds(value, old)) errors.push(fieldErrors.invalid(path, JSON.stringify(schema.type), r.message));
+    if (r.holds(value, old)) continue;
+    // The real server shows a failing rule's value when it is a scalar and omits objects and lists.
+    if (isObject(value) || Array.isArray(value)) errors.push({ field: path, reason: 'FieldValueInvalid', detail: `Invalid value: ${r.message}` });
+    else errors.push(fieldErrors.invalid(path, quoteValue(value), r.message));
   }
   if (schema.type === 'object' && isObject(value)) {
     for (const key of Object.keys(value).sort()) {
@@ -137,8 +149,8 @@ export function validateRules(value: JsonValue, old: JsonValue | undefined, sche
 }
 
 /** Schema errors, then the CEL rules unless a blocking error makes them meaningless. */
-export function validateAgainst(body: JsonObject, old: JsonObject | undefined, schema: Schema): FieldError[] {
-  const walk: Walk = { errors: [], blocking: false };
+export function validateAgainst(body: JsonObject, old: JsonObject | undefined, schema: Schema, statusRoot = false): FieldError[] {
+  const walk: Walk = { errors: [], blocking: false, statusRoot };
   const { apiVersion: _a, kind: _k, metadata: _m, ...content } = body;
   validateSchema(content, schema, '', walk);
   if (walk.blocking) {

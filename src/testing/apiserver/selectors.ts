@@ -66,6 +66,8 @@ function parseLabelRequirement(text: string): Requirement {
     const key = m[2] as string;
     return m[1] === '!' ? (l) => !(key in l) : (l) => key in l;
   }
+  // A set whose closing parenthesis is missing: the real parser reaches the end after a value.
+  if (new RegExp(`^(${KEY})\\s+(in|notin)\\s*\\([^)]*$`).test(text)) throw badRequest(`unable to parse requirement: found '', expected: ',' or ')'`);
   throw badRequest(`unable to parse requirement: invalid label selector ${JSON.stringify(text)}`);
 }
 

@@ -4,11 +4,11 @@ import type { ServingCertificate } from './certificate.js';
 import type { AddressInfo } from 'node:net';
 import type { RequestLog } from './accounting.js';
 import { coreVersions, groupInfo, groupList, resourceList, versionDocument, type VersionInfo } from './discovery.js';
-import { ApiError, badRequest, internalError, methodNotAllowed, notFoundPath, unauthorized } from './errors.js';
+import { ApiError, badRequest, internalError, methodNotAllowed, NOT_FOUND_PAGE, unauthorized } from './errors.js';
 import type { Faults, RequestInfo } from './faults.js';
 import { parseJson, toJson, type JsonObject, type JsonValue } from './json.js';
 import { listObjects } from './lists.js';
-import type { ResourceRegistry } from './resources.js';
+import { deprecationWarning, type ResourceRegistry } from './resources.js';
 import type { Reply, RestOperations, Scope } from './rest.js';
 import type { Storage } from './storage.js';
 import { renderTable, wantsTable } from './table.js';
@@ -149,14 +149,14 @@ export class ApiHttpServer {
     const parsed = parseResourcePath(segments);
     const def = parsed && this.ctx.registry.find(parsed.group, parsed.version, parsed.plural);
     if (!parsed || !def) {
-      send(res, errorReply(notFoundPath()));
+      send(res, NOT_FOUND_PAGE);
       return;
     }
     const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb = verbOf(method, parsed.name !== '', watch);
     const subresourceOk = parsed.subresource === '' || (parsed.subresource === 'status' && def.statusSubresource) || (parsed.subresource === 'finalize' && def.plural === 'namespaces');
     if (!subresourceOk || (def.namespaced && parsed.name && !parsed.namespace) || (!def.namespaced && parsed.namespace)) {
-      send(res, errorReply(notFoundPath()));
+      send(res, NOT_FOUND_PAGE);
       return;
     }
     const scope: Scope = { def, version: parsed.version, namespace: parsed.namespace, name: parsed.name, subresource: parsed.subresource, query: url.searchParams };
@@ -177,7 +177,7 @@ export class ApiHttpServer {
       send(res, errorReply(methodNotAllowed()));
       return;
     }
-    const warning = def.deprecatedVersions?.includes(parsed.version) ? { Warning: `299 - "${def.group}/${parsed.version} ${def.kind} is deprecated"` } : undefined;
+    const warning = def.deprecatedVersions?.includes(parsed.version) ? { Warning: `299 - "${deprecationWarning(def, parsed.version)}"` } : undefined;
     if (verb === 'watch') {
       try {
         serveWatch(this.ctx.storage, this.ctx.hub, scope, res, this.ctx.watch);
@@ -264,7 +264,7 @@ export class ApiHttpServer {
 
   private discovery(segments: string[], method: string): Reply | undefined {
     const path = segments.join('/');
-    const ok = (body: string | undefined): Reply => (body === undefined ? errorReply(notFoundPath()) : { code: 200, body });
+    const ok = (body: string | undefined): Reply => (body === undefined ? NOT_FOUND_PAGE : { code: 200, body });
     if (['healthz', 'livez', 'readyz'].includes(path)) return { code: 200, body: 'ok', headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
     if (method !== 'GET') return undefined;
     if (path === 'version') return ok(versionDocument(this.ctx.version));

@@ -38,8 +38,15 @@ export function normaliseValue(value: unknown, context: NormaliseContext): unkno
   if (Array.isArray(value)) return value.map((item) => normaliseValue(item, context));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const item = (value as Record<string, unknown>)[key];
+    let object = value as Record<string, unknown>;
+    // The real server lists a group version's custom resources in the order of an unordered map
+    // (its CRD lister), which differs from one server start to the next: sorted by name here.
+    if (object.kind === 'APIResourceList' && Array.isArray(object.resources)) {
+      const resources = [...(object.resources as { name?: unknown }[])].sort((a, b) => String(a.name).localeCompare(String(b.name)));
+      object = { ...object, resources };
+    }
+    for (const key of Object.keys(object).sort()) {
+      const item = object[key];
       if (key in VOLATILE_KEYS && item !== '' && item !== null && typeof item !== 'object') out[key] = VOLATILE_KEYS[key];
       else out[normaliseString(key, context)] = normaliseValue(item, context);
     }

@@ -61,20 +61,34 @@ async function classLifecycle(r: Recorder, s: string): Promise<void> {
   });
   await r.send('update with changed name', 'PUT', `${classes}/${a}`, { body: { ...current.body, metadata: { ...metadataOf(current.body), name: `diff-other-${s}` } } });
   await r.send('json patch', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'add', path: '/parameters/q', value: 'x' }] });
+  // After a JSON patch removes the last annotation (or adds an empty map), does the stored object
+  // keep `annotations: {}` or lose the field?
+  await r.send('add an annotation', 'PATCH', `${classes}/${a}`, { contentType: MERGE, body: { metadata: { annotations: { note: 'one' } } } });
+  await r.send('json patch removes the last annotation', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'remove', path: '/metadata/annotations/note' }] });
+  await r.send('json patch sets empty annotations', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'add', path: '/metadata/annotations', value: {} }] });
   await r.send('json patch with failing test', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'test', path: '/parameters/q', value: 'y' }] });
   await r.send('strategic merge patch on a custom resource', 'PATCH', `${classes}/${a}`, { contentType: 'application/strategic-merge-patch+json', body: { parameters: { r: 'z' } } });
   await r.send('patch of an absent object', 'PATCH', `${classes}/diff-absent-${s}`, { contentType: MERGE, body: { parameters: { p: '1' } } });
-  await r.send('server-side apply', 'PATCH', `${classes}/${a}?fieldManager=differential-one`, {
+}
+
+/**
+ * Server-side apply, on class b: later steps show b only by name and table columns, so a server
+ * that refuses apply differs in these three steps alone.
+ */
+async function serverSideApply(r: Recorder, s: string): Promise<void> {
+  const classes = `${SNAP}/volumesnapshotclasses`;
+  const b = `diff-b-${s}`;
+  await r.send('server-side apply', 'PATCH', `${classes}/${b}?fieldManager=differential-one`, {
     contentType: APPLY,
-    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: a }, parameters: { applied: 'one' } },
+    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: b }, parameters: { applied: 'one' } },
   });
-  await r.send('server-side apply conflict', 'PATCH', `${classes}/${a}?fieldManager=differential-two`, {
+  await r.send('server-side apply conflict', 'PATCH', `${classes}/${b}?fieldManager=differential-two`, {
     contentType: APPLY,
-    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: a }, parameters: { applied: 'two' } },
+    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: b }, parameters: { applied: 'two' } },
   });
-  await r.send('server-side apply forced', 'PATCH', `${classes}/${a}?fieldManager=differential-two&force=true`, {
+  await r.send('server-side apply forced', 'PATCH', `${classes}/${b}?fieldManager=differential-two&force=true`, {
     contentType: APPLY,
-    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: a }, parameters: { applied: 'two' } },
+    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: b }, parameters: { applied: 'two' } },
   });
 }
 
@@ -168,6 +182,7 @@ async function namespacedSnapshots(r: Recorder, s: string): Promise<void> {
   await r.send('snapshot status', 'PATCH', `${snapshots}/claim/status`, { contentType: MERGE, body: { status: { readyToUse: false, error: { message: 'waiting', time: '2024-01-02T03:04:05Z' } } } });
   await r.send('list across namespaces', 'GET', `${SNAP}/volumesnapshots?labelSelector=suite%3D${namespace}`, {}, namesOf);
   await r.send('wrong namespace', 'GET', `${SNAP}/namespaces/default/volumesnapshots/claim`);
+  await r.send('json patch removes the last label', 'PATCH', `${snapshots}/claim`, { contentType: JSON_PATCH, body: [{ op: 'remove', path: '/metadata/labels/suite' }] });
   await r.send('delete snapshot', 'DELETE', `${snapshots}/claim`, {}, (body) => ({ kind: body.kind, name: metadataOf(body).name }));
 }
 
@@ -246,6 +261,7 @@ async function groupVersions(r: Recorder, s: string): Promise<void> {
 export async function runSequence(r: Recorder, s: string): Promise<void> {
   await discovery(r);
   await classLifecycle(r, s);
+  await serverSideApply(r, s);
   await selectorsAndPaging(r, s);
   await watchAndFinalizers(r, s);
   await contentStatus(r, s);
