@@ -1,0 +1,289 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { join } from 'node:path';
+import { CsiConnection } from '../../src/csi/connection.js';
+import { silentLogger } from '../../src/observe/logger.js';
+import { packageRoot } from '../../src/util/package-root.js';
+import { RealCluster, type DriverHandle } from './harness/harness.js';
+import type { ManagedProcess } from './harness/managed-process.js';
+import { createHash } from 'node:crypto';
+import { getObject, GROUP_SNAPSHOT_API, SNAPSHOT_API, waitForGone, waitForReady, type KubeObject } from './harness/snapshot-api.js';
+
+// This project's csi-snapshotter in place of the Go one: users' VolumeSnapshots flow through the real
+// kube-apiserver and snapshot-controller to the sidecar (on the RBAC-limited kubeconfig of
+// manifests/rbac.yaml) and the sample driver, and back. Then the same flow runs with the Go sidecar
+// and the objects both leave behind are compared.
+const FLOW_TIMEOUT_MS = 120_000;
+
+const annotationsOf = (o: KubeObject): Record<string, string> => (o.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+const SIDECAR = join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js');
+
+async function snapshotClass(cluster: RealCluster, driver: string, policy: 'Delete' | 'Retain'): Promise<string> {
+  const name = cluster.uniqueName(`class-${policy.toLowerCase()}`);
+  await cluster.admin.json('POST', `${SNAPSHOT_API}/volumesnapshotclasses`, {
+    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name }, driver, deletionPolicy: policy },
+  });
+  return name;
+}
+
+async function createSnapshot(cluster: RealCluster, namespace: string, name: string, source: Record<string, string>, className?: string): Promise<string> {
+  await cluster.admin.json('POST', `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots`, {
+    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', metadata: { name }, spec: { ...(className ? { volumeSnapshotClassName: className } : {}), source } },
+  });
+  return `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${name}`;
+}
+
+async function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
+  const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
+  try {
+    const reply = await conn.call('/csi.v1.Controller/ListSnapshots', { source_volume_id: volumeId }, new Date(Date.now() + 10_000));
+    return reply.entries.map((e) => e.snapshot?.snapshot_id ?? '');
+  } finally {
+    conn.close();
+  }
+}
+
+async function groupClass(cluster: RealCluster, driver: string): Promise<string> {
+  const name = cluster.uniqueName('groupclass');
+  await cluster.admin.json('POST', `${GROUP_SNAPSHOT_API}/volumegroupsnapshotclasses`, {
+    body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1', kind: 'VolumeGroupSnapshotClass', metadata: { name }, driver, deletionPolicy: 'Delete' },
+  });
+  return name;
+}
+
+/** The sample driver's loopback control endpoint, from its ready line. */
+function controlUrl(driver: DriverHandle): string {
+  const match = /^ready endpoint=\S+ control=(\S+)$/m.exec(driver.process.log());
+  if (!match) throw new Error(`no control endpoint in the log of ${driver.label}`);
+  return match[1] as string;
+}
+
+interface GroupFlow {
+  group: KubeObject;
+  groupContent: KubeObject | undefined;
+  members: KubeObject[];
+  memberContents: Array<KubeObject | undefined>;
+  volumes: Array<{ volumeHandle: string; pvcName: string }>;
+  path: string;
+}
+
+/** A user's VolumeGroupSnapshot of two labelled PVCs (a third PVC is not selected), to ready. */
+async function groupFlow(cluster: RealCluster, driver: DriverHandle, namespace: string, prefix: string, diagnostics: () => string): Promise<GroupFlow> {
+  const className = await groupClass(cluster, driver.driverName);
+  const labels = { app: `${prefix}-grouped` };
+  const volumes = [
+    await cluster.createBoundPvc(driver, namespace, `${prefix}-a`, { labels }),
+    await cluster.createBoundPvc(driver, namespace, `${prefix}-b`, { labels }),
+  ];
+  await cluster.createBoundPvc(driver, namespace, `${prefix}-outsider`, { labels: { app: 'other' } });
+  for (const v of volumes) {
+    const res = await fetch(`${controlUrl(driver)}/volumes/${encodeURIComponent(v.volumeHandle)}/files/data.txt`, { method: 'PUT', body: `data of ${v.pvcName}` });
+    expect(res.status).toBeLessThan(300);
+  }
+  await cluster.admin.json('POST', `${GROUP_SNAPSHOT_API}/namespaces/${namespace}/volumegroupsnapshots`, {
+    body: {
+      apiVersion: 'groupsnapshot.storage.k8s.io/v1',
+      kind: 'VolumeGroupSnapshot',
+      metadata: { name: `${prefix}-group` },
+      spec: { volumeGroupSnapshotClassName: className, source: { selector: { matchLabels: labels } } },
+    },
+  });
+  const path = `${GROUP_SNAPSHOT_API}/namespaces/${namespace}/volumegroupsnapshots/${prefix}-group`;
+  const group = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
+  const memberName = (handle: string): string => `snapshot-${createHash('sha256').update(group.metadata.uid + handle).digest('hex')}`;
+  const members = await Promise.all(
+    volumes.map((v) => waitForReady(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${memberName(v.volumeHandle)}`, FLOW_TIMEOUT_MS, diagnostics)),
+  );
+  const memberContents = await Promise.all(members.map((m) => getObject(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents/${m.status?.boundVolumeSnapshotContentName as string}`)));
+  const groupContent = await getObject(cluster.admin, `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${group.status?.boundVolumeGroupSnapshotContentName as string}`);
+  return { group, groupContent, members, memberContents, volumes, path };
+}
+
+function startOurSidecar(cluster: RealCluster, driver: DriverHandle): ManagedProcess {
+  return cluster.startSidecarCommand('ts-csi-snapshotter', process.execPath, driver, { args: ['--v=5', '--leader-election', '--leader-election-namespace=default', '--retry-interval-max=5s'] }, [SIDECAR]);
+}
+
+describe("this project's csi-snapshotter with the real snapshot-controller", () => {
+  let cluster: RealCluster;
+  let driver: DriverHandle;
+  let sidecar: ManagedProcess;
+  let namespace: string;
+  const diagnostics = (): string => `${sidecar.logTail(40)}\n${driver.process.logTail(10)}`;
+
+  beforeAll(async () => {
+    cluster = await RealCluster.connect();
+    driver = await cluster.startSampleDriver('ts-flows-driver', ['--driver-name', 'ts.sample.csi.example.com']);
+    sidecar = startOurSidecar(cluster, driver);
+    await sidecar.waitForLog(/VolumeSnapshotContent caches synced/, FLOW_TIMEOUT_MS);
+    namespace = await cluster.createNamespace('ts-flows');
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  test('a dynamic VolumeSnapshot of a bound PVC becomes ready; policy Delete removes it from storage', async () => {
+    const className = await snapshotClass(cluster, driver.driverName, 'Delete');
+    const volume = await cluster.createBoundPvc(driver, namespace, 'dyn');
+    const path = await createSnapshot(cluster, namespace, 'dyn-snap', { persistentVolumeClaimName: volume.pvcName }, className);
+    const snapshot = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
+    const contentPath = `${SNAPSHOT_API}/volumesnapshotcontents/snapcontent-${snapshot.metadata.uid}`;
+    const content = (await getObject(cluster.admin, contentPath)) as KubeObject;
+    expect(content.status?.readyToUse).toBe(true);
+    expect(typeof content.status?.snapshotHandle).toBe('string');
+    expect(typeof content.status?.creationTime).toBe('number');
+    expect(annotationsOf(content)['snapshot.storage.kubernetes.io/volumesnapshot-being-created']).toBeUndefined();
+    expect(typeof snapshot.status?.creationTime).toBe('string');
+    expect(await storageSnapshots(driver, volume.volumeHandle)).toEqual([content.status?.snapshotHandle]);
+
+    await cluster.admin.json('DELETE', path);
+    await waitForGone(cluster.admin, contentPath, FLOW_TIMEOUT_MS, diagnostics);
+    await waitForGone(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
+    expect(await storageSnapshots(driver, volume.volumeHandle)).toEqual([]);
+  });
+
+  test('policy Retain keeps the storage snapshot and the content when the VolumeSnapshot goes', async () => {
+    const className = await snapshotClass(cluster, driver.driverName, 'Retain');
+    const volume = await cluster.createBoundPvc(driver, namespace, 'ret');
+    const path = await createSnapshot(cluster, namespace, 'ret-snap', { persistentVolumeClaimName: volume.pvcName }, className);
+    const snapshot = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
+    const contentPath = `${SNAPSHOT_API}/volumesnapshotcontents/snapcontent-${snapshot.metadata.uid}`;
+    const handle = (await getObject(cluster.admin, contentPath))?.status?.snapshotHandle;
+    await cluster.admin.json('DELETE', path);
+    await waitForGone(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
+    expect((await getObject(cluster.admin, contentPath))?.spec?.deletionPolicy).toBe('Retain');
+    // Deleting the retained content itself releases it without touching storage.
+    await cluster.admin.json('DELETE', contentPath);
+    await waitForGone(cluster.admin, contentPath, FLOW_TIMEOUT_MS, diagnostics);
+    expect(await storageSnapshots(driver, volume.volumeHandle)).toEqual([handle]);
+  });
+
+  test('a pre-provisioned VolumeSnapshotContent and VolumeSnapshot pair becomes ready; Delete removes the storage snapshot', async () => {
+    const volume = await cluster.createBoundPvc(driver, namespace, 'pre');
+    const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
+    const cut = await conn.call('/csi.v1.Controller/CreateSnapshot', { name: 'pre-existing', source_volume_id: volume.volumeHandle }, new Date(Date.now() + 10_000));
+    conn.close();
+    const handle = cut.snapshot?.snapshot_id as string;
+    const contentName = cluster.uniqueName('pre-content');
+    await cluster.admin.json('POST', `${SNAPSHOT_API}/volumesnapshotcontents`, {
+      body: {
+        apiVersion: 'snapshot.storage.k8s.io/v1',
+        kind: 'VolumeSnapshotContent',
+        metadata: { name: contentName },
+        spec: { deletionPolicy: 'Delete', driver: driver.driverName, source: { snapshotHandle: handle }, volumeSnapshotRef: { name: 'pre-snap', namespace } },
+      },
+    });
+    const path = await createSnapshot(cluster, namespace, 'pre-snap', { volumeSnapshotContentName: contentName });
+    const snapshot = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
+    expect(snapshot.status?.boundVolumeSnapshotContentName).toBe(contentName);
+    expect((await getObject(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents/${contentName}`))?.status).toMatchObject({ snapshotHandle: handle, readyToUse: true });
+
+    await cluster.admin.json('DELETE', path);
+    await waitForGone(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents/${contentName}`, FLOW_TIMEOUT_MS, diagnostics);
+    expect(await storageSnapshots(driver, volume.volumeHandle)).toEqual([]);
+  });
+
+  test('a VolumeGroupSnapshot of labelled PVCs becomes ready; each member VolumeSnapshot is ready and restores its volume', async () => {
+    const flow = await groupFlow(cluster, driver, namespace, 'grp', diagnostics);
+    expect(flow.groupContent?.status?.readyToUse).toBe(true);
+    expect(flow.members).toHaveLength(2);
+    const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
+    try {
+      for (const content of flow.memberContents) {
+        expect(content?.status?.readyToUse).toBe(true);
+        expect(content?.status?.volumeGroupSnapshotHandle).toBe(flow.groupContent?.status?.volumeGroupSnapshotHandle);
+        // Restore the member into a new volume and read the data back.
+        const restored = await conn.call(
+          '/csi.v1.Controller/CreateVolume',
+          {
+            name: cluster.uniqueName('restored'),
+            volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
+            volume_content_source: { snapshot: { snapshot_id: content?.status?.snapshotHandle as string } },
+          },
+          new Date(Date.now() + 10_000),
+        );
+        const res = await fetch(`${controlUrl(driver)}/volumes/${encodeURIComponent(restored.volume?.volume_id as string)}/files/data.txt`);
+        const source = flow.volumes.find((v) => v.volumeHandle === (content?.spec?.source as { volumeHandle?: string } | undefined)?.volumeHandle);
+        expect(await res.text()).toBe(`data of ${source?.pvcName}`);
+        expect(source).toBeDefined();
+      }
+    } finally {
+      conn.close();
+    }
+    await cluster.admin.json('DELETE', flow.path);
+    await waitForGone(cluster.admin, `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${flow.groupContent?.metadata.name as string}`, FLOW_TIMEOUT_MS, diagnostics);
+    for (const member of flow.members) {
+      await waitForGone(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${member.metadata.name}`, FLOW_TIMEOUT_MS, diagnostics);
+    }
+    for (const v of flow.volumes) expect(await storageSnapshots(driver, v.volumeHandle)).toEqual([]);
+  });
+
+  test('the sidecar ran on the RBAC-limited kubeconfig without permission errors', () => {
+    sidecar.assertRunning();
+    expect(sidecar.log()).not.toMatch(/forbidden|Forbidden/);
+  });
+});
+
+/** What a flow leaves on its objects, without names, ids, times and handles. */
+function shape(content: KubeObject | undefined, snapshot: KubeObject | undefined): unknown {
+  const keys = (o: unknown): string[] => (o && typeof o === 'object' ? Object.keys(o).sort() : []);
+  return {
+    contentAnnotations: keys(content ? annotationsOf(content) : undefined),
+    contentFinalizers: content?.metadata.finalizers ?? [],
+    contentStatusFields: keys(content?.status),
+    contentReady: content?.status?.readyToUse,
+    contentSpecSource: keys(content?.spec?.source),
+    snapshotStatusFields: keys(snapshot?.status),
+    snapshotReady: snapshot?.status?.readyToUse,
+    snapshotFinalizers: snapshot?.metadata.finalizers ?? [],
+  };
+}
+
+describe('side by side with the Go csi-snapshotter', () => {
+  let cluster: RealCluster | undefined;
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  test('the same dynamic snapshot flow leaves the same objects (apart from names, ids, times and handles)', async () => {
+    cluster ??= await RealCluster.connect();
+    const namespace = await cluster.createNamespace('side-by-side');
+    const results: Record<string, unknown> = {};
+    for (const flavour of ['go', 'ts'] as const) {
+      const driver = await cluster.startSampleDriver(`${flavour}-sbs-driver`, ['--driver-name', `${flavour}.sbs.example.com`]);
+      const sidecar = flavour === 'go' ? await cluster.startGoSidecar(driver) : startOurSidecar(cluster, driver);
+      if (flavour === 'ts') await sidecar.waitForLog(/VolumeSnapshotContent caches synced/, FLOW_TIMEOUT_MS);
+      const className = await snapshotClass(cluster, driver.driverName, 'Delete');
+      const volume = await cluster.createBoundPvc(driver, namespace, `${flavour}-pvc`);
+      const path = await createSnapshot(cluster, namespace, `${flavour}-snap`, { persistentVolumeClaimName: volume.pvcName }, className);
+      const snapshot = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, () => sidecar.logTail(40));
+      const content = await getObject(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents/snapcontent-${snapshot.metadata.uid}`);
+      results[flavour] = shape(content, snapshot);
+    }
+    expect(results.ts).toEqual(results.go);
+  });
+
+  test('the same VolumeGroupSnapshot flow leaves the same objects', async () => {
+    cluster ??= await RealCluster.connect();
+    const namespace = await cluster.createNamespace('side-by-side-groups');
+    const results: Record<string, unknown> = {};
+    for (const flavour of ['go', 'ts'] as const) {
+      const driver = await cluster.startSampleDriver(`${flavour}-sbsg-driver`, ['--driver-name', `${flavour}.sbsg.example.com`]);
+      const sidecar = flavour === 'go' ? await cluster.startGoSidecar(driver) : startOurSidecar(cluster, driver);
+      if (flavour === 'ts') await sidecar.waitForLog(/VolumeSnapshotContent caches synced/, FLOW_TIMEOUT_MS);
+      const flow = await groupFlow(cluster, driver, namespace, flavour, () => sidecar.logTail(40));
+      const keys = (o: unknown): string[] => (o && typeof o === 'object' ? Object.keys(o).sort() : []);
+      const infoList = (flow.groupContent?.status as { volumeSnapshotInfoList?: unknown[] } | undefined)?.volumeSnapshotInfoList ?? [];
+      results[flavour] = {
+        group: { status: keys(flow.group.status), ready: flow.group.status?.readyToUse, finalizers: flow.group.metadata.finalizers ?? [] },
+        groupContent: {
+          status: keys(flow.groupContent?.status),
+          annotations: keys(flow.groupContent ? annotationsOf(flow.groupContent) : undefined),
+          finalizers: flow.groupContent?.metadata.finalizers ?? [],
+          members: infoList.map((entry) => keys(entry)),
+        },
+        members: flow.members.map((m, i) => shape(flow.memberContents[i], m)),
+      };
+    }
+    expect(results.ts).toEqual(results.go);
+  });
+});
