@@ -23,7 +23,7 @@ import {
   type SnapshotObservation,
 } from './patches.js';
 import type { ObjectApi } from './content-api.js';
-import { apiWriteError, eventSubject, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';
+import { apiWriteError, eventSubject, nextStep, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';
 import { secretRefFromAnnotations, secretRefFromParameters, type SecretRef } from './secrets.js';
 import type { VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
 
@@ -41,6 +41,8 @@ export interface ContentSyncSettings {
   listSnapshots: boolean;
   /** Longest pause between readiness polls of a snapshot that is not ready yet. */
   maxPollIntervalMs: number;
+  /** --retry-interval-max, named in failure messages. */
+  retryIntervalMaxMs: number;
 }
 
 export interface ContentSyncDeps {
@@ -154,7 +156,7 @@ class ContentSync {
     const result = await action();
     if ('outcome' in result) return result.outcome;
     const prefix = reason === 'SnapshotCreationFailed' ? 'Failed to create snapshot: ' : 'Failed to check and update snapshot content: ';
-    const message = prefix + errorText(result.error);
+    const message = prefix + errorText(result.error) + nextStep(result.error, this.deps.settings.retryIntervalMaxMs);
     await recordFailure({
       latest: result.latest,
       reason,
@@ -268,7 +270,7 @@ class ContentSync {
           this.deps.log.warn('Cannot remove the being-created annotation after a final error', { content: name, error: errorText(patchErr) });
         }
       }
-      return { error: new SyncError(`failed to take snapshot of the volume ${volumeHandle}: ${goQuote(errorText(err))}`), latest: working };
+      return { error: new SyncError(`failed to take snapshot of the volume ${volumeHandle}: ${goQuote(errorText(err))}`, { cause: err }), latest: working };
     }
 
     try {
@@ -344,7 +346,7 @@ class ContentSync {
         groupSnapshotHandle: status.groupSnapshotId,
       };
     } catch (err) {
-      return { error: new SyncError(`failed to list snapshot for content ${name}: ${goQuote(errorText(err))}`), latest: content };
+      return { error: new SyncError(`failed to list snapshot for content ${name}: ${goQuote(errorText(err))}`, { cause: err }), latest: content };
     }
 
     let latest = content;

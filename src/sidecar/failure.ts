@@ -1,4 +1,5 @@
-import { errorText } from '../csi/errors.js';
+import { classifyCreateError, errorText, isGrpcError } from '../csi/errors.js';
+import { formatGoDuration } from '../config/go-values.js';
 import type { Logger } from '../observe/logger.js';
 import { errorStatusUpdate, type PatchOp } from './patches.js';
 import type { GroupContentStatus } from './group-types.js';
@@ -20,6 +21,27 @@ export interface WarningRecorder {
 /** The text of a failed write of the object, as the Go sidecar words it. */
 export function apiWriteError(name: string, err: unknown): string {
   return `snapshot controller failed to update ${name} on API server: ${errorText(err)}`;
+}
+
+/** The gRPC status behind an error, following `cause` through the sidecar's own wrapping. */
+function driverError(err: unknown): unknown {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (isGrpcError(e)) return e;
+  return undefined;
+}
+
+/**
+ * What happens next after a failed attempt, appended to the Go sidecar's message so that
+ * `kubectl describe` answers "why is my snapshot stuck, and will it move?". The text depends only on
+ * the kind of failure and the backoff cap, so a failure that repeats is still recorded once.
+ */
+export function nextStep(err: unknown, retryIntervalMaxMs: number): string {
+  const every = `at most every ${formatGoDuration(retryIntervalMaxMs)}`;
+  const grpc = driverError(err);
+  if (grpc === undefined) return ` (retrying with backoff, ${every})`;
+  if (classifyCreateError(grpc) === 'in-progress') {
+    return ` (not final: the driver may still be working on it, so deletion waits; retrying with backoff, ${every})`;
+  }
+  return ` (final for this attempt: the driver refused it; retrying with backoff, ${every}, in case the cause is fixed)`;
 }
 
 /** The Event subject of a cluster-scoped object. */

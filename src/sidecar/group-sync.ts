@@ -6,7 +6,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Outcome } from '../runtime/controller.js';
 import type { ObjectApi } from './content-api.js';
 import { pollDelayForAge } from './content-sync.js';
-import { apiWriteError, eventSubject, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';
+import { apiWriteError, eventSubject, nextStep, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';
 import { decideGroup, recordedGroupHandle, type GroupFailureReason } from './group-decision.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './group-patches.js';
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent } from './group-types.js';
@@ -32,6 +32,8 @@ export interface GroupSyncSettings {
   timeoutMs: number;
   /** Longest pause between readiness polls of a group that is not ready yet. */
   maxPollIntervalMs: number;
+  /** --retry-interval-max, named in failure messages. */
+  retryIntervalMaxMs: number;
 }
 
 export interface GroupSyncDeps {
@@ -135,7 +137,7 @@ class GroupContentSync {
   private async withErrorStatus(content: VolumeGroupSnapshotContent, reason: GroupFailureReason, action: () => Promise<StepResult>): Promise<Outcome> {
     const result = await action();
     if ('outcome' in result) return result.outcome;
-    const message = FAILURE_PREFIX[reason] + errorText(result.error);
+    const message = FAILURE_PREFIX[reason] + errorText(result.error) + nextStep(result.error, this.deps.settings.retryIntervalMaxMs);
     await recordFailure({
       latest: result.latest,
       reason,
@@ -242,7 +244,7 @@ class GroupContentSync {
           this.deps.log.warn('Cannot remove the group being-created annotation after a final error', { content: name, error: errorText(patchErr) });
         }
       }
-      return { error: new Error(`failed to take group snapshot of the volumes [${volumeHandles.join(' ')}]: ${goQuote(errorText(err))}`), latest: working };
+      return { error: new Error(`failed to take group snapshot of the volumes [${volumeHandles.join(' ')}]: ${goQuote(errorText(err))}`, { cause: err }), latest: working };
     }
 
     const seen: GroupObservation = {
@@ -326,7 +328,7 @@ class GroupContentSync {
     try {
       group = await getGroupSnapshot(this.deps.csi, request, this.deadline());
     } catch (err) {
-      return { error: new Error(`failed to list group snapshot for group snapshot content ${name}: ${goQuote(errorText(err))}`), latest: content };
+      return { error: new Error(`failed to list group snapshot for group snapshot content ${name}: ${goQuote(errorText(err))}`, { cause: err }), latest: content };
     }
     const seen: GroupObservation = {
       groupSnapshotHandle: handle,

@@ -105,7 +105,8 @@ describe('dynamic snapshots', () => {
     const failed = await env.waitForContent('snapcontent-4', 'an error', (c) => c.status?.error !== undefined);
     expect(failed.status?.readyToUse).toBe(false);
     expect(failed.status?.error?.message).toBe(
-      `Failed to create snapshot: failed to take snapshot of the volume ${volume}: "rpc error: code = InvalidArgument desc = bad tier"`,
+      `Failed to create snapshot: failed to take snapshot of the volume ${volume}: "rpc error: code = InvalidArgument desc = bad tier"` +
+        ' (final for this attempt: the driver refused it; retrying with backoff, at most every 2s, in case the cause is fixed)',
     );
     const events = await waitFor('the Warning event', async () => {
       const list = await env.rest.request<{ items: Array<{ reason: string; type: string; message: string; involvedObject: { name: string }; source?: { component?: string } }> }>({

@@ -32,7 +32,7 @@ export class GroupHarness {
   readonly classes = new Map<string, VolumeGroupSnapshotClass>();
   readonly adapter: GroupVersionAdapter;
   readonly api: GroupContentApi;
-  settings: GroupSyncSettings = { groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1, extraCreateMetadata: true, timeoutMs: 15_000, maxPollIntervalMs: 1000 };
+  settings: GroupSyncSettings = { groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1, extraCreateMetadata: true, timeoutMs: 15_000, maxPollIntervalMs: 1000, retryIntervalMaxMs: 300_000 };
   private volumeCount = 0;
 
   private constructor(

@@ -12,6 +12,10 @@ import { sha256Hex } from '../../src/testing/sample-driver/index.js';
 import { waitFor } from '../helpers/process.js';
 import { DRIVER, GroupHarness } from './group-harness.js';
 
+// What the sidecar appends to the Go sidecar's text: what happens next (sidecar's nextStep()).
+const RETRY = ' (retrying with backoff, at most every 5m0s)';
+const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
+
 // The same group scenarios against each served version: the API test server serves only that
 // version, the sample driver answers over gRPC, and each test runs syncs one at a time and checks
 // the stored object, the driver's journal and the Events.
@@ -127,7 +131,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const outcome = await h.syncByName(name);
       expect(outcome.type).toBe('retry');
       const failed = await h.wire(name);
-      const message = `Failed to create group snapshot: failed to take group snapshot of the volumes [${volumes.join(' ')}]: "rpc error: code = InvalidArgument desc = bad tier"`;
+      const message = `Failed to create group snapshot: failed to take group snapshot of the volumes [${volumes.join(' ')}]: "rpc error: code = InvalidArgument desc = bad tier"` + FINAL;
       expect(failed.status).toMatchObject({ readyToUse: false, error: { message } });
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       expect(h.events).toEqual([{ subject: expect.objectContaining({ apiVersion: `groupsnapshot.storage.k8s.io/${version}`, kind: 'VolumeGroupSnapshotContent', name }), reason: 'GroupSnapshotCreationFailed', message }]);
@@ -172,7 +176,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const name = unique('precheck');
       await h.createContent({ name, volumeHandles: volumes, className: variant.className ?? 'class-a', uid: variant.uid ?? unique('uid'), ...(variant.annotations ? { annotations: variant.annotations } : {}) });
       expect((await h.syncByName(name)).type).toBe('retry');
-      const message = `Failed to create group snapshot: ${text.replaceAll('NAME', name)}`;
+      const message = `Failed to create group snapshot: ${text.replaceAll('NAME', name)}${RETRY}`;
       const failed = await h.wire(name);
       expect(failed.status?.error).toMatchObject({ message });
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe(mark);
@@ -230,7 +234,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const name = unique('pre-missing');
       await h.createContent({ name, pre: { groupId: 'no-such-group', snapshotIds: ['snap-x'] }, className: 'class-a' });
       expect((await h.syncByName(name)).type).toBe('retry');
-      const message = `Failed to check and update group snapshot content: failed to list group snapshot for group snapshot content ${name}: "rpc error: code = NotFound desc = group snapshot no-such-group not found"`;
+      const message = `Failed to check and update group snapshot content: failed to list group snapshot for group snapshot content ${name}: "rpc error: code = NotFound desc = group snapshot no-such-group not found"` + FINAL;
       expect((await h.wire(name)).status?.error).toMatchObject({ message });
       expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotContentCheckandUpdateFailed', message })]);
     });

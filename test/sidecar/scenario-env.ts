@@ -172,6 +172,7 @@ export class ScenarioEnv {
         timeoutMs: 10_000,
         listSnapshots: true,
         maxPollIntervalMs: 15_000,
+        retryIntervalMaxMs: 300_000,
         ...settings,
       },
       log: silentLogger,

@@ -19,6 +19,10 @@ beforeEach(async () => {
 
 const methods = (calls: Array<{ method: string }>): string[] => calls.map((c) => c.method);
 const noList = { listSnapshots: false };
+// What the sidecar appends to the Go sidecar's text: what happens next (sidecar's nextStep()).
+const RETRY = ' (retrying with backoff, at most every 5m0s)';
+const IN_PROGRESS = ' (not final: the driver may still be working on it, so deletion waits; retrying with backoff, at most every 5m0s)';
+const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
 
 describe('F. create and readiness polling', () => {
   test('F-01 (driver without LIST_SNAPSHOTS, Go-style poll): CreateSnapshot again; handle and size are never overwritten', async () => {
@@ -40,7 +44,7 @@ describe('F. create and readiness polling', () => {
     await env.content({ name: 'content1-1b', refUid: 'snapuid1-1b', className: 'default-class', volumeHandle: volume, status: { snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false } });
     const { outcome, calls } = await env.sync('content1-1b');
     expect(methods(calls)).toEqual(['ListSnapshots']);
-    expect((await env.get('content1-1b')).status).toMatchObject({ snapshotHandle: 'sid1-1', readyToUse: false, error: { message: 'Failed to check and update snapshot content: failed to list snapshot for content content1-1b: "can not find snapshot for snapshotID sid1-1"' } });
+    expect((await env.get('content1-1b')).status).toMatchObject({ snapshotHandle: 'sid1-1', readyToUse: false, error: { message: 'Failed to check and update snapshot content: failed to list snapshot for content content1-1b: "can not find snapshot for snapshotID sid1-1"' + RETRY } });
     expect(outcome.type).toBe('retry');
   });
 
@@ -59,7 +63,7 @@ describe('F. create and readiness polling', () => {
   test('F-03: empty secret annotations → no CSI call, no mark, error status and SnapshotContentCheckandUpdateFailed', async () => {
     await env.content({ name: 'content1-3', refUid: 'snapuid1-3', className: 'invalid-secret-class', volumeHandle: 'v', status: {}, annotations: { [ANN_DELETION_SECRET_NAME]: '', [ANN_DELETION_SECRET_NAMESPACE]: '' } });
     const { outcome, calls } = await env.sync('content1-3');
-    const message = 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-3: "cannot retrieve secrets for snapshot content \\"content1-3\\", err: secret name or namespace not specified"';
+    const message = 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-3: "cannot retrieve secrets for snapshot content \\"content1-3\\", err: secret name or namespace not specified"' + RETRY;
     expect(calls).toEqual([]);
     const after = await env.get('content1-3');
     expect(after.status).toEqual({ readyToUse: false, error: { message, time: expect.any(String) } });
@@ -88,7 +92,7 @@ describe('F. create and readiness polling', () => {
     const { calls } = await env.sync('content1-5');
     expect(calls).toEqual([]);
     expect((await env.get('content1-5')).status?.error?.message).toBe(
-      'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-5: "cannot get credentials for snapshot content \\"content1-5\\""',
+      'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-5: "cannot get credentials for snapshot content \\"content1-5\\""' + RETRY,
     );
   });
 
@@ -100,7 +104,7 @@ describe('F. create and readiness polling', () => {
       snapshotHandle: 'sid1-6',
       restoreSize: 1000,
       readyToUse: false,
-      error: { message: 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-6: "volumesnapshotclass.snapshot.storage.k8s.io \\"bad-class\\" not found"' },
+      error: { message: 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-6: "volumesnapshotclass.snapshot.storage.k8s.io \\"bad-class\\" not found"' + RETRY },
     });
     expect(env.warnings.map((w) => w.reason)).toEqual(['SnapshotContentCheckandUpdateFailed']);
   });
@@ -267,7 +271,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     await env.sync('z20');
     const failed = await env.get('z20');
     expect(failed.metadata.annotations?.[ANN_BEING_CREATED]).toBe('yes');
-    expect(failed.status?.error?.message).toBe(`Failed to create snapshot: failed to take snapshot of the volume ${volume}: "rpc error: code = DeadlineExceeded desc = slow"`);
+    expect(failed.status?.error?.message).toBe(`Failed to create snapshot: failed to take snapshot of the volume ${volume}: "rpc error: code = DeadlineExceeded desc = slow"` + IN_PROGRESS);
     expect(env.warnings.map((w) => w.reason)).toEqual(['SnapshotCreationFailed']);
 
     await env.rest.request({ method: 'PATCH', path: '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/z20', contentType: 'application/merge-patch+json', body: { metadata: { annotations: { 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted': 'yes' } } } });
@@ -291,7 +295,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     await env.sync('z21');
     const after = await env.get('z21');
     expect(after.metadata.annotations?.[ANN_BEING_CREATED]).toBeUndefined();
-    expect(after.status?.error?.message).toContain('rpc error: code = InvalidArgument desc = no');
+    expect(after.status?.error?.message).toBe(`Failed to create snapshot: failed to take snapshot of the volume ${volume}: "rpc error: code = InvalidArgument desc = no"` + FINAL);
   });
 
   test('Z-23: an unbound dynamic content gets the mark but no RPC; the error is not final', async () => {
@@ -300,7 +304,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     expect(calls).toEqual([]);
     const after = await env.get('z23');
     expect(after.metadata.annotations?.[ANN_BEING_CREATED]).toBe('yes');
-    expect(after.status?.error?.message).toBe('Failed to create snapshot: cannot create snapshot. Snapshot content z23 not bound to a snapshot');
+    expect(after.status?.error?.message).toBe('Failed to create snapshot: cannot create snapshot. Snapshot content z23 not bound to a snapshot' + RETRY);
     expect(outcome.type).toBe('retry');
   });
 
@@ -319,7 +323,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     const after = await env.get('z26');
     expect(after.metadata.annotations?.[ANN_BEING_CREATED]).toBe('yes');
     expect(after.status?.error?.message).toBe(
-      'Failed to create snapshot: failed to remove CSI Parameters of prefixed keys: found unknown parameter key "csi.storage.k8s.io/volumesnapshot/name" with reserved namespace csi.storage.k8s.io/',
+      'Failed to create snapshot: failed to remove CSI Parameters of prefixed keys: found unknown parameter key "csi.storage.k8s.io/volumesnapshot/name" with reserved namespace csi.storage.k8s.io/' + RETRY,
     );
   });
 
@@ -337,7 +341,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
   test('Z-29: ListSnapshots without the snapshot → error status', async () => {
     await env.content({ name: 'z29', snapshotHandle: 'gone-snapshot' });
     await env.sync('z29');
-    expect((await env.get('z29')).status?.error?.message).toBe('Failed to check and update snapshot content: failed to list snapshot for content z29: "can not find snapshot for snapshotID gone-snapshot"');
+    expect((await env.get('z29')).status?.error?.message).toBe('Failed to check and update snapshot content: failed to list snapshot for content z29: "can not find snapshot for snapshotID gone-snapshot"' + RETRY);
   });
 
   test('Z-30: a driver without LIST_SNAPSHOTS → the pre-provisioned snapshot counts as ready now, no size', async () => {
