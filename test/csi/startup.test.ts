@@ -137,6 +137,31 @@ describe('sidecar start-up failures before any driver traffic', () => {
     expect(p.output).toMatch(message);
   });
 
+  test('Z-02: --node-deployment without NODE_NAME exits 255', async () => {
+    const env = { ...process.env };
+    delete env.NODE_NAME;
+    const p = startSidecar(['--node-deployment', '--csi-address=/nonexistent/socket'], env);
+    cleanup.push(() => p.stop());
+    expect((await p.waitForExit()).code).toBe(255);
+    expect(p.output).toContain('The NODE_NAME environment variable must be set when using --node-deployment.');
+  });
+
+  test.each([
+    ['Z-17: a lease duration not above the renew deadline', ['--leader-election', '--leader-election-lease-duration=5s'], /--leader-election-lease-duration .* must be greater than --leader-election-renew-deadline/],
+    ['a UID length the UID cannot have (Go panics at the first create)', ['--snapshot-name-uuid-length=40'], /--snapshot-name-uuid-length=40 is invalid: use -1 \(whole UID\) or 0\.\.32/],
+  ] as Array<[string, string[], RegExp]>)('%s is refused at start-up with exit 1', async (_name, args, message) => {
+    const p = sidecar([...args, '--csi-address=/nonexistent/socket']);
+    expect((await p.waitForExit()).code).toBe(1);
+    expect(p.output).toMatch(message);
+  });
+
+  test('Z-04: a socket nobody serves for 30 s ends start-up with exit 1', async () => {
+    const p = sidecar(['--csi-address=/nonexistent/dir/csi.sock']);
+    expect((await p.waitForExit(60_000)).code).toBe(1);
+    expect(p.output).toMatch(/error connecting to CSI driver: no driver accepted a connection on unix:\/\/\/nonexistent\/dir\/csi\.sock within 30s/);
+    expect(p.output.match(/Still connecting/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
   test('Z-15: --version prints the program and version and exits 0', async () => {
     const p = sidecar(['--version', '--csi-address=/nonexistent/socket']);
     expect((await p.waitForExit()).code).toBe(0);

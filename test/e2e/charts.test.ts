@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from '@jest/globals';
-import { waitFor } from '../helpers/process.js';
+import { hostname } from 'node:os';
+import { startSidecar, waitFor } from '../helpers/process.js';
 import { Env } from './env.js';
 
 // Argument lists as popular CSI driver charts pass them (after Kubernetes expands $(VAR)). Only the
@@ -48,4 +49,18 @@ test.each(CHARTS)('%s arguments start the sidecar, which elects itself and serve
     const health = await fetch(`http://127.0.0.1:${expected.metricsPort}/healthz/leader-election`);
     expect(health.status).toBe(200);
   }
+});
+
+test('Z-16: without --leader-election-namespace the Lease goes to $POD_NAMESPACE, held by the sanitised host name', async () => {
+  env = await Env.start();
+  env.sidecar = startSidecar(
+    [`--csi-address=${env.driver.socketPath}`, `--kubeconfig=${env.api.kubeconfigPath}`, '--leader-election'],
+    { ...process.env, POD_NAMESPACE: 'kube-system' },
+  );
+  await env.sidecar.waitForOutput(/Became leader, starting/);
+  const lease = await env.rest.request<{ spec: { holderIdentity: string } }>({
+    method: 'GET',
+    path: '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/external-snapshotter-leader-sample-csi-example-com',
+  });
+  expect(lease.spec.holderIdentity).toBe(hostname().replace(/[^a-zA-Z0-9-]/g, '-').replace(/-$/, '-X'));
 });
