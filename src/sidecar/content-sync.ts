@@ -24,7 +24,7 @@ import {
 } from './patches.js';
 import type { ObjectApi } from './content-api.js';
 import { apiWriteError, eventSubject, nextStep, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';
-import { secretRefFromAnnotations, secretRefFromParameters, type SecretRef } from './secrets.js';
+import { secretRefFromParameters, type SecretRef, annotationSecretData } from './secrets.js';
 import type { VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
 
 /** The API operations the content sync needs; implemented over the REST client (and by tests). */
@@ -170,19 +170,14 @@ class ContentSync {
     return retry(new Error(message));
   }
 
-  private async annotationSecrets(content: VolumeSnapshotContent): Promise<Record<string, string>> {
-    const ref = secretRefFromAnnotations(
-      content.metadata.annotations,
-      { name: ANN_DELETION_SECRET_NAME, namespace: ANN_DELETION_SECRET_NAMESPACE },
-      { kind: 'snapshot content', name: content.metadata.name },
-    );
-    if (!ref) return {};
-    try {
-      return await this.deps.api.getSecret(ref);
-    } catch (err) {
-      this.deps.log.v(4).info('Cannot read the snapshot secret', { secret: `${ref.namespace}/${ref.name}`, error: errorText(err) });
-      throw new Error(`cannot get credentials for snapshot content ${goQuote(content.metadata.name)}`);
-    }
+  private annotationSecrets(content: VolumeSnapshotContent): Promise<Record<string, string>> {
+    return annotationSecretData({
+      annotations: content.metadata.annotations,
+      keys: { name: ANN_DELETION_SECRET_NAME, namespace: ANN_DELETION_SECRET_NAMESPACE },
+      what: { kind: 'snapshot content', name: content.metadata.name },
+      getSecret: (ref) => this.deps.api.getSecret(ref),
+      log: this.deps.log,
+    });
   }
 
   private deadline(): Date {

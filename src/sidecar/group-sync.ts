@@ -21,7 +21,7 @@ import { goQuote, kubeTime } from './messages.js';
 import { csiSnapshotName } from './names.js';
 import { driverParameters, groupMetadataParameters } from './parameters.js';
 import { addAnnotation, removeAnnotation, removeFinalizer, type PatchOp } from './patches.js';
-import { secretRefFromAnnotations, secretRefFromParameters, type SecretRef } from './secrets.js';
+import { secretRefFromParameters, type SecretRef, annotationSecretData } from './secrets.js';
 
 export type GroupContentApi = ObjectApi<VolumeGroupSnapshotContent>;
 
@@ -152,19 +152,14 @@ class GroupContentSync {
   }
 
   /** Secrets named by the group deletion-secret annotations (used to create, poll and delete). */
-  private async annotationSecrets(content: VolumeGroupSnapshotContent): Promise<Record<string, string>> {
-    const ref = secretRefFromAnnotations(
-      content.metadata.annotations,
-      { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE },
-      { kind: 'group snapshot content', name: content.metadata.name },
-    );
-    if (!ref) return {};
-    try {
-      return await this.deps.api.getSecret(ref);
-    } catch (err) {
-      this.deps.log.v(4).info('Cannot read the group snapshot secret', { secret: `${ref.namespace}/${ref.name}`, error: errorText(err) });
-      throw new Error(`cannot get credentials for group snapshot content ${goQuote(content.metadata.name)}`);
-    }
+  private annotationSecrets(content: VolumeGroupSnapshotContent): Promise<Record<string, string>> {
+    return annotationSecretData({
+      annotations: content.metadata.annotations,
+      keys: { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE },
+      what: { kind: 'group snapshot content', name: content.metadata.name },
+      getSecret: (ref) => this.deps.api.getSecret(ref),
+      log: this.deps.log,
+    });
   }
 
   private async removeBeingCreated(content: VolumeGroupSnapshotContent): Promise<Outcome> {

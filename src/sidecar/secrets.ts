@@ -1,3 +1,5 @@
+import { errorText } from '../csi/errors.js';
+import type { Logger } from '../observe/logger.js';
 import { goQuote } from './messages.js';
 
 export interface SecretRef {
@@ -23,6 +25,28 @@ export function secretRefFromAnnotations(
     throw new Error(`cannot retrieve secrets for ${what.kind} ${goQuote(what.name)}, err: secret name or namespace not specified`);
   }
   return { name, namespace };
+}
+
+/**
+ * The data of the Secret a content's deletion-secret annotations name (used for its create, poll and
+ * delete calls); no Secret named gives no secrets. A Secret that cannot be read is reported in the
+ * Go sidecar's words, without its name (which is logged at verbosity 4 instead).
+ */
+export async function annotationSecretData(options: {
+  annotations: Record<string, string> | undefined;
+  keys: { name: string; namespace: string };
+  what: { kind: 'snapshot content' | 'group snapshot content'; name: string };
+  getSecret(ref: SecretRef): Promise<Record<string, string>>;
+  log: Logger;
+}): Promise<Record<string, string>> {
+  const ref = secretRefFromAnnotations(options.annotations, options.keys, options.what);
+  if (!ref) return {};
+  try {
+    return await options.getSecret(ref);
+  } catch (err) {
+    options.log.v(4).info('Cannot read the Secret named by the deletion-secret annotations', { secret: `${ref.namespace}/${ref.name}`, error: errorText(err) });
+    throw new Error(`cannot get credentials for ${options.what.kind} ${goQuote(options.what.name)}`);
+  }
 }
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
