@@ -180,7 +180,7 @@ export class ApiHttpServer {
     const warning = def.deprecatedVersions?.includes(parsed.version) ? { Warning: `299 - "${deprecationWarning(def, parsed.version)}"` } : undefined;
     if (verb === 'watch') {
       try {
-        serveWatch(this.ctx.storage, this.ctx.hub, scope, res, this.ctx.watch);
+        serveWatch(this.ctx.storage, this.ctx.hub, scope, res, this.ctx.watch, wantsTable(req.headers.accept));
         record(200);
       } catch (err) {
         const reply = errorReply(err);

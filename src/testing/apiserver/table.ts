@@ -44,22 +44,35 @@ function cell(column: PrinterColumn, object: JsonObject): JsonValue {
   return value;
 }
 
+function buildTable(def: ResourceDef, objects: JsonObject[], metadata: JsonValue, includeHeaders: boolean): JsonObject {
+  const columns = columnsOf(def);
+  const rows = objects.map((object) => ({
+    cells: [((object.metadata as JsonObject).name ?? '') as JsonValue, ...columns.map((c) => cell(c, object))],
+    object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata as JsonValue },
+  }));
+  const table: JsonObject = { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata };
+  // Like the real table convertor, column definitions are left out when the client asks for no headers.
+  if (includeHeaders) {
+    table.columnDefinitions = [NAME_COLUMN, ...columns.map((c) => ({ name: c.name, type: c.type, format: '', description: c.description ?? '', priority: 0 }))];
+  }
+  table.rows = rows;
+  return table;
+}
+
 /** Re-renders a get/list answer as a meta.k8s.io/v1 Table with the resource's printer columns. */
 export function renderTable(def: ResourceDef, reply: Reply, isList: boolean): Reply {
   const parsed = parseJson(reply.body) as JsonObject;
   const objects = isList ? ((parsed.items ?? []) as JsonObject[]) : [parsed];
-  const columns = columnsOf(def);
-  const rows = objects.map((object) => ({
-    cells: [(object.metadata as JsonObject).name as JsonValue, ...columns.map((c) => cell(c, object))],
-    object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata as JsonValue },
-  }));
   const listMeta = isList ? (parsed.metadata as JsonObject) : { resourceVersion: (parsed.metadata as JsonObject).resourceVersion as JsonValue };
-  const table = {
-    kind: 'Table',
-    apiVersion: 'meta.k8s.io/v1',
-    metadata: listMeta,
-    columnDefinitions: [NAME_COLUMN, ...columns.map((c) => ({ name: c.name, type: c.type, format: '', description: c.description ?? '', priority: 0 }))],
-    rows,
-  };
-  return { code: reply.code, body: toJson(table), headers: reply.headers };
+  return { code: reply.code, body: toJson(buildTable(def, objects, listMeta, true)), headers: reply.headers };
+}
+
+/**
+ * The object of one watch event as a one-row Table, for watches asked for with `as=Table` (kubectl
+ * get -w). The real server sends the column definitions only with the first event of a watch.
+ */
+export function watchEventTable(def: ResourceDef, objectText: string, includeHeaders: boolean): string {
+  const object = parseJson(objectText) as JsonObject;
+  const metadata = { resourceVersion: (object.metadata as JsonObject).resourceVersion as JsonValue };
+  return toJson(buildTable(def, [object], metadata, includeHeaders));
 }

@@ -5,6 +5,7 @@ import { buildFilter, type ObjectFilter } from './lists.js';
 import { apiVersionOf, renderStored } from './render.js';
 import type { Scope } from './rest.js';
 import type { EventType, Storage, StoreEvent, StoredObject, Subscriber } from './storage.js';
+import { watchEventTable } from './table.js';
 
 export interface WatchOptions {
   /** How often a watch with allowWatchBookmarks gets a BOOKMARK (the real server: about a minute). */
@@ -49,8 +50,12 @@ function visibleType(event: StoreEvent, filter: ObjectFilter, namespaced: boolea
   return undefined;
 }
 
-/** Serves `?watch=true`: initial state or history replay, live events, bookmarks, timeout. */
-export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: ServerResponse, options: WatchOptions): void {
+/**
+ * Serves `?watch=true`: initial state or history replay, live events, bookmarks, timeout. With
+ * `asTable` (an `Accept: application/json;as=Table;...` watch, as kubectl get -w sends) each
+ * event's object is a one-row Table, ERROR events excepted.
+ */
+export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: ServerResponse, options: WatchOptions, asTable = false): void {
   const { def, query } = scope;
   const collection = storage.collection(def.storageKey);
   const filter = buildFilter(scope);
@@ -63,8 +68,15 @@ export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: S
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
 
+  let headersSent = false;
   const write = (type: string, objectText: string) => {
-    if (!res.writableEnded) res.write(`{"type":"${type}","object":${objectText}}\n`);
+    if (res.writableEnded) return;
+    let text = objectText;
+    if (asTable && type !== 'ERROR') {
+      text = watchEventTable(def, objectText, !headersSent);
+      headersSent = true;
+    }
+    res.write(`{"type":"${type}","object":${text}}\n`);
   };
   const emit = (type: EventType, stored: StoredObject) => write(type, renderStored(def, stored, scope.version));
   const bookmark = (initialEventsEnd = false) => {
