@@ -2,7 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import { sha256Hex } from '../../src/testing/sample-driver/index.js';
 import { waitFor } from '../helpers/process.js';
-import { EXTRA, ScenarioEnv } from './scenario-env.js';
+import { silentLogger } from '../../src/observe/logger.js';
+import { restContentApi } from '../../src/sidecar/content-api.js';
+import { syncContent } from '../../src/sidecar/content-sync.js';
+import { CLASSES, EXTRA, ScenarioEnv } from './scenario-env.js';
 
 // Single-snapshot scenarios of conformance-scenarios.md (sections F, G and Z.2), one sync each,
 // against the test API server and the sample driver over their real sockets.
@@ -207,6 +210,28 @@ describe('G. deletion', () => {
     await markDeleted('content1-4d');
     const { calls } = await env.sync('content1-4d');
     expect(calls.map((c) => [c.method, c.request.snapshot_id])).toEqual([['DeleteSnapshot', handle]]);
+  });
+
+  test('G-06: a content removed from the API server just before its sync: the error is returned and nothing is re-created', async () => {
+    const volume = await env.volume('vol-g06');
+    const handle = await env.storageSnapshot(volume, 'g06');
+    await env.content({ name: 'content1-6g', refUid: 'sid1-6', snapshotHandle: handle, className: 'gold', status: { snapshotHandle: handle } });
+    const stale = await env.get('content1-6g');
+    await env.rest.request({ method: 'PATCH', path: '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/content1-6g', contentType: 'application/json-patch+json', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    await env.rest.request({ method: 'DELETE', path: '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/content1-6g' });
+    expect(await env.exists('content1-6g')).toBe(false);
+    const outcome = await syncContent(stale, {
+      api: restContentApi(env.rest),
+      csi: env.csi,
+      classes: (n) => CLASSES[n],
+      events: { warning: (obj, reason, message) => env.warnings.push({ reason, message, name: obj.name }) },
+      settings: { snapshotNamePrefix: 'snapshot', snapshotNameUuidLength: -1, extraCreateMetadata: true, timeoutMs: 10_000, listSnapshots: true, maxPollIntervalMs: 15_000, retryIntervalMaxMs: 300_000 },
+      log: silentLogger,
+    });
+    expect(outcome.type).toBe('retry');
+    // The error status could not be written, but the Event still tells what happened.
+    expect(env.warnings.map((w) => w.reason)).toEqual(['SnapshotContentCheckandUpdateFailed']);
+    expect(await env.exists('content1-6g')).toBe(false);
   });
 
   test('G-07/G-08: a ready pre-provisioned content without a deletionTimestamp is left alone', async () => {
