@@ -124,11 +124,11 @@ export class GroupHarness {
     return { groupId: reply.group_snapshot?.group_snapshot_id ?? '', snapshotIds: (reply.group_snapshot?.snapshots ?? []).map((s) => s.snapshot_id) };
   }
 
-  async createClass(name: string, parameters?: Record<string, string>): Promise<void> {
+  async createClass(name: string, parameters?: Record<string, string>, labels?: Record<string, string>): Promise<void> {
     const klass = await this.rest.request<VolumeGroupSnapshotClass>({
       method: 'POST',
       path: collectionPath(volumeGroupSnapshotClasses(this.version)),
-      body: { apiVersion: this.adapter.apiVersion, kind: 'VolumeGroupSnapshotClass', metadata: { name }, driver: DRIVER, deletionPolicy: 'Delete', ...(parameters ? { parameters } : {}) },
+      body: { apiVersion: this.adapter.apiVersion, kind: 'VolumeGroupSnapshotClass', metadata: { name, ...(labels ? { labels } : {}) }, driver: DRIVER, deletionPolicy: 'Delete', ...(parameters ? { parameters } : {}) },
     });
     this.classes.set(name, klass);
   }
@@ -150,6 +150,7 @@ export class GroupHarness {
     uid?: string;
     policy?: DeletionPolicy;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
     finalizer?: boolean;
   }): Promise<VolumeGroupSnapshotContent> {
     const spec: VolumeGroupSnapshotContentSpec = {
@@ -167,7 +168,7 @@ export class GroupHarness {
       body: {
         apiVersion: this.adapter.apiVersion,
         kind: 'VolumeGroupSnapshotContent',
-        metadata: { name: options.name, ...(options.finalizer === false ? {} : { finalizers: [FINALIZER_GROUP_CONTENT] }), ...(options.annotations ? { annotations: options.annotations } : {}) },
+        metadata: { name: options.name, ...(options.finalizer === false ? {} : { finalizers: [FINALIZER_GROUP_CONTENT] }), ...(options.annotations ? { annotations: options.annotations } : {}), ...(options.labels ? { labels: options.labels } : {}) },
         spec,
       },
     });

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { silentLogger } from '../../src/observe/logger.js';
+import { objectPath, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
+import type { WorkQueue } from '../../src/runtime/queue.js';
+import type { VersionStore } from '../../src/sidecar/content-filter.js';
 import { GroupContentController } from '../../src/sidecar/group-controller.js';
+import type { VolumeGroupSnapshotContent } from '../../src/sidecar/group-types.js';
 import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group-versions.js';
 import {
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,
   ANN_GROUP_DELETION_SECRET_NAMESPACE,
   FINALIZER_GROUP_CONTENT,
+  LABEL_MANAGED_BY,
 } from '../../src/sidecar/keys.js';
 import { sha256Hex } from '../../src/testing/sample-driver/index.js';
 import { waitFor } from '../helpers/process.js';
@@ -42,7 +47,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
   });
 
   describe('create (rule GC) and readiness (GS2)', () => {
-    test('Z-40 / J-11 / J-13 / D-04: a dynamic group is cut with class parameters and extra metadata and recorded with every member', async () => {
+    test('Z-40 / J-11 / J-13 / D-04 / H-20 / H-11: a dynamic group is cut with its class parameters, extra metadata and no secrets (no secret annotations), and recorded with every member', async () => {
       const volumes = await h.createVolumes(3, 'x'.repeat(2048));
       const name = unique('create');
       await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: 'aaaa-bbbb' });
@@ -60,6 +65,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
           'csi.storage.k8s.io/volumegroupsnapshotcontent/name': name,
         },
       });
+      expect(creates[0]?.secrets).toEqual({});
       expect(await h.calls('GetPluginInfo')).toEqual([]);
 
       const wire = await h.wire(name);
@@ -93,7 +99,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect((await h.calls('CreateVolumeGroupSnapshot'))[0]).toMatchObject({ name: 'group-snapshot-12345678' });
     });
 
-    test('J-14 / H-44 / Z-42: a group that is not ready is polled with GetVolumeGroupSnapshot, writing only when it turns ready', async () => {
+    test('J-14 / H-44 / Z-42 / D-12: a group that is not ready is polled with GetVolumeGroupSnapshot (by its status handle), writing only when it turns ready', async () => {
       await h.driver.setFaults({ readyDelayMs: 1500 });
       const volumes = await h.createVolumes(2);
       const name = unique('slow');
@@ -166,10 +172,11 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     });
 
     test.each([
-      ['D-01: not bound to a group snapshot', { uid: '' }, 'cannot create group snapshot. Group snapshot content NAME not bound to a group snapshot', 'yes'],
+      ['D-01 / D-03: not bound to a group snapshot (no UID to build the group name from)', { uid: '' }, 'cannot create group snapshot. Group snapshot content NAME not bound to a group snapshot', 'yes'],
       ['H-21: no group snapshot class', { className: '' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "failed to take group snapshot NAME without a group snapshot class"', undefined],
-      ['H-23: the class does not exist', { className: 'missing' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "volumegroupsnapshotclass.groupsnapshot.storage.k8s.io \\"missing\\" not found"', undefined],
-      ['secrets named by annotations but empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: '', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['H-19 / H-23: the class does not exist', { className: 'missing' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "volumegroupsnapshotclass.groupsnapshot.storage.k8s.io \\"missing\\" not found"', undefined],
+      ['H-12: secret name annotation empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: '', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['H-13: secret namespace annotation empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'secret-name', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: '' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
       ['the Secret does not exist', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'nope', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot get credentials for group snapshot content \\"NAME\\""', undefined],
     ])('%s: no RPC, status.error and one Event', async (_title, variant: { uid?: string; className?: string; annotations?: Record<string, string> }, text, mark) => {
       const volumes = await h.createVolumes(1);
@@ -201,10 +208,42 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect((await h.wire(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       expect(await h.driver.calls()).toEqual([]);
     });
+
+    test('D-02: a bound group content without volume handles is not cut: status.error names the missing PVCs, no RPC', async () => {
+      const name = unique('no-volumes');
+      await h.createContent({ name, volumeHandles: [], className: 'class-a', uid: 'uid-123' });
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const failed = await h.wire(name);
+      expect((failed.status?.error as { message: string }).message).toContain(`cannot create group snapshot. PVCs to be snapshotted not found in group snapshot content ${name}`);
+      expect(h.events).toHaveLength(1);
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
+    });
+
+    test('H-27 / H-28: the being-created mark is added only when absent and removed only when present', async () => {
+      const metadataPatches = (name: string) => h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length;
+      // (b) no mark yet: one patch adds it, one removes it once the group is recorded.
+      const volumes = await h.createVolumes(1);
+      const fresh = unique('mark-fresh');
+      await h.createContent({ name: fresh, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      expect(await h.syncByName(fresh)).toEqual({ type: 'done' });
+      expect(metadataPatches(fresh)).toBe(2);
+      expect((await h.wire(fresh)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      // (a) already marked (an earlier attempt): no patch to add it; only the removal.
+      const marked = unique('mark-present');
+      await h.createContent({ name: marked, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: unique('uid'), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
+      expect(await h.syncByName(marked)).toEqual({ type: 'done' });
+      expect(metadataPatches(marked)).toBe(1);
+      expect((await h.wire(marked)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      // (a) of H-28: a ready content without the mark is not written again.
+      const before = (await h.wire(marked)).metadata.resourceVersion;
+      expect(await h.syncByName(marked)).toEqual({ type: 'done' });
+      expect(metadataPatches(marked)).toBe(1);
+      expect((await h.wire(marked)).metadata.resourceVersion).toBe(before);
+    });
   });
 
   describe('pre-provisioned (rule GS1)', () => {
-    test('Z-43 / J-08 / J-09: GetVolumeGroupSnapshot with the class get-secret; status from the spec handle, no member list', async () => {
+    test('Z-43 / J-08 / J-09 / D-13: GetVolumeGroupSnapshot (by the spec handle) with the class get-secret; status from the spec handle, no member list', async () => {
       const volumes = await h.createVolumes(2);
       const pre = await h.cutGroup(unique('pre'), volumes);
       const name = unique('pre-content');
@@ -220,7 +259,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect((await h.wire(name)).metadata.resourceVersion).toBe(wire.metadata.resourceVersion);
     });
 
-    test('J-10: a pre-provisioned group that is not ready is looked at again', async () => {
+    test('J-10 / H-22: a pre-provisioned group without a class is read and, not ready yet, looked at again', async () => {
       await h.driver.setFaults({ readyDelayMs: 60_000 });
       const volumes = await h.createVolumes(1);
       const pre = await h.cutGroup(unique('pre'), volumes);
@@ -230,13 +269,26 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect((await h.wire(name)).status).toMatchObject({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: false });
     });
 
-    test('J-03: a failing GetVolumeGroupSnapshot is recorded as GroupSnapshotContentCheckandUpdateFailed', async () => {
+    test('J-03 / D-15: a failing GetVolumeGroupSnapshot (the driver\'s error text kept) is recorded as GroupSnapshotContentCheckandUpdateFailed', async () => {
       const name = unique('pre-missing');
       await h.createContent({ name, pre: { groupId: 'no-such-group', snapshotIds: ['snap-x'] }, className: 'class-a' });
       expect((await h.syncByName(name)).type).toBe('retry');
       const message = `Failed to check and update group snapshot content: failed to list group snapshot for group snapshot content ${name}: "rpc error: code = NotFound desc = group snapshot no-such-group not found"` + FINAL;
       expect((await h.wire(name)).status?.error).toMatchObject({ message });
       expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotContentCheckandUpdateFailed', message })]);
+    });
+
+    test.each([
+      ['D-11: no snapshot ids', { groupId: 'group-handle', snapshotIds: [] as string[] }, 'cannot list group snapshot NAME. No snapshots found in the group snapshot content'],
+      ['D-14: no group handle anywhere', { groupId: '', snapshotIds: ['snap-1'] }, 'failed to list group snapshot for group snapshot content NAME: groupSnapshotHandle is missing'],
+    ])('%s: GetVolumeGroupSnapshot is not called and the error is recorded', async (_title, pre, text) => {
+      const name = unique('pre-incomplete');
+      await h.createContent({ name, pre });
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const message = `Failed to check and update group snapshot content: ${text.replaceAll('NAME', name)}${RETRY}`;
+      expect((await h.wire(name)).status?.error).toMatchObject({ message });
+      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotContentCheckandUpdateFailed', message })]);
+      expect(await h.calls('GetVolumeGroupSnapshot')).toEqual([]);
     });
   });
 
@@ -250,7 +302,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       return { name, groupId: ready.status?.volumeGroupSnapshotHandle ?? '', snapshotIds: (ready.status?.members ?? []).map((m) => m.snapshotHandle) };
     }
 
-    test('Z-44 / J-04: policy Delete deletes the group with every member id and the annotation secrets, then releases the content', async () => {
+    test('Z-44 / J-04 / D-07 / H-14: policy Delete deletes the group (by its status handle) with every member id and the annotation Secret\'s data, then releases the content', async () => {
       const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
       expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
       await h.deleteAsController(g.name);
@@ -263,7 +315,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect(await h.calls('DeleteSnapshot')).toEqual([]);
     });
 
-    test('H-29: policy Retain releases the content and keeps the group', async () => {
+    test('H-29 / H-09: policy Retain removes the finalizer (the content goes) and keeps the group', async () => {
       const g = await readyGroup({ policy: 'Retain' });
       await h.deleteAsController(g.name);
       expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
@@ -293,7 +345,62 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect(await h.driver.calls()).toEqual([]);
     });
 
-    test('H-43: a recorded group without member ids is not deleted: GroupSnapshotDeleteError, finalizer kept, retried', async () => {
+    test('D-08: a pre-provisioned group deleted before any status was written is deleted by the handle in its spec', async () => {
+      const volumes = await h.createVolumes(2);
+      const pre = await h.cutGroup(unique('pre'), volumes);
+      const name = unique('pre-unread');
+      await h.createContent({ name, pre, uid: unique('uid') });
+      await h.deleteAsController(name);
+      await h.driver.clearCalls();
+      expect((await h.wire(name)).status).toBeUndefined();
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([expect.objectContaining({ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds })]);
+      expect(await h.groupExists(pre.groupId, pre.snapshotIds)).toBe(false);
+      expect(await h.exists(name)).toBe(false);
+    });
+
+    test('D-09 / J-01: member ids but no group handle anywhere: the deletion path (rule GD needs a handle) is not entered; released without any CSI call', async () => {
+      const name = unique('no-handle');
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
+      await h.setStatus(name, { readyToUse: true, [membersField]: [{ volumeHandle: 'test-pv', snapshotHandle: 'test-vsc' }] });
+      expect((await h.get(name)).status?.members).toEqual([expect.objectContaining({ snapshotHandle: 'test-vsc' })]);
+      await h.deleteAsController(name);
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(await h.exists(name)).toBe(false);
+      expect(await h.driver.calls()).toEqual([]);
+      expect(h.events).toEqual([]);
+    });
+
+    test('D-10: a driver error from DeleteVolumeGroupSnapshot is returned with its text; the finalizer stays until a retry succeeds', async () => {
+      const g = await readyGroup();
+      await h.driver.setFaults({ errors: { DeleteVolumeGroupSnapshot: { code: 'INTERNAL', message: 'driver error', times: 1 } } });
+      await h.deleteAsController(g.name);
+      const outcome = await h.syncByName(g.name);
+      expect(outcome.type).toBe('retry');
+      expect(String((outcome as { error?: unknown }).error)).toContain('driver error');
+      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotDeleteError', message: 'Failed to delete group snapshot' })]);
+      expect((await h.wire(g.name)).metadata.finalizers).toEqual([FINALIZER_GROUP_CONTENT]);
+      expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
+      expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+      expect(await h.exists(g.name)).toBe(false);
+    });
+
+    test('H-10: a content being deleted without this sidecar\'s finalizer is released without any write', async () => {
+      const name = unique('foreign-finalizer');
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid'), policy: 'Retain', finalizer: false });
+      const path = objectPath(volumeGroupSnapshotContents(version), name);
+      await h.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { metadata: { finalizers: ['example.com/keep'] } } });
+      await h.deleteAsController(name);
+      const writes = () => h.server.requests.writes({ resource: 'volumegroupsnapshotcontents', name }).length;
+      const before = writes();
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(writes()).toBe(before);
+      expect((await h.wire(name)).metadata.finalizers).toEqual(['example.com/keep']);
+      await h.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { metadata: { finalizers: null } } });
+      expect(await h.exists(name)).toBe(false);
+    });
+
+    test('H-43 / D-06: a recorded group without member ids is not deleted (no RPC): GroupSnapshotDeleteError, finalizer kept, retried', async () => {
       const name = unique('no-members');
       await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
       await h.setStatus(name, { volumeGroupSnapshotHandle: 'group-handle-1' });
@@ -351,7 +458,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     });
     await controller.start();
     try {
-      // H-39: a key for an object that does not exist finishes without any call.
+      // H-38: a key for an object that does not exist finishes without any call.
       expect(await controller.reconcile('no-such-content')).toEqual({ type: 'done' });
       const volumes = await h.createVolumes(3);
       const name = unique('controller');
@@ -370,5 +477,148 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     } finally {
       await controller.stop();
     }
+  });
+
+  describe('the controller loop: queue, store and watches', () => {
+    type Loop = { queue: WorkQueue; store: VersionStore<VolumeGroupSnapshotContent> };
+    function newController(labelSelector?: string, workers = 2) {
+      const controller = new GroupContentController({
+        client: h.rest,
+        csi: h.csi,
+        driverName: DRIVER,
+        version,
+        settings: h.settings,
+        workers,
+        resyncPeriodMs: 0,
+        retryIntervalStartMs: 100,
+        retryIntervalMaxMs: 1000,
+        events: h.recorder,
+        log: silentLogger,
+        ...(labelSelector ? { labelSelector } : {}),
+      });
+      // White box: the loop's queue and private store, to see the keys queued and what is cached.
+      const loop = (controller as unknown as { loop: Loop }).loop;
+      const keys: string[] = [];
+      const add = loop.queue.add.bind(loop.queue);
+      loop.queue.add = (key: string) => {
+        keys.push(key);
+        add(key);
+      };
+      return { controller, loop, keys };
+    }
+
+    test('H-15 / H-16 / H-17 / H-18 / H-39 / H-42: add and delete events queue the name; other objects queue nothing; the store keeps the content and drops it when it is gone', async () => {
+      // H-16: objects that are not group contents (a Secret, a group class) never reach the queue.
+      await h.createSecret('h16-not-a-group', { k: 'v' });
+      await h.createClass('h16-class-not-a-content');
+      const { controller, loop, keys } = newController();
+      await controller.start();
+      try {
+        expect(keys).not.toContain('h16-not-a-group');
+        expect(keys).not.toContain('h16-class-not-a-content');
+        const name = unique('loop');
+        await h.createContent({ name, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: unique('uid') });
+        // H-17: once processed, the store holds the newest copy.
+        const ready = await waitFor('the group to be ready and stored', async () => {
+          const stored = loop.store.get(name);
+          return stored?.status?.readyToUse === true && !stored.metadata.annotations?.[ANN_GROUP_BEING_CREATED] ? stored : undefined;
+        });
+        expect(ready.metadata.name).toBe(name);
+        // H-15: the add event queued the cluster-scoped key, i.e. the bare name.
+        expect(keys.filter((k) => k === name).length).toBeGreaterThanOrEqual(1);
+        expect(keys.every((k) => !k.includes('/'))).toBe(true);
+        const queuedBeforeDelete = keys.filter((k) => k === name).length;
+        await h.deleteAsController(name);
+        await waitFor('the content to be released', async () => !(await h.exists(name)));
+        // H-18 / H-39 / H-42: the delete event queues the name again; the sync finds the object gone and drops it from the store.
+        await waitFor('the store to forget the content', async () => loop.store.get(name) === undefined);
+        expect(keys.filter((k) => k === name).length).toBeGreaterThan(queuedBeforeDelete);
+        expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+      } finally {
+        await controller.stop();
+      }
+    });
+
+    test('H-38 / J-01: a key of an object in neither the cache nor the store finishes without any call', async () => {
+      // No workers: only the reconcile under test runs.
+      const { controller, loop } = newController(undefined, 0);
+      await controller.start();
+      try {
+        const before = h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name: 'invalid-key-without-slash' }).length;
+        await h.driver.clearCalls();
+        expect(await controller.reconcile('invalid-key-without-slash')).toEqual({ type: 'done' });
+        expect(loop.store.get('invalid-key-without-slash')).toBeUndefined();
+        expect(h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name: 'invalid-key-without-slash' })).toHaveLength(before);
+        expect(await h.driver.calls()).toEqual([]);
+      } finally {
+        await controller.stop();
+      }
+    });
+
+    test('H-40: a key is looked up in the informer cache, never by an API read that could fail: with GETs failing the sync still finishes and the store is untouched', async () => {
+      const name = unique('lister');
+      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: unique('uid') });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      // No workers: only the reconciles under test run.
+      const { controller, loop } = newController(undefined, 0);
+      await controller.start();
+      try {
+        expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+        const stored = loop.store.get(name);
+        expect(stored?.status?.readyToUse).toBe(true);
+        h.server.faults.fail({ verb: 'get', resource: 'volumegroupsnapshotcontents', code: 500 });
+        const requests = h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name }).length;
+        expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+        expect(h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name })).toHaveLength(requests);
+        expect(loop.store.get(name)).toEqual(stored);
+        expect(loop.store.get(name)?.metadata.resourceVersion).toBe(stored?.metadata.resourceVersion);
+      } finally {
+        h.server.faults.clear();
+        await controller.stop();
+      }
+    });
+
+    test('H-41: stopping the controller shuts the queue down and the workers return; later keys are not taken', async () => {
+      const { controller, loop } = newController();
+      await controller.start();
+      await controller.stop();
+      expect(loop.queue.isShuttingDown()).toBe(true);
+      expect(loop.queue.inFlight()).toBe(0);
+      const pending = loop.queue.len();
+      loop.queue.add('after-stop');
+      expect(loop.queue.len()).toBe(pending);
+    });
+
+    test('Z-47: with the node label selector only group contents and group classes labelled for this node are seen and acted on', async () => {
+      const selector = `${LABEL_MANAGED_BY}=node-a`;
+      await h.createClass('node-a-class', { tier: 'local' }, { [LABEL_MANAGED_BY]: 'node-a' });
+      await h.createClass('node-b-class', {}, { [LABEL_MANAGED_BY]: 'node-b' });
+      const mine = unique('node-a');
+      const otherNode = unique('node-b');
+      const unlabelled = unique('no-node');
+      const volumes = { mine: await h.createVolumes(1), otherNode: await h.createVolumes(1), unlabelled: await h.createVolumes(1) };
+      await h.createContent({ name: mine, volumeHandles: volumes.mine, className: 'node-a-class', uid: unique('uid'), labels: { [LABEL_MANAGED_BY]: 'node-a' } });
+      await h.createContent({ name: otherNode, volumeHandles: volumes.otherNode, className: 'class-a', uid: unique('uid'), labels: { [LABEL_MANAGED_BY]: 'node-b' } });
+      await h.createContent({ name: unlabelled, volumeHandles: volumes.unlabelled, className: 'class-a', uid: unique('uid') });
+      const { controller, keys } = newController(selector);
+      await controller.start();
+      try {
+        expect(controller.contents.list().map((c) => c.metadata.name)).toEqual([mine]);
+        expect(controller.classes.list().map((c) => c.metadata.name)).toEqual(['node-a-class']);
+        await waitFor('the node\'s group to be ready', async () => {
+          const c = await h.wire(mine);
+          return c.status?.readyToUse === true && !c.metadata.annotations?.[ANN_GROUP_BEING_CREATED];
+        });
+        const creates = await h.calls('CreateVolumeGroupSnapshot');
+        expect(creates.filter((r) => (r.source_volume_ids as string[])[0] === volumes.mine[0])).toEqual([expect.objectContaining({ parameters: expect.objectContaining({ tier: 'local' }) })]);
+        expect(creates.filter((r) => [volumes.otherNode[0], volumes.unlabelled[0]].includes((r.source_volume_ids as string[])[0]))).toEqual([]);
+        expect(keys).not.toContain(otherNode);
+        expect(keys).not.toContain(unlabelled);
+        expect((await h.wire(otherNode)).status).toBeUndefined();
+        expect((await h.wire(unlabelled)).status).toBeUndefined();
+      } finally {
+        await controller.stop();
+      }
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
+import { VersionStore } from '../../src/sidecar/content-filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../src/sidecar/group-patches.js';
 import { memberFromSnapshot } from '../../src/sidecar/group-sync.js';
-import type { WireGroupContent } from '../../src/sidecar/group-types.js';
+import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../src/sidecar/group-types.js';
 import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../src/sidecar/group-versions.js';
 import { errorStatusUpdate, type PatchOp } from '../../src/sidecar/patches.js';
 import { applyJsonPatch } from '../../src/testing/apiserver/patch.js';
@@ -83,6 +84,20 @@ describe.each(layouts)('group status in %s', (version, field, wireMembers) => {
     const wire = { status: { volumeGroupSnapshotHandle: 'group-handle-123', readyToUse: true, creationTime: '2025-01-01T00:00:00Z', error: { message: 'x' }, [field]: wireMembers } };
     const current = adapter.toModel({ metadata: { name: 'g' }, spec: { source: {} }, ...wire } as unknown as WireGroupContent).status;
     expect(apply(wire, clearedGroupStatus(current))).toEqual({ status: { [field]: wireMembers } });
+  });
+
+  test('H-01 / H-17 / H-18: the controller\'s store takes a new, an equal and a newer group content, refuses an older one, and forgets a deleted one', () => {
+    const store = new VersionStore<VolumeGroupSnapshotContent>();
+    const at = (rv: string) => adapter.toModel({ metadata: { name: 'g', resourceVersion: rv }, spec: { source: { volumeHandles: ['vol-1'] } } } as unknown as WireGroupContent);
+    expect(store.offer(at('1')).stale).toBe(false);
+    expect(store.get('g')?.metadata.resourceVersion).toBe('1');
+    expect(store.offer(at('1')).stale).toBe(false);
+    expect(store.offer(at('2')).stale).toBe(false);
+    const older = store.offer(at('1'));
+    expect(older.stale).toBe(true);
+    expect(older.newest.metadata.resourceVersion).toBe('2');
+    store.delete('g');
+    expect(store.get('g')).toBeUndefined();
   });
 
   test('H-26: the error status of a content without status is the error and readyToUse false', () => {
