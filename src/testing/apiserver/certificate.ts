@@ -48,7 +48,8 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
 export function createServingCertificate(commonName = 'kube-test-apiserver'): ServingCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f;
+  // DER integers are minimal and signed: a first byte of 0x40..0x7f is never padding and never negative.
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
   const name = seq(tlv(0x31, seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
   const algorithm = seq(oid('1.2.840.10045.4.3.2'));
   const now = Date.now();
