@@ -28,7 +28,8 @@ describe('dynamic snapshots', () => {
     await env.driver.clearCalls();
     env.api.requests.reset();
     const created = await env.createContent({ name: 'snapcontent-1', volumeHandle: volume, className: 'gold', uid: 'uid-0001' });
-    const ready = await env.waitForContent('snapcontent-1', 'readyToUse', (c) => c.status?.readyToUse === true);
+    // Ready is written before the being-created mark is removed (two writes): wait for both.
+    const ready = await env.waitForContent('snapcontent-1', 'ready and unmarked', (c) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_BEING_CREATED] === undefined);
 
     expect(ready.status).toMatchObject({ readyToUse: true, restoreSize: 1234 });
     expect(ready.status?.snapshotHandle).toMatch(/\S/);
