@@ -10,10 +10,6 @@ export function timestampToNanos(ts: Timestamp__Output | null | undefined): bigi
   return BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
 }
 
-export function nanosToTimestamp(nanos: bigint): { seconds: string; nanos: number } {
-  const seconds = nanos / 1_000_000_000n;
-  return { seconds: seconds.toString(), nanos: Number(nanos - seconds * 1_000_000_000n) };
-}
 
 export function nowNanos(): bigint {
   return BigInt(Date.now()) * 1_000_000n;

@@ -132,8 +132,6 @@ function hasStatus(err: unknown, code: number, ...reasons: string[]): boolean {
 export const isNotFound = (err: unknown): boolean => hasStatus(err, 404, 'NotFound');
 export const isConflict = (err: unknown): boolean => hasStatus(err, 409, 'Conflict');
 export const isAlreadyExists = (err: unknown): boolean => err instanceof ApiError && err.reason === 'AlreadyExists';
-export const isInvalid = (err: unknown): boolean => hasStatus(err, 422, 'Invalid');
-export const isTooManyRequests = (err: unknown): boolean => hasStatus(err, 429, 'TooManyRequests');
 /** The requested resourceVersion (or continue token) is too old: relist. */
 export const isExpired = (err: unknown): boolean => hasStatus(err, 410, 'Expired', 'Gone');
 
