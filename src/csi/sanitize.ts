@@ -10,7 +10,8 @@ function isSecret(field: protobuf.Field): boolean {
   return field.options?.[SECRET_OPTION] === true;
 }
 
-const INT64_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+// The only 64-bit integer type the CSI proto uses (grpc-js hands its values over as decimal strings).
+const INT64 = 'int64';
 
 /**
  * Renders one CSI message as a single line of JSON for the log, in the Go sidecar's style: keys are
@@ -27,10 +28,12 @@ export function sanitizedJson(typeName: string, message: unknown): string {
 }
 
 function renderMessage(type: protobuf.Type, message: unknown): string {
-  if (message === null || typeof message !== 'object') return '{}';
+  // Anything else that is not an object has none of the fields, so it prints as {} below too.
+  if (message === null || message === undefined) return '{}';
   const record = message as Record<string, unknown>;
   const parts: string[] = [];
-  const fields = [...type.fieldsArray].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Field names are unique, so no two compare equal.
+  const fields = [...type.fieldsArray].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const field of fields) {
     const value = record[field.name];
     if (!isPopulated(field, value)) continue;
@@ -44,17 +47,16 @@ function isPopulated(field: protobuf.Field, value: unknown): boolean {
   if (value === null || value === undefined) return false;
   if (field.map) return typeof value === 'object' && Object.keys(value as object).length > 0;
   if (field.repeated) return Array.isArray(value) && value.length > 0;
-  if (field.resolvedType instanceof protobuf.Type) return true;
   if (field.resolvedType instanceof protobuf.Enum) return enumNumber(field.resolvedType, value) !== 0;
-  if (typeof value === 'string') return INT64_TYPES.has(field.type) ? !/^-?0*$/.test(value) : value !== '';
-  if (typeof value === 'number' || typeof value === 'bigint') return value != 0;
-  if (typeof value === 'boolean') return value;
-  return true;
+  if (typeof value === 'string') return field.type === INT64 ? !/^-?0*$/.test(value) : value !== '';
+  // Numbers and booleans show when non-zero / true; a nested message shows whenever it is set, even empty.
+  return Boolean(value);
 }
 
 function renderField(field: protobuf.Field, value: unknown): string {
   if (field.map) {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // Map keys are unique, so no two compare equal.
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${renderSingle(field, v)}`).join(',')}}`;
   }
   if (field.repeated) return `[${(value as unknown[]).map((v) => renderSingle(field, v)).join(',')}]`;
@@ -66,16 +68,13 @@ function renderSingle(field: protobuf.Field, value: unknown): string {
   if (resolved instanceof protobuf.Type) return renderMessage(resolved, value);
   if (resolved instanceof protobuf.Enum) {
     const number = enumNumber(resolved, value);
-    return JSON.stringify(resolved.valuesById[number] ?? String(value));
+    return JSON.stringify((number !== undefined && resolved.valuesById[number]) || String(value));
   }
-  if (INT64_TYPES.has(field.type) && /^-?\d+$/.test(String(value))) return String(value);
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
+  if (field.type === INT64 && /^-?\d+$/.test(String(value))) return String(value);
   return JSON.stringify(value) ?? 'null';
 }
 
-function enumNumber(type: protobuf.Enum, value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string' && value in type.values) return type.values[value] as number;
-  return -1;
+/** An enum value given by number or by name; undefined for a name the enum does not have. */
+function enumNumber(type: protobuf.Enum, value: unknown): number | undefined {
+  return typeof value === 'number' ? value : type.values[String(value)];
 }

@@ -53,7 +53,7 @@ export function decideContent(content: VolumeSnapshotContent, driver: DriverAbil
   const beingCreated = ANN_BEING_CREATED in (content.metadata.annotations ?? {});
   if (status?.readyToUse === true) return beingCreated ? { kind: 'remove-being-created' } : { kind: 'nothing' };
 
-  if (content.spec.source.snapshotHandle || (status?.volumeGroupSnapshotHandle && status?.snapshotHandle)) return { kind: 'refresh' };
+  if (content.spec.source.snapshotHandle || (status?.volumeGroupSnapshotHandle && status.snapshotHandle)) return { kind: 'refresh' };
   if (member) return { kind: 'wait-for-controller' };
 
   // A dynamic snapshot that is not ready. Once its handle is in status, the storage snapshot is

@@ -1,6 +1,6 @@
 import { kubeTime } from './messages.js';
 import type { GroupContentStatus } from './group-types.js';
-import type { Int64, ObjectMeta, VolumeSnapshotContentStatus } from './types.js';
+import type { ObjectMeta, VolumeSnapshotContentStatus } from './types.js';
 
 /**
  * RFC 6902 operations, built from the object as last read. Every write touches only the fields it
@@ -101,9 +101,4 @@ export function clearedStatus(current: VolumeSnapshotContentStatus | undefined):
   return (['snapshotHandle', 'readyToUse', 'creationTime', 'restoreSize'] as const)
     .filter((field) => current[field] !== undefined)
     .map((field) => ({ op: 'remove', path: `/status/${field}` }));
-}
-
-/** Nanoseconds as the status takes them: a plain number when exact, else bigint (written as digits). */
-export function int64(value: bigint): Int64 {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
 }

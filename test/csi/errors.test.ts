@@ -45,3 +45,40 @@ describe('create error classification (sidecar-behavior §6.11)', () => {
     expect(classifyCreateError('a string')).toBe('in-progress');
   });
 });
+
+describe('what counts as a gRPC status error, and how it reads', () => {
+  const withCode = (code: unknown, details: unknown = 'd'): Error => Object.assign(new Error('m'), { code, details });
+
+  test('a code inside 0..16 with details is a gRPC error; anything else is not', () => {
+    expect(isGrpcError(withCode(0))).toBe(true);
+    expect(isGrpcError(withCode(16))).toBe(true);
+    expect(isGrpcError(withCode(17))).toBe(false);
+    expect(isGrpcError(withCode(-1))).toBe(false);
+    expect(isGrpcError(withCode('14'))).toBe(false);
+    expect(isGrpcError(Object.assign(new Error('m'), { code: 14 }))).toBe(false);
+    expect(isGrpcError({ code: 14, details: 'not an Error instance' })).toBe(false);
+    expect(isGrpcError(undefined)).toBe(false);
+  });
+
+  test('the driver\'s own text is used, or the message when a status carries no details text', () => {
+    expect(errorText(withCode(5, 'volume vol-1 not found'))).toBe('rpc error: code = NotFound desc = volume vol-1 not found');
+    expect(errorText(withCode(5, null))).toBe('rpc error: code = NotFound desc = m');
+    expect(errorText(withCode(5, ''))).toBe('rpc error: code = NotFound desc = ');
+    expect(errorText(42)).toBe('42');
+    expect(errorText(new Error('plain'))).toBe('plain');
+  });
+
+  test('unknown code numbers print as Code(n), as Go prints them', () => {
+    expect(codeName(17)).toBe('Code(17)');
+    expect(codeName(-3)).toBe('Code(-3)');
+  });
+
+  test('grpcError builds what grpc-js reports for a failed call', () => {
+    const err = grpcError(Status.NOT_FOUND, 'gone');
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe('5 NOT_FOUND: gone');
+    expect(err.code).toBe(5);
+    expect(err.details).toBe('gone');
+    expect(err.metadata.getMap()).toEqual({});
+  });
+});

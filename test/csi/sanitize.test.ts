@@ -74,3 +74,55 @@ describe('log sanitiser', () => {
     expect(sanitizedJson('csi.v1.ProbeResponse', { ready: null })).toBe('{}');
   });
 });
+
+describe('log sanitiser: what is left out and how values print', () => {
+  test('zero values are left out, int64 zero in any spelling included; non-zero values are kept', () => {
+    const render = (snapshot: Record<string, unknown>) => sanitizedJson('csi.v1.CreateSnapshotResponse', { snapshot });
+    expect(render({ size_bytes: '0', snapshot_id: '', ready_to_use: false })).toBe('{"snapshot":{}}');
+    expect(render({ size_bytes: '-000' })).toBe('{"snapshot":{}}');
+    expect(render({ size_bytes: 0 })).toBe('{"snapshot":{}}');
+    expect(render({ size_bytes: 0n })).toBe('{"snapshot":{}}');
+    expect(render({ size_bytes: '-5' })).toBe('{"snapshot":{"size_bytes":-5}}');
+    expect(render({ size_bytes: '100' })).toBe('{"snapshot":{"size_bytes":100}}');
+    expect(render({ size_bytes: 7 })).toBe('{"snapshot":{"size_bytes":7}}');
+    expect(render({ size_bytes: 12345678901234567890n })).toBe('{"snapshot":{"size_bytes":12345678901234567890}}');
+    expect(render({ ready_to_use: true })).toBe('{"snapshot":{"ready_to_use":true}}');
+    expect(render({ snapshot_id: '0' })).toBe('{"snapshot":{"snapshot_id":"0"}}');
+  });
+
+  test('an int64 that is not a plain integer prints as the string it is', () => {
+    expect(sanitizedJson('csi.v1.CreateSnapshotResponse', { snapshot: { size_bytes: '12abc' } })).toBe('{"snapshot":{"size_bytes":"12abc"}}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotResponse', { snapshot: { size_bytes: 'abc12' } })).toBe('{"snapshot":{"size_bytes":"abc12"}}');
+  });
+
+  test('maps print with sorted keys, empty maps and lists are left out, lists keep their order', () => {
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', { name: 'n', parameters: { b: '2', a: '1', c: '3' } })).toBe('{"name":"n","parameters":{"a":"1","b":"2","c":"3"}}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', { name: 'n', parameters: {} })).toBe('{"name":"n"}');
+    expect(sanitizedJson('csi.v1.CreateVolumeGroupSnapshotRequest', { source_volume_ids: ['v2', 'v1'], name: 'g' })).toBe('{"name":"g","source_volume_ids":["v2","v1"]}');
+    expect(sanitizedJson('csi.v1.CreateVolumeGroupSnapshotRequest', { source_volume_ids: [], name: 'g' })).toBe('{"name":"g"}');
+    expect(sanitizedJson('csi.v1.CreateVolumeGroupSnapshotRequest', { source_volume_ids: 'not-a-list', name: 'g' })).toBe('{"name":"g"}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', { name: 'n', parameters: 'not-a-map' })).toBe('{"name":"n"}');
+  });
+
+  test('secrets are stripped whatever they hold, even when empty of keys but present as a value', () => {
+    expect(sanitizedJson('csi.v1.DeleteSnapshotRequest', { snapshot_id: 's', secrets: { a: '' } })).toBe('{"secrets":"***stripped***","snapshot_id":"s"}');
+  });
+
+  test('enums print by name from a name or a number; unknown numbers print as given; the zero value is left out', () => {
+    const caps = (type: unknown) => sanitizedJson('csi.v1.ControllerGetCapabilitiesResponse', { capabilities: [{ rpc: { type } }] });
+    expect(caps(5)).toBe('{"capabilities":[{"rpc":{"type":"CREATE_DELETE_SNAPSHOT"}}]}');
+    expect(caps('LIST_SNAPSHOTS')).toBe('{"capabilities":[{"rpc":{"type":"LIST_SNAPSHOTS"}}]}');
+    expect(caps(0)).toBe('{"capabilities":[{"rpc":{}}]}');
+    expect(caps('UNKNOWN')).toBe('{"capabilities":[{"rpc":{}}]}');
+    expect(caps(999)).toBe('{"capabilities":[{"rpc":{"type":"999"}}]}');
+    expect(caps('NOT_AN_ENUM_VALUE')).toBe('{"capabilities":[{"rpc":{"type":"NOT_AN_ENUM_VALUE"}}]}');
+  });
+
+  test('numbers and strings print as JSON; a message that is not an object prints as {}', () => {
+    expect(sanitizedJson('csi.v1.ListSnapshotsRequest', { starting_token: 't', max_entries: 3 })).toBe('{"max_entries":3,"starting_token":"t"}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', 'text')).toBe('{}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', null)).toBe('{}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', undefined)).toBe('{}');
+    expect(sanitizedJson('csi.v1.ListSnapshotsRequest', { max_entries: 0, starting_token: '' })).toBe('{}');
+  });
+});

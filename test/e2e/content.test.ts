@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE } from '../../src/sidecar/keys.js';
 import { sha256Hex } from '../../src/testing/sample-driver/index.js';
 import { waitFor } from '../helpers/process.js';
+import { uidFor } from '../helpers/uid.js';
 import { Env, VSC_PATH } from './env.js';
 
 // The sidecar, the sample driver and the API test server as separate processes (the API server
@@ -27,29 +28,33 @@ describe('dynamic snapshots', () => {
     const volume = await env.createVolume('vol-1', 'x'.repeat(1234));
     await env.driver.clearCalls();
     env.api.requests.reset();
-    const created = await env.createContent({ name: 'snapcontent-1', volumeHandle: volume, className: 'gold', uid: 'uid-0001' });
+    const uid = uidFor('snapcontent-1');
+    const created = await env.createContent({ name: 'snapcontent-1', volumeHandle: volume, className: 'gold', uid });
     // Ready is written before the being-created mark is removed (two writes): wait for both.
     const ready = await env.waitForContent('snapcontent-1', 'ready and unmarked', (c) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_BEING_CREATED] === undefined);
 
-    expect(ready.status).toMatchObject({ readyToUse: true, restoreSize: 1234 });
-    expect(ready.status?.snapshotHandle).toMatch(/\S/);
+    expect(ready.status).toEqual({ readyToUse: true, restoreSize: 1234, snapshotHandle: expect.stringMatching(/\S/), creationTime: expect.any(BigInt) });
     expect(BigInt(ready.status?.creationTime ?? 0)).toBeGreaterThan(1_700_000_000_000_000_000n);
     expect(ready.metadata.annotations?.[ANN_BEING_CREATED]).toBeUndefined();
     expect(ready.metadata.resourceVersion).not.toBe(created.metadata.resourceVersion);
 
     const driverCalls = await env.driver.calls();
-    const creates = driverCalls.filter((c) => c.method === 'CreateSnapshot');
-    expect(driverCalls.map((c) => c.method)).toEqual(['CreateSnapshot']);
-    expect(creates[0]?.request).toMatchObject({
-      name: 'snapshot-uid-0001',
-      source_volume_id: volume,
-      parameters: {
-        tier: 'fast',
-        'csi.storage.k8s.io/volumesnapshot/name': 'vs-snapcontent-1',
-        'csi.storage.k8s.io/volumesnapshot/namespace': 'default',
-        'csi.storage.k8s.io/volumesnapshotcontent/name': 'snapcontent-1',
-      },
-    });
+    expect(driverCalls.map((c) => [c.method, c.request])).toEqual([
+      [
+        'CreateSnapshot',
+        {
+          name: `snapshot-${uid}`,
+          source_volume_id: volume,
+          parameters: {
+            tier: 'fast',
+            'csi.storage.k8s.io/volumesnapshot/name': 'vs-snapcontent-1',
+            'csi.storage.k8s.io/volumesnapshot/namespace': 'default',
+            'csi.storage.k8s.io/volumesnapshotcontent/name': 'snapcontent-1',
+          },
+          secrets: {},
+        },
+      ],
+    ]);
     // Add the being-created mark, write status, remove the mark: nothing else (the Go sidecar: 4 requests, 2 RPCs).
     await waitFor('the annotation removal to be counted', () => env.sidecarRequests('snapcontent-1').patches === 2);
     expect(env.sidecarRequests('snapcontent-1')).toEqual({ patches: 2, statusPatches: 1, gets: 0 });
@@ -60,20 +65,26 @@ describe('dynamic snapshots', () => {
     const volume = await env.createVolume('vol-2');
     await env.driver.clearCalls();
     env.api.requests.reset();
+    // The stored versions in order, so the not-ready state is seen even if the test looks late.
+    const history = env.history('snapcontent-2');
     await env.createContent({ name: 'snapcontent-2', volumeHandle: volume, className: 'gold' });
-    const notReady = await env.waitForContent('snapcontent-2', 'status written', (c) => c.status?.snapshotHandle !== undefined && c.metadata.annotations?.[ANN_BEING_CREATED] === undefined);
-    expect(notReady.status?.readyToUse).toBe(false);
-    const writesWhileCreating = env.sidecarRequests('snapcontent-2');
-    expect(writesWhileCreating).toEqual({ patches: 2, statusPatches: 1, gets: 0 });
-
-    // Polls happen, but write nothing until the driver says ready.
-    await waitFor('a readiness poll', async () => (await calls('ListSnapshots')) >= 1);
-    expect(env.sidecarRequests('snapcontent-2')).toEqual(writesWhileCreating);
-
     const ready = await env.waitForContent('snapcontent-2', 'readyToUse', (c) => c.status?.readyToUse === true);
-    expect(ready.status?.snapshotHandle).toBe(notReady.status?.snapshotHandle);
-    expect(env.sidecarRequests('snapcontent-2')).toEqual({ patches: 2, statusPatches: 2, gets: 0 });
+    await history.stop();
+
+    // Mark, not-ready status, mark removed; then nothing until the poll that finds it ready writes readiness.
+    const handle = ready.status?.snapshotHandle;
+    expect(handle).toMatch(/\S/);
+    expect(history.versions.map((v) => [v.metadata.annotations?.[ANN_BEING_CREATED] ?? '-', v.status?.readyToUse, v.status?.snapshotHandle])).toEqual([
+      ['-', undefined, undefined],
+      ['yes', undefined, undefined],
+      ['yes', false, handle],
+      ['-', false, handle],
+      ['-', true, handle],
+    ]);
+    // The polls: at least the one that found the snapshot ready, all by ListSnapshots, and no write beyond these four.
+    expect(await calls('ListSnapshots')).toBeGreaterThanOrEqual(1);
     expect(await calls('CreateSnapshot')).toBe(1);
+    expect(env.sidecarRequests('snapcontent-2')).toEqual({ patches: 2, statusPatches: 2, gets: 0 });
   });
 
   test('secrets from the deletion-secret annotations reach CreateSnapshot and DeleteSnapshot', async () => {
@@ -90,13 +101,25 @@ describe('dynamic snapshots', () => {
       className: 'gold',
       annotations: { [ANN_DELETION_SECRET_NAME]: 'snap-secret', [ANN_DELETION_SECRET_NAMESPACE]: 'default' },
     });
-    await env.waitForContent('snapcontent-3', 'readyToUse', (c) => c.status?.readyToUse === true);
+    const ready = await env.waitForContent('snapcontent-3', 'readyToUse', (c) => c.status?.readyToUse === true);
     await env.deleteAsController('snapcontent-3');
     await env.waitForGone('snapcontent-3');
     const journal = await env.driver.calls();
-    for (const method of ['CreateSnapshot', 'DeleteSnapshot']) {
-      expect(journal.find((c) => c.method === method)?.request).toMatchObject({ secrets: { user: sha256Hex('admin') } });
-    }
+    const secrets = { user: sha256Hex('admin') };
+    expect(journal.filter((c) => c.method === 'CreateSnapshot').map((c) => c.request)).toEqual([
+      {
+        name: `snapshot-${uidFor('snapcontent-3')}`,
+        source_volume_id: volume,
+        parameters: {
+          tier: 'fast',
+          'csi.storage.k8s.io/volumesnapshot/name': 'vs-snapcontent-3',
+          'csi.storage.k8s.io/volumesnapshot/namespace': 'default',
+          'csi.storage.k8s.io/volumesnapshotcontent/name': 'snapcontent-3',
+        },
+        secrets,
+      },
+    ]);
+    expect(journal.filter((c) => c.method === 'DeleteSnapshot').map((c) => c.request)).toEqual([{ snapshot_id: ready.status?.snapshotHandle, secrets }]);
   });
 
   test('Z-21: a final driver error is recorded in status and an Event, the mark is removed, and the retry succeeds', async () => {
@@ -117,23 +140,41 @@ describe('dynamic snapshots', () => {
       const mine = list.items.filter((e) => e.involvedObject.name === 'snapcontent-4');
       return mine.length > 0 ? mine : undefined;
     });
+    // The stored Event also carries what the API server adds (uid, times, count): only the sidecar's fields are compared.
     expect(events[0]).toMatchObject({ type: 'Warning', reason: 'SnapshotCreationFailed', message: failed.status?.error?.message, source: { component: 'csi-snapshotter sample.csi.example.com' } });
     const ready = await env.waitForContent('snapcontent-4', 'ready and unmarked', (c) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_BEING_CREATED] === undefined);
     expect(ready.status?.error).toBeUndefined();
   });
 
   test('a sidecar killed during CreateSnapshot leaves exactly one storage snapshot after its restart', async () => {
-    await startReady({ faults: { latencyMs: { CreateSnapshot: 2500 } } });
+    // The driver holds the call far longer than the test runs, so the sidecar is surely killed while waiting for it.
+    await startReady({ faults: { latencyMs: { CreateSnapshot: 600_000 } } });
     const volume = await env.createVolume('vol-5');
     await env.createContent({ name: 'snapcontent-5', volumeHandle: volume, className: 'gold' });
     // The being-created mark is on the object before the driver is asked.
     await env.waitForContent('snapcontent-5', 'being-created', (c) => c.metadata.annotations?.[ANN_BEING_CREATED] === 'yes');
-    await waitFor('CreateSnapshot to reach the driver', async () => (await env.driver.calls()).some((c) => c.method === 'CreateSnapshot'));
+    const held = await waitFor('CreateSnapshot to reach the driver', async () => (await env.driver.calls()).find((c) => c.method === 'CreateSnapshot'));
     await env.sidecar?.stop();
+    expect((await env.driver.calls()).filter((c) => c.method === 'CreateSnapshot').map((c) => c.code)).toEqual([undefined]);
+    const killed = await env.getContent('snapcontent-5');
+    expect(killed.status?.snapshotHandle).toBeUndefined();
+    expect(killed.metadata.annotations?.[ANN_BEING_CREATED]).toBe('yes');
+
+    // Storage finishes the cut the dead sidecar asked for (here by the same request, sent again).
+    await env.driver.clearFaults();
+    const cut = await env.csi.call('/csi.v1.Controller/CreateSnapshot', { name: held.request.name as string, source_volume_id: volume, parameters: held.request.parameters as Record<string, string> }, new Date(Date.now() + 10_000));
+    const cutId = cut.snapshot?.snapshot_id;
+    expect(cutId).toMatch(/\S/);
+
     env.startSidecar(['--extra-create-metadata']);
     // Ready, and the being-created mark removed (the last write of a create).
     const ready = await env.waitForContent('snapcontent-5', 'ready and unmarked', (c) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_BEING_CREATED] === undefined);
-    expect(await env.driverSnapshots(volume)).toEqual([ready.status?.snapshotHandle]);
+    // The restarted sidecar asked again under the same name, so it found the cut instead of making a second one.
+    expect(ready.status?.snapshotHandle).toBe(cutId);
+    expect(await env.driverSnapshots(volume)).toEqual([cutId]);
+    const names = (await env.driver.calls()).filter((c) => c.method === 'CreateSnapshot').map((c) => c.request.name);
+    expect(names.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(names)).toEqual(new Set([`snapshot-${uidFor('snapcontent-5')}`]));
   });
 });
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CsiConnection } from '../../src/csi/connection.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
@@ -8,6 +7,7 @@ import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/ty
 import { startTestApiServer, type GroupVersion, type TestApiServer } from '../../src/testing/apiserver/index.js';
 import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
 import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
+import { uidFor } from '../helpers/uid.js';
 
 export const VSC_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
 export const CLASS_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses';
@@ -30,8 +30,11 @@ export class Env {
     readonly csi: CsiConnection,
   ) {}
 
-  static async start(options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[] } = {}): Promise<Env> {
-    const api = await startTestApiServer(options.groupSnapshotVersions ? { groupSnapshotVersions: options.groupSnapshotVersions } : {});
+  static async start(options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[]; recordObjects?: boolean } = {}): Promise<Env> {
+    const api = await startTestApiServer({
+      ...(options.groupSnapshotVersions ? { groupSnapshotVersions: options.groupSnapshotVersions } : {}),
+      recordObjects: options.recordObjects ?? false,
+    });
     const driver = await startSampleDriver(options.faults ? { faults: options.faults } : {});
     const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
     const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
@@ -104,7 +107,7 @@ export class Env {
         kind: 'VolumeSnapshotContent',
         metadata: { name: options.name, finalizers: [FINALIZER_CONTENT], ...(options.annotations ? { annotations: options.annotations } : {}) },
         spec: {
-          volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${options.name}`, namespace: 'default', uid: options.uid ?? randomUUID() },
+          volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${options.name}`, namespace: 'default', uid: options.uid ?? uidFor(options.name) },
           deletionPolicy: options.policy ?? 'Delete',
           driver: this.driverName,
           ...(options.className ? { volumeSnapshotClassName: options.className } : {}),
@@ -137,15 +140,57 @@ export class Env {
     }, timeoutMs);
   }
 
+  /** Waits for a 404; any other failed read is an error at once, never taken for "gone". */
   async waitForGone(name: string, timeoutMs = 30_000): Promise<void> {
     await waitFor(`${name} to be deleted`, async () => {
       try {
         await this.getContent(name);
         return false;
       } catch (err) {
-        return (err as { statusCode?: number }).statusCode === 404;
+        if ((err as { statusCode?: number }).statusCode === 404) return true;
+        throw err;
       }
     }, timeoutMs);
+  }
+
+  /**
+   * Records every stored version of one content, in order, through a watch that starts at the
+   * current resourceVersion: what the sidecar wrote and when in the sequence, however late the test
+   * looks. Call before the content is created; `stop()` ends the watch.
+   */
+  history(name: string): { versions: VolumeSnapshotContent[]; stop: () => Promise<void> } {
+    const versions: VolumeSnapshotContent[] = [];
+    const abort = new AbortController();
+    let failed: unknown;
+    let endedEarly = false;
+    const watching = this.rest
+      .watch<VolumeSnapshotContent>({
+        path: VSC_PATH,
+        query: { resourceVersion: String(this.api.resourceVersion()), timeoutSeconds: 600 },
+        signal: abort.signal,
+        onEvent: (e) => {
+          if (e.type === 'ERROR') throw new Error(`the watch of ${name} failed: ${JSON.stringify(e.object)}`);
+          if (e.type !== 'BOOKMARK' && e.object.metadata.name === name) versions.push(e.object);
+        },
+      })
+      .then(
+        () => {
+          endedEarly = !abort.signal.aborted;
+        },
+        (err: unknown) => {
+          failed = err;
+        },
+      );
+    return {
+      versions,
+      stop: async () => {
+        abort.abort();
+        await watching;
+        // A watch that ended on its own may have missed versions: the history would be incomplete.
+        if (failed) throw failed;
+        if (endedEarly) throw new Error(`the watch of ${name} ended before the test stopped it`);
+      },
+    };
   }
 
   /** What the snapshot-controller does when the user deletes the VolumeSnapshot. */

@@ -4,11 +4,21 @@ import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTE
 import type { WireGroupContent } from '../../src/sidecar/group-types.js';
 import type { DeletionPolicy } from '../../src/sidecar/types.js';
 import { waitFor } from '../helpers/process.js';
+import { uidFor } from '../helpers/uid.js';
 import { Env } from './env.js';
 
 // The sidecar, the sample driver and the API test server as separate processes, exercising the
 // group snapshot outcomes end to end at the version the sidecar picks (v1 when all are served).
 const VGSC = volumeGroupSnapshotContents('v1');
+// The class as users write them: the group secret keys (the controller's and the sidecar's) beside
+// the driver's own parameter. Only the driver's parameter may reach CreateVolumeGroupSnapshot.
+const CLASS_PARAMETERS = {
+  tier: 'fast',
+  'csi.storage.k8s.io/group-snapshotter-secret-name': 'group-secret',
+  'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default',
+  'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
+  'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default',
+};
 let env: Env;
 afterEach(async () => {
   await env?.stop();
@@ -19,14 +29,14 @@ async function startReady(options: Parameters<typeof Env.start>[0] = {}): Promis
   await env.rest.request({
     method: 'POST',
     path: collectionPath(volumeGroupSnapshotClasses('v1')),
-    body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: env.driverName, deletionPolicy: 'Delete', parameters: { tier: 'fast' } },
+    body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: env.driverName, deletionPolicy: 'Delete', parameters: CLASS_PARAMETERS },
   });
   env.startSidecar(['--extra-create-metadata']);
   await env.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
   return env;
 }
 
-async function createGroupContent(name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete', uid = `uid-${name}`): Promise<void> {
+async function createGroupContent(name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete', uid = uidFor(name)): Promise<void> {
   await env.rest.request({
     method: 'POST',
     path: collectionPath(VGSC),
@@ -54,13 +64,15 @@ async function waitForGroup(name: string, what: string, predicate: (c: WireGroup
   }, timeoutMs);
 }
 
+/** Waits for a 404; any other failed read is an error at once, never taken for "gone". */
 async function waitForGroupGone(name: string): Promise<void> {
   await waitFor(`${name} to be deleted`, async () => {
     try {
       await getGroupContent(name);
       return false;
     } catch (err) {
-      return (err as { statusCode?: number }).statusCode === 404;
+      if ((err as { statusCode?: number }).statusCode === 404) return true;
+      throw err;
     }
   });
 }
@@ -108,28 +120,58 @@ describe('dynamic group snapshots', () => {
     expectComplete(small, three);
     expectComplete(large, fifty);
 
-    const creates = (await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot');
-    expect(creates.map((c) => c.request.name).sort()).toEqual(['groupsnapshot-uid-groupsnapcontent-3', 'groupsnapshot-uid-groupsnapcontent-50']);
-    expect(creates.find((c) => c.request.name === 'groupsnapshot-uid-groupsnapcontent-3')?.request).toMatchObject({
-      source_volume_ids: three,
-      parameters: { tier: 'fast', 'csi.storage.k8s.io/volumegroupsnapshotcontent/name': 'groupsnapcontent-3' },
+    const creates = (await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot').map((c) => c.request);
+    const sent = (content: string, volumeIds: string[]) => ({
+      name: `groupsnapshot-${uidFor(content)}`,
+      source_volume_ids: volumeIds,
+      parameters: {
+        tier: 'fast',
+        'csi.storage.k8s.io/volumegroupsnapshot/name': `vgs-${content}`,
+        'csi.storage.k8s.io/volumegroupsnapshot/namespace': 'default',
+        'csi.storage.k8s.io/volumegroupsnapshotcontent/name': content,
+      },
+      secrets: {},
     });
+    const byName = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.name).localeCompare(String(b.name));
+    expect([...creates].sort(byName)).toEqual([sent('groupsnapcontent-3', three), sent('groupsnapcontent-50', fifty)].sort(byName));
   });
 
   test('a sidecar killed during CreateVolumeGroupSnapshot leaves exactly one group after its restart', async () => {
-    await startReady({ faults: { latencyMs: { CreateVolumeGroupSnapshot: 2500 } } });
+    // The driver holds the call far longer than the test runs, so the sidecar is surely killed while waiting for it.
+    await startReady({ faults: { latencyMs: { CreateVolumeGroupSnapshot: 600_000 } } });
     const ids = await volumes('crash', 3);
     await createGroupContent('groupsnapcontent-crash', ids);
     await waitForGroup('groupsnapcontent-crash', 'being-created', (c) => c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] === 'yes');
-    await waitFor('CreateVolumeGroupSnapshot to reach the driver', async () => (await env.driver.calls()).some((c) => c.method === 'CreateVolumeGroupSnapshot'));
+    const held = await waitFor('CreateVolumeGroupSnapshot to reach the driver', async () => (await env.driver.calls()).find((c) => c.method === 'CreateVolumeGroupSnapshot'));
     await env.sidecar?.stop();
+    expect((await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot').map((c) => c.code)).toEqual([undefined]);
+    const killed = await getGroupContent('groupsnapcontent-crash');
+    expect(killed.status).toBeUndefined();
+    expect(killed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+
+    // Storage finishes the cut the dead sidecar asked for (here by the same request, sent again).
+    await env.driver.clearFaults();
+    const cut = await env.csi.call(
+      '/csi.v1.GroupController/CreateVolumeGroupSnapshot',
+      { name: held.request.name as string, source_volume_ids: ids, parameters: held.request.parameters as Record<string, string>, secrets: {} },
+      new Date(Date.now() + 10_000),
+    );
+    const groupId = cut.group_snapshot?.group_snapshot_id;
+    expect(groupId).toMatch(/\S/);
+
     env.startSidecar(['--extra-create-metadata']);
     const ready = await waitForGroup('groupsnapcontent-crash', 'ready and unmarked', readyAndUnmarked);
+    // The restarted sidecar asked again under the same name, so it found the cut instead of making a second group.
+    expect(ready.status?.volumeGroupSnapshotHandle).toBe(groupId);
     const list = expectComplete(ready, ids);
     // Every volume has exactly one snapshot, and it is the recorded member of the recorded group.
     for (const id of ids) {
       expect(await env.driverSnapshots(id)).toEqual([list.find((m) => m.volumeHandle === id)?.snapshotHandle]);
     }
+    expect(list.map((m) => m.snapshotHandle).sort()).toEqual((cut.group_snapshot?.snapshots ?? []).map((m) => m.snapshot_id).sort());
+    const names = (await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot').map((c) => c.request.name);
+    expect(names.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(names)).toEqual(new Set([`groupsnapshot-${uidFor('groupsnapcontent-crash')}`]));
   });
 });
 
@@ -193,7 +235,7 @@ describe('start-up', () => {
         kind: 'VolumeGroupSnapshotContent',
         metadata: { name: 'groupsnapcontent-beta', finalizers: [FINALIZER_GROUP_CONTENT] },
         spec: {
-          volumeGroupSnapshotRef: { name: 'vgs', namespace: 'default', uid: 'uid-beta' },
+          volumeGroupSnapshotRef: { name: 'vgs', namespace: 'default', uid: uidFor('groupsnapcontent-beta') },
           deletionPolicy: 'Delete',
           driver: env.driverName,
           volumeGroupSnapshotClassName: 'group-gold',
@@ -205,6 +247,9 @@ describe('start-up', () => {
       const c = await env.rest.request<WireGroupContent>({ method: 'GET', path: `${path}/groupsnapcontent-beta` });
       return readyAndUnmarked(c) ? c : undefined;
     });
+    expect((await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot').map((c) => c.request)).toEqual([
+      { name: `groupsnapshot-${uidFor('groupsnapcontent-beta')}`, source_volume_ids: ids, parameters: {}, secrets: {} },
+    ]);
     const pairs = ready.status?.volumeSnapshotHandlePairList as Array<{ volumeHandle: string; snapshotHandle: string }>;
     expect(pairs.map((p) => p.volumeHandle).sort()).toEqual([...ids].sort());
     expect(pairs.every((p) => p.snapshotHandle.length > 0)).toBe(true);

@@ -5,8 +5,10 @@ import { silentLogger } from '../../src/observe/logger.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { RealCluster, type DriverHandle } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
+import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
 import { createHash } from 'node:crypto';
 import { getObject, GROUP_SNAPSHOT_API, SNAPSHOT_API, waitForGone, waitForReady, type KubeObject } from './harness/snapshot-api.js';
+import { pollUntil } from './harness/wait.js';
 
 // This project's csi-snapshotter in place of the Go one: users' VolumeSnapshots flow through the real
 // kube-apiserver and snapshot-controller to the sidecar (on the RBAC-limited kubeconfig of
@@ -15,6 +17,33 @@ import { getObject, GROUP_SNAPSHOT_API, SNAPSHOT_API, waitForGone, waitForReady,
 const FLOW_TIMEOUT_MS = 120_000;
 
 const annotationsOf = (o: KubeObject): Record<string, string> => (o.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+const finalizersOf = (o: KubeObject | undefined): string[] => o?.metadata.finalizers ?? [];
+
+/**
+ * Reads an object (and the content it is bound to) until `settled` holds for both. Readiness is not
+ * the end of a flow: the snapshot-controller adds its bound-protection finalizers and the sidecar
+ * removes its being-created mark after it, so objects compared at the moment they turned ready
+ * would differ by how fast each flow happened to run.
+ */
+async function readSettled(
+  cluster: RealCluster,
+  path: string,
+  contentPath: (o: KubeObject) => string,
+  settled: (o: KubeObject, content: KubeObject) => boolean,
+  diagnostics: () => string,
+): Promise<{ object: KubeObject; content: KubeObject }> {
+  return pollUntil(
+    async () => {
+      const object = await getObject(cluster.admin, path);
+      const content = object?.status?.readyToUse === true ? await getObject(cluster.admin, contentPath(object)) : undefined;
+      return object && content && settled(object, content) ? { object, content } : undefined;
+    },
+    { description: `${path} and its content to settle after readiness`, timeoutMs: FLOW_TIMEOUT_MS, intervalMs: 250, diagnostics },
+  );
+}
+
+const boundContentPath = (s: KubeObject): string => `${SNAPSHOT_API}/volumesnapshotcontents/${s.status?.boundVolumeSnapshotContentName as string}`;
+const boundGroupContentPath = (g: KubeObject): string => `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${g.status?.boundVolumeGroupSnapshotContentName as string}`;
 const SIDECAR = join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js');
 
 async function snapshotClass(cluster: RealCluster, driver: string, policy: 'Delete' | 'Retain'): Promise<string> {
@@ -88,14 +117,33 @@ async function groupFlow(cluster: RealCluster, driver: DriverHandle, namespace: 
     },
   });
   const path = `${GROUP_SNAPSHOT_API}/namespaces/${namespace}/volumegroupsnapshots/${prefix}-group`;
-  const group = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
-  const memberName = (handle: string): string => `snapshot-${createHash('sha256').update(group.metadata.uid + handle).digest('hex')}`;
-  const members = await Promise.all(
-    volumes.map((v) => waitForReady(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${memberName(v.volumeHandle)}`, FLOW_TIMEOUT_MS, diagnostics)),
+  const { object: group, content: groupContent } = await readSettled(
+    cluster,
+    path,
+    boundGroupContentPath,
+    (g, c) =>
+      finalizersOf(g).includes('groupsnapshot.storage.kubernetes.io/volumegroupsnapshot-bound-protection') &&
+      c.status?.readyToUse === true &&
+      finalizersOf(c).includes('groupsnapshot.storage.kubernetes.io/volumegroupsnapshotcontent-bound-protection') &&
+      annotationsOf(c)['groupsnapshot.storage.kubernetes.io/volumegroupsnapshot-being-created'] === undefined,
+    diagnostics,
   );
-  const memberContents = await Promise.all(members.map((m) => getObject(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents/${m.status?.boundVolumeSnapshotContentName as string}`)));
-  const groupContent = await getObject(cluster.admin, `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${group.status?.boundVolumeGroupSnapshotContentName as string}`);
-  return { group, groupContent, members, memberContents, volumes, path };
+  const memberName = (handle: string): string => `snapshot-${createHash('sha256').update(group.metadata.uid + handle).digest('hex')}`;
+  const settledMembers = await Promise.all(
+    volumes.map((v) =>
+      readSettled(
+        cluster,
+        `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${memberName(v.volumeHandle)}`,
+        boundContentPath,
+        (m, c) =>
+          finalizersOf(m).includes('snapshot.storage.kubernetes.io/volumesnapshot-in-group-protection') &&
+          c.status?.readyToUse === true &&
+          finalizersOf(c).includes('snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection'),
+        diagnostics,
+      ),
+    ),
+  );
+  return { group, groupContent, members: settledMembers.map((m) => m.object), memberContents: settledMembers.map((m) => m.content), volumes, path };
 }
 
 function startOurSidecar(cluster: RealCluster, driver: DriverHandle): ManagedProcess {
@@ -217,7 +265,13 @@ describe("this project's csi-snapshotter with the real snapshot-controller", () 
     for (const v of flow.volumes) expect(await storageSnapshots(driver, v.volumeHandle)).toEqual([]);
   });
 
-  test('the sidecar ran on the RBAC-limited kubeconfig without permission errors', () => {
+  test('the sidecar ran on the RBAC-limited kubeconfig without permission errors', async () => {
+    // Its own objects, so that every right the sidecar has is used even when this test runs alone.
+    const writes = await exerciseSidecarWrites(cluster, driver, 'ts-rbac', FLOW_TIMEOUT_MS, diagnostics);
+    expect(writes.events.length).toBeGreaterThan(0);
+    for (const event of writes.events) expect(event.message).toContain('cannot get credentials for snapshot content');
+    expect(writes.content.status?.readyToUse).toBe(true);
+    expect(writes.groupContent.status?.readyToUse).toBe(true);
     sidecar.assertRunning();
     expect(sidecar.log()).not.toMatch(/forbidden|Forbidden/);
   });
@@ -255,10 +309,22 @@ describe('side by side with the Go csi-snapshotter', () => {
       const className = await snapshotClass(cluster, driver.driverName, 'Delete');
       const volume = await cluster.createBoundPvc(driver, namespace, `${flavour}-pvc`);
       const path = await createSnapshot(cluster, namespace, `${flavour}-snap`, { persistentVolumeClaimName: volume.pvcName }, className);
-      const snapshot = await waitForReady(cluster.admin, path, FLOW_TIMEOUT_MS, () => sidecar.logTail(40));
-      const content = await getObject(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents/snapcontent-${snapshot.metadata.uid}`);
+      const { object: snapshot, content } = await readSettled(
+        cluster,
+        path,
+        boundContentPath,
+        (s, c) =>
+          finalizersOf(s).includes('snapshot.storage.kubernetes.io/volumesnapshot-bound-protection') &&
+          c.status?.readyToUse === true &&
+          finalizersOf(c).includes('snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection') &&
+          annotationsOf(c)['snapshot.storage.kubernetes.io/volumesnapshot-being-created'] === undefined,
+        () => sidecar.logTail(40),
+      );
+      expect(content.metadata.name).toBe(`snapcontent-${snapshot.metadata.uid}`);
       results[flavour] = shape(content, snapshot);
     }
+    // Two empty shapes would be equal too: both flows must have left a ready content behind.
+    for (const flavour of ['go', 'ts']) expect(results[flavour]).toMatchObject({ contentReady: true, snapshotReady: true, contentSpecSource: ['volumeHandle'] });
     expect(results.ts).toEqual(results.go);
   });
 
@@ -283,6 +349,11 @@ describe('side by side with the Go csi-snapshotter', () => {
         },
         members: flow.members.map((m, i) => shape(flow.memberContents[i], m)),
       };
+    }
+    // Two empty shapes would be equal too: both flows must have left a ready group of two members.
+    for (const flavour of ['go', 'ts']) {
+      expect(results[flavour]).toMatchObject({ group: { ready: true }, groupContent: { members: [expect.anything(), expect.anything()] } });
+      expect((results[flavour] as { members: unknown[] }).members).toHaveLength(2);
     }
     expect(results.ts).toEqual(results.go);
   });

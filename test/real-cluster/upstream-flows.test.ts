@@ -2,13 +2,16 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { RealCluster, type DriverHandle } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
+import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
 import {
   createGroupSnapshotClass,
   createSnapshotClass,
   getObject,
   GROUP_SNAPSHOT_API,
+  GROUP_SNAPSHOT_BOUND_FINALIZER,
   listObjects,
   SNAPSHOT_API,
+  waitForFinalizer,
   waitForGone,
   waitForReady,
 } from './harness/snapshot-api.js';
@@ -104,6 +107,7 @@ describe('upstream Go csi-snapshotter with the real snapshot-controller', () => 
     const inNamespace = await listObjects(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots`);
     expect(inNamespace.filter((snapshot) => snapshot.status?.volumeGroupSnapshotName === 'group-snap')).toHaveLength(2);
 
+    await waitForFinalizer(cluster.admin, path, GROUP_SNAPSHOT_BOUND_FINALIZER, FLOW_TIMEOUT_MS, diagnostics);
     await cluster.admin.json('DELETE', path);
     await waitForGone(cluster.admin, `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${groupContentName}`, FLOW_TIMEOUT_MS, diagnostics);
     for (const member of expectedMembers) {
@@ -112,7 +116,13 @@ describe('upstream Go csi-snapshotter with the real snapshot-controller', () => 
     await waitForGone(cluster.admin, path, FLOW_TIMEOUT_MS, diagnostics);
   });
 
-  test('the Go sidecar ran on the RBAC-limited kubeconfig without permission errors', () => {
+  test('the Go sidecar ran on the RBAC-limited kubeconfig without permission errors', async () => {
+    // Its own objects, so that every right the sidecar has is used even when this test runs alone.
+    const writes = await exerciseSidecarWrites(cluster, driver, 'go-rbac', FLOW_TIMEOUT_MS, diagnostics);
+    expect(writes.events.length).toBeGreaterThan(0);
+    for (const event of writes.events) expect(event.message).toContain('cannot get credentials for snapshot content');
+    expect(writes.content.status?.readyToUse).toBe(true);
+    expect(writes.groupContent.status?.readyToUse).toBe(true);
     sidecar.assertRunning();
     expect(sidecar.log()).not.toMatch(/is forbidden/);
   });

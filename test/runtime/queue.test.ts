@@ -204,13 +204,81 @@ describe('WorkQueue', () => {
     expect(queue.unfinishedWorkSeconds()).toBe(0);
   });
 
-  test('rejects a nonsensical backoff configuration', () => {
+  test('rejects a nonsensical backoff configuration; a maximum equal to the base is a fixed delay', () => {
     expect(() => new WorkQueue({ name: 'q', baseDelayMs: 0 })).toThrow(/must be positive/);
-    expect(() => new WorkQueue({ name: 'q', baseDelayMs: 10, maxDelayMs: 5 })).toThrow(/below the base delay/);
+    expect(() => new WorkQueue({ name: 'q', baseDelayMs: 10, maxDelayMs: 5 })).toThrow('work queue q: the maximum retry delay (5 ms) is below the base delay (10 ms)');
+    const fixed = new WorkQueue({ name: 'q', baseDelayMs: 10, maxDelayMs: 10, clock: new ManualClock() });
+    fixed.addRateLimited('k');
+    expect(fixed.nextBackoffMs('k')).toBe(10);
+  });
+
+  test('queue latency is measured from the first add, not from the clock\'s zero', async () => {
+    const latencies: number[] = [];
+    const metrics: QueueMetricsSink = { added: () => undefined, depth: () => undefined, queueLatency: (_n, s) => latencies.push(s), workDuration: () => undefined, retried: () => undefined };
+    const { queue, clock } = newQueue(new ManualClock(), metrics);
+    clock.advance(1000);
+    queue.add('a');
+    clock.advance(300);
+    queue.add('a');
+    clock.advance(200);
+    expect(await queue.get()).toBe('a');
+    expect(latencies).toEqual([0.5]);
+  });
+
+  test('done() for a key that is not being processed changes nothing (no second copy queued)', async () => {
+    const durations: number[] = [];
+    const metrics: QueueMetricsSink = { added: () => undefined, depth: () => undefined, queueLatency: () => undefined, workDuration: (_n, s) => durations.push(s), retried: () => undefined };
+    const { queue } = newQueue(new ManualClock(), metrics);
+    queue.add('a');
+    queue.done('a');
+    expect(queue.len()).toBe(1);
+    expect(queue.inFlight()).toBe(0);
+    expect(durations).toEqual([]);
+    expect(await queue.get()).toBe('a');
+    expect(queue.len()).toBe(0);
+  });
+
+  test('after shutdown, delayed and rate-limited adds schedule nothing and count no retry', () => {
+    const retried: string[] = [];
+    const metrics: QueueMetricsSink = { added: () => undefined, depth: () => undefined, queueLatency: () => undefined, workDuration: () => undefined, retried: (n) => retried.push(n) };
+    const { queue, clock } = newQueue(new ManualClock(), metrics);
+    queue.shutdown();
+    queue.addAfter('a', 50);
+    queue.addRateLimited('b');
+    expect(clock.pending()).toBe(0);
+    expect(queue.numRequeues('b')).toBe(0);
+    expect(retried).toEqual([]);
+    queue.shutdown();
+    expect(queue.isShuttingDown()).toBe(true);
+  });
+
+  test('a long queue is worked off in order while its storage is compacted', async () => {
+    const { queue } = newQueue();
+    for (let i = 0; i < 3000; i++) queue.add(`k${i}`);
+    const taken: string[] = [];
+    for (let i = 0; i < 2500; i++) taken.push((await queue.get()) as string);
+    for (let i = 3000; i < 3100; i++) queue.add(`k${i}`);
+    expect(queue.len()).toBe(600);
+    while (queue.len() > 0) taken.push((await queue.get()) as string);
+    expect(taken).toEqual(Array.from({ length: 3100 }, (_, i) => `k${i}`));
   });
 });
 
 describe('WorkQueue with real timers', () => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  test('an earlier delayed add replaces the later one: its timer is cancelled, not left running', async () => {
+    const queue = new WorkQueue({ name: 'real', baseDelayMs: 20, maxDelayMs: 40 });
+    const before = timers();
+    queue.addAfter('k', 600_000);
+    queue.addAfter('k', 1);
+    expect(timers()).toBe(before + 1);
+    expect(await queue.get()).toBe('k');
+    expect(timers()).toBe(before);
+    queue.done('k');
+    queue.shutdown();
+  });
+
   test('a rate-limited key comes back after its backoff', async () => {
     const queue = new WorkQueue({ name: 'real', baseDelayMs: 20, maxDelayMs: 40 });
     const started = performance.now();

@@ -9,6 +9,9 @@ let csi: CsiClient;
 let vol: string;
 let counter = 0;
 const unique = (prefix: string): string => `${prefix}-${++counter}`;
+/** A CSI timestamp in whole Unix milliseconds (rounded down). */
+const millis = (ts: { seconds?: string | number | { toString(): string }; nanos?: number } | null | undefined): number =>
+  Number(ts?.seconds ?? 0) * 1000 + Math.floor((ts?.nanos ?? 0) / 1e6);
 
 beforeAll(async () => {
   driver = await startSampleDriver();
@@ -28,11 +31,15 @@ beforeEach(async () => {
 
 describe('fault injection', () => {
   test('latency per method pushes a call past its deadline and leaves other methods alone', async () => {
-    await driver.setFaults({ latencyMs: { CreateSnapshot: 1000 } });
+    // Held far longer than the test runs: the call is still held when the Probe below is answered.
+    await driver.setFaults({ latencyMs: { CreateSnapshot: 600_000 } });
     await expectCode(csi.createSnapshot({ name: unique('late'), source_volume_id: vol }, 200), status.DEADLINE_EXCEEDED);
-    const started = performance.now();
     await csi.probe();
-    expect(performance.now() - started).toBeLessThan(900);
+    // The journal in arrival order: the delayed call has no answer yet, the Probe after it has one.
+    expect((await driver.calls()).map((c) => [c.method, c.codeName])).toEqual([
+      ['CreateSnapshot', undefined],
+      ['Probe', 'OK'],
+    ]);
 
     await driver.setFaults({ latencyMs: { '*': 300 } });
     const t0 = performance.now();
@@ -68,20 +75,30 @@ describe('fault injection', () => {
   });
 
   test('readyDelayMs keeps new snapshots and groups unready until it has passed', async () => {
-    await driver.setFaults({ readyDelayMs: 700 });
     const vol2 = (await csi.createVolume({ name: unique('v'), volume_capabilities: [MOUNT_RW] })).volume?.volume_id as string;
+    // A delay no test run outlasts: every look at these is before it has passed, however slow the machine.
+    await driver.setFaults({ readyDelayMs: 600_000 });
+    const heldName = unique('held');
+    const held = await csi.createSnapshot({ name: heldName, source_volume_id: vol });
+    const heldGroup = await csi.createGroup({ name: unique('held-group'), source_volume_ids: [vol, vol2] });
+    const heldGroupId = heldGroup.group_snapshot?.group_snapshot_id as string;
+    const heldMemberIds = heldGroup.group_snapshot?.snapshots.map((s) => s.snapshot_id) as string[];
+    expect(held.snapshot?.ready_to_use).toBe(false);
+    expect(heldGroup.group_snapshot?.ready_to_use).toBe(false);
+    expect(heldGroup.group_snapshot?.snapshots.map((s) => s.ready_to_use)).toEqual([false, false]);
+    expect((await csi.listSnapshots({ snapshot_id: held.snapshot?.snapshot_id })).entries[0]?.snapshot?.ready_to_use).toBe(false);
+    expect((await csi.getGroup({ group_snapshot_id: heldGroupId, snapshot_ids: heldMemberIds })).group_snapshot?.ready_to_use).toBe(false);
+
+    // A short delay: ready once it has passed, and never before (the reply is read after the driver decided).
+    await driver.setFaults({ readyDelayMs: 700 });
     const name = unique('delayed');
     const created = await csi.createSnapshot({ name, source_volume_id: vol });
     const group = await csi.createGroup({ name: unique('delayed-group'), source_volume_ids: [vol, vol2] });
-    expect(created.snapshot?.ready_to_use).toBe(false);
-    expect(group.group_snapshot?.ready_to_use).toBe(false);
-    expect(group.group_snapshot?.snapshots.map((s) => s.ready_to_use)).toEqual([false, false]);
-    expect((await csi.listSnapshots({ snapshot_id: created.snapshot?.snapshot_id })).entries[0]?.snapshot?.ready_to_use).toBe(false);
-
     const ready = await eventually(async () => {
       const reply = await csi.createSnapshot({ name, source_volume_id: vol });
       return reply.snapshot?.ready_to_use ? reply : undefined;
     }, 10_000, 'CreateSnapshot to report ready');
+    expect(Date.now()).toBeGreaterThanOrEqual(millis(created.snapshot?.creation_time) + 700);
     expect(ready.snapshot?.creation_time).toEqual(created.snapshot?.creation_time);
     const groupId = group.group_snapshot?.group_snapshot_id as string;
     const memberIds = group.group_snapshot?.snapshots.map((s) => s.snapshot_id) as string[];
@@ -89,11 +106,14 @@ describe('fault injection', () => {
       const reply = await csi.getGroup({ group_snapshot_id: groupId, snapshot_ids: memberIds });
       return reply.group_snapshot?.ready_to_use ? reply : undefined;
     }, 10_000, 'the group to report ready');
+    expect(Date.now()).toBeGreaterThanOrEqual(millis(group.group_snapshot?.creation_time) + 700);
     expect(got.group_snapshot?.snapshots.every((s) => s.ready_to_use)).toBe(true);
 
-    // The delay applies to snapshots created while it is set, not to older ones.
+    // The delay applies to snapshots created while it is set, not to older ones: the held ones stay unready.
     await driver.clearFaults();
     expect((await csi.createSnapshot({ name: unique('fast'), source_volume_id: vol })).snapshot?.ready_to_use).toBe(true);
+    expect((await csi.createSnapshot({ name: heldName, source_volume_id: vol })).snapshot?.ready_to_use).toBe(false);
+    expect((await csi.getGroup({ group_snapshot_id: heldGroupId, snapshot_ids: heldMemberIds })).group_snapshot?.ready_to_use).toBe(false);
   });
 
   test('probeNotReady answers ready=false for the next N probes', async () => {

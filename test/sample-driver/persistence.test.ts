@@ -79,25 +79,32 @@ describe('restart persistence', () => {
   });
 
   test('a readiness deadline is stored per snapshot and keeps counting across a restart', async () => {
-    driver = await startSampleDriver({ faults: { readyDelayMs: 1500 } });
+    // The driver restarts with the readyDelayMs it was started with: one no test run outlasts. The
+    // snapshots below get their own delays, so only a deadline stored with each one can explain
+    // what the restarted driver answers.
+    driver = await startSampleDriver({ faults: { readyDelayMs: 600_000 } });
     let c = reconnect(driver);
     const vol = (await c.createVolume({ name: 'pv', volume_capabilities: [MOUNT_RW] })).volume?.volume_id as string;
+    const held = await c.createSnapshot({ name: 'held', source_volume_id: vol });
+    expect(held.snapshot?.ready_to_use).toBe(false);
+    await driver.setFaults({ readyDelayMs: 1500 });
     const first = await c.createSnapshot({ name: 'slow', source_volume_id: vol });
-    expect(first.snapshot?.ready_to_use).toBe(false);
 
     await driver.restart();
     c = reconnect(driver);
-    // The restarted driver was given the same readyDelayMs; turn it off so only the stored deadline counts.
-    await driver.clearFaults();
+    expect((await driver.faults()).readyDelayMs).toBe(600_000);
+    // Ten minutes cannot have passed: the stored deadline of 'held' survived the restart.
+    expect((await c.createSnapshot({ name: 'held', source_volume_id: vol })).snapshot?.ready_to_use).toBe(false);
     const again = await c.createSnapshot({ name: 'slow', source_volume_id: vol });
     expect(again.snapshot?.creation_time).toEqual(first.snapshot?.creation_time);
-    const createdMs = Number(first.snapshot?.creation_time?.seconds) * 1000 + (first.snapshot?.creation_time?.nanos ?? 0) / 1e6;
-    if (Date.now() < createdMs + 1400) expect(again.snapshot?.ready_to_use).toBe(false);
+    // 'slow' turns ready 1.5 s after its creation, not 10 minutes after the restart.
     const ready = await eventually(async () => {
       const reply = await c.createSnapshot({ name: 'slow', source_volume_id: vol });
       return reply.snapshot?.ready_to_use ? reply : undefined;
-    }, 10_000, 'the snapshot to turn ready');
+    }, 20_000, 'the snapshot to turn ready');
+    const createdMs = Number(first.snapshot?.creation_time?.seconds) * 1000 + Math.floor((first.snapshot?.creation_time?.nanos ?? 0) / 1e6);
     expect(Date.now()).toBeGreaterThanOrEqual(createdMs + 1500);
     expect(ready.snapshot?.snapshot_id).toBe(first.snapshot?.snapshot_id);
+    expect((await c.listSnapshots({ snapshot_id: held.snapshot?.snapshot_id })).entries[0]?.snapshot?.ready_to_use).toBe(false);
   });
 });

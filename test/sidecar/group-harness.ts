@@ -93,6 +93,7 @@ export class GroupHarness {
     return this.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(volumeGroupSnapshotContents(this.version), name) });
   }
 
+  /** False only when the API server answers 404: any other failure is an error, never "gone". */
   async exists(name: string): Promise<boolean> {
     try {
       await this.wire(name);

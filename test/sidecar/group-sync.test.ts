@@ -15,11 +15,25 @@ import {
 } from '../../src/sidecar/keys.js';
 import { sha256Hex } from '../../src/testing/sample-driver/index.js';
 import { waitFor } from '../helpers/process.js';
+import { uidFor } from '../helpers/uid.js';
 import { DRIVER, GroupHarness } from './group-harness.js';
 
 // What the sidecar appends to the Go sidecar's text: what happens next (sidecar's nextStep()).
 const RETRY = ' (retrying with backoff, at most every 5m0s)';
 const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
+
+// The four reserved secret keys of a group class; none of them is ever a driver parameter.
+const SECRET_PARAMETERS = {
+  'csi.storage.k8s.io/group-snapshotter-secret-name': 'group-secret',
+  'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default',
+  'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
+  'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default',
+};
+const GROUP_EXTRA = (content: string): Record<string, string> => ({
+  'csi.storage.k8s.io/volumegroupsnapshot/name': `vgs-${content}`,
+  'csi.storage.k8s.io/volumegroupsnapshot/namespace': 'default',
+  'csi.storage.k8s.io/volumegroupsnapshotcontent/name': content,
+});
 
 // The same group scenarios against each served version: the API test server serves only that
 // version, the sample driver answers over gRPC, and each test runs syncs one at a time and checks
@@ -28,11 +42,24 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
   let h: GroupHarness;
   let n = 0;
   const unique = (base: string) => `${base}-${++n}`;
+  // A fresh VolumeGroupSnapshot UID, shaped like the API server's.
+  const newUid = () => uidFor(`${version}/${unique('uid')}`);
   const membersField = version === 'v1beta1' ? 'volumeSnapshotHandlePairList' : 'volumeSnapshotInfoList';
+  /** The object an Event about this stored content names. */
+  const subjectOf = async (name: string) => {
+    const stored = await h.wire(name);
+    return { apiVersion: `groupsnapshot.storage.k8s.io/${version}`, kind: 'VolumeGroupSnapshotContent', name, uid: stored.metadata.uid, resourceVersion: expect.any(String) };
+  };
 
   beforeAll(async () => {
     h = await GroupHarness.start(version);
     await h.createClass('class-a', { tier: 'gold' });
+    // A class as users write them: the controller's and the sidecar's secret keys beside the driver's own.
+    await h.createClass('class-with-secrets', {
+      tier: 'gold',
+      replicas: '3',
+      ...SECRET_PARAMETERS,
+    });
     await h.createClass('class-get-secret', {
       'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
       'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default',
@@ -50,22 +77,11 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     test('Z-40 / J-11 / J-13 / D-04 / H-20 / H-11: a dynamic group is cut with its class parameters, extra metadata and no secrets (no secret annotations), and recorded with every member', async () => {
       const volumes = await h.createVolumes(3, 'x'.repeat(2048));
       const name = unique('create');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: 'aaaa-bbbb' });
+      const uid = newUid();
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid });
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
 
-      const creates = await h.calls('CreateVolumeGroupSnapshot');
-      expect(creates).toHaveLength(1);
-      expect(creates[0]).toMatchObject({
-        name: 'groupsnapshot-aaaa-bbbb',
-        source_volume_ids: volumes,
-        parameters: {
-          tier: 'gold',
-          'csi.storage.k8s.io/volumegroupsnapshot/name': `vgs-${name}`,
-          'csi.storage.k8s.io/volumegroupsnapshot/namespace': 'default',
-          'csi.storage.k8s.io/volumegroupsnapshotcontent/name': name,
-        },
-      });
-      expect(creates[0]?.secrets).toEqual({});
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([{ name: `groupsnapshot-${uid}`, source_volume_ids: volumes, parameters: { tier: 'gold', ...GROUP_EXTRA(name) }, secrets: {} }]);
       expect(await h.calls('GetPluginInfo')).toEqual([]);
 
       const wire = await h.wire(name);
@@ -80,30 +96,79 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
         expect(member.snapshotHandle).toMatch(/\S/);
         if (version === 'v1beta1') expect(Object.keys(member).sort()).toEqual(['snapshotHandle', 'volumeHandle']);
         else {
-          expect(member).toMatchObject({ readyToUse: true, restoreSize: 2048 });
+          expect(member).toEqual({ volumeHandle: expect.any(String), snapshotHandle: expect.any(String), readyToUse: true, restoreSize: 2048, creationTime: expect.anything() });
           expect(BigInt(member.creationTime as number | bigint)).toBeGreaterThan(1_700_000_000_000_000_000n);
         }
       }
     });
 
-    test('D-05: uuid length -1 keeps the UID with dashes; a length of 8 keeps 8 characters without dashes', async () => {
+    /** One create with these name settings (no extra metadata); returns the volume and what reached the driver. */
+    async function createNamed(prefix: string, uuidLength: number, uid: string): Promise<{ volume: string; creates: Array<Record<string, unknown>> }> {
       const [volume] = await h.createVolumes(1);
       const name = unique('uuid');
-      await h.createContent({ name, volumeHandles: [volume as string], className: 'class-a', uid: '12345678-1234' });
-      h.settings = { ...h.settings, groupSnapshotNamePrefix: 'group-snapshot', groupSnapshotNameUuidLength: 8 };
+      await h.createContent({ name, volumeHandles: [volume as string], className: 'class-a', uid });
+      const saved = h.settings;
+      h.settings = { ...h.settings, groupSnapshotNamePrefix: prefix, groupSnapshotNameUuidLength: uuidLength, extraCreateMetadata: false };
       try {
-        await h.syncByName(name);
+        expect(await h.syncByName(name)).toEqual({ type: 'done' });
       } finally {
-        h.settings = { ...h.settings, groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1 };
+        h.settings = saved;
       }
-      expect((await h.calls('CreateVolumeGroupSnapshot'))[0]).toMatchObject({ name: 'group-snapshot-12345678' });
+      return { volume: volume as string, creates: await h.calls('CreateVolumeGroupSnapshot') };
+    }
+
+    // A UID as the API server makes them: a name cut from it with its dashes still in differs from
+    // the right one from 9 characters on (at 12: 6f1d2c3a-9b8 instead of 6f1d2c3a9b8e).
+    const NAME_UID = '6f1d2c3a-9b8e-4c7d-a5f4-e3d2c1b0a987';
+    const NAME_UID_WITHOUT_DASHES = '6f1d2c3a9b8e4c7da5f4e3d2c1b0a987';
+
+    test('D-05: uuid length -1 keeps the UID with dashes; a length of 8 keeps 8 characters without dashes', async () => {
+      expect((await createNamed('grp-snap', -1, NAME_UID)).creates.map((c) => c.name)).toEqual(['grp-snap-6f1d2c3a-9b8e-4c7d-a5f4-e3d2c1b0a987']);
+      await h.driver.clearCalls();
+      expect((await createNamed('group-snapshot', 8, NAME_UID)).creates.map((c) => c.name)).toEqual(['group-snapshot-6f1d2c3a']);
+      await h.driver.clearCalls();
+      expect((await createNamed('group-snapshot', 12, NAME_UID)).creates.map((c) => c.name)).toEqual(['group-snapshot-6f1d2c3a9b8e']);
+    });
+
+    test.each([-1, ...Array.from({ length: 33 }, (_x, i) => i)])('D-05: --groupsnapshot-name-uuid-length=%i names the group after the whole UID (-1) or that many UID characters without dashes', async (length) => {
+      expect(NAME_UID_WITHOUT_DASHES).toHaveLength(32);
+      const expected = length === -1 ? `groupsnapshot-${NAME_UID}` : `groupsnapshot-${NAME_UID_WITHOUT_DASHES.slice(0, length)}`;
+      const { volume, creates } = await createNamed('groupsnapshot', length, NAME_UID);
+      expect(creates).toEqual([{ name: expected, source_volume_ids: [volume], parameters: { tier: 'gold' }, secrets: {} }]);
+    });
+
+    test('Z-40 / rule GC: the four group secret keys of the class are removed; the driver gets exactly the other parameters (plus the extra metadata when on)', async () => {
+      const name = unique('secret-params');
+      const volumes = await h.createVolumes(2);
+      const uid = newUid();
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-with-secrets', uid });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect((await h.wire(name)).status?.readyToUse).toBe(true);
+      // The deletion secret is the controller's business (through annotations): this content has none.
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([
+        { name: `groupsnapshot-${uid}`, source_volume_ids: volumes, parameters: { tier: 'gold', replicas: '3', ...GROUP_EXTRA(name) }, secrets: {} },
+      ]);
+      expect(h.events).toEqual([]);
+
+      await h.driver.clearCalls();
+      const plain = unique('secret-params');
+      const plainUid = newUid();
+      await h.createContent({ name: plain, volumeHandles: volumes, className: 'class-with-secrets', uid: plainUid });
+      const saved = h.settings;
+      h.settings = { ...h.settings, extraCreateMetadata: false };
+      try {
+        expect(await h.syncByName(plain)).toEqual({ type: 'done' });
+      } finally {
+        h.settings = saved;
+      }
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([{ name: `groupsnapshot-${plainUid}`, source_volume_ids: volumes, parameters: { tier: 'gold', replicas: '3' }, secrets: {} }]);
     });
 
     test('J-14 / H-44 / Z-42 / D-12: a group that is not ready is polled with GetVolumeGroupSnapshot (by its status handle), writing only when it turns ready', async () => {
       await h.driver.setFaults({ readyDelayMs: 1500 });
       const volumes = await h.createVolumes(2);
       const name = unique('slow');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       const first = await h.syncByName(name);
       expect(first.type).toBe('after');
       const notReady = await h.wire(name);
@@ -119,7 +184,8 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect(await h.calls('CreateVolumeGroupSnapshot')).toHaveLength(1);
       const gets = await h.calls('GetVolumeGroupSnapshot');
       expect(gets.length).toBeGreaterThanOrEqual(1);
-      expect(gets[0]).toMatchObject({ group_snapshot_id: notReady.status?.volumeGroupSnapshotHandle });
+      const memberIds = (notReady.status?.[membersField] as Array<{ snapshotHandle: string }>).map((m) => m.snapshotHandle);
+      expect(gets[0]).toEqual({ group_snapshot_id: notReady.status?.volumeGroupSnapshotHandle, snapshot_ids: memberIds, secrets: {} });
       // Members keep the readiness of the first reply (as in Go); the member contents track their own.
       const list = ready.status?.[membersField] as Array<Record<string, unknown>>;
       if (version !== 'v1beta1') expect(list.every((m) => m.readyToUse === false)).toBe(true);
@@ -133,14 +199,14 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'INVALID_ARGUMENT', message: 'bad tier', times: 1 } } });
       const volumes = await h.createVolumes(2);
       const name = unique('final');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       const outcome = await h.syncByName(name);
       expect(outcome.type).toBe('retry');
       const failed = await h.wire(name);
       const message = `Failed to create group snapshot: failed to take group snapshot of the volumes [${volumes.join(' ')}]: "rpc error: code = InvalidArgument desc = bad tier"` + FINAL;
-      expect(failed.status).toMatchObject({ readyToUse: false, error: { message } });
+      expect(failed.status).toEqual({ readyToUse: false, error: { message, time: expect.any(String) } });
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
-      expect(h.events).toEqual([{ subject: expect.objectContaining({ apiVersion: `groupsnapshot.storage.k8s.io/${version}`, kind: 'VolumeGroupSnapshotContent', name }), reason: 'GroupSnapshotCreationFailed', message }]);
+      expect(h.events).toEqual([{ subject: await subjectOf(name), reason: 'GroupSnapshotCreationFailed', message }]);
 
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       const ready = await h.wire(name);
@@ -152,7 +218,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'UNAVAILABLE', message: 'busy' } } });
       const volumes = await h.createVolumes(2);
       const name = unique('busy');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       expect((await h.syncByName(name)).type).toBe('retry');
       const failed = await h.wire(name);
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
@@ -181,11 +247,11 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     ])('%s: no RPC, status.error and one Event', async (_title, variant: { uid?: string; className?: string; annotations?: Record<string, string> }, text, mark) => {
       const volumes = await h.createVolumes(1);
       const name = unique('precheck');
-      await h.createContent({ name, volumeHandles: volumes, className: variant.className ?? 'class-a', uid: variant.uid ?? unique('uid'), ...(variant.annotations ? { annotations: variant.annotations } : {}) });
+      await h.createContent({ name, volumeHandles: volumes, className: variant.className ?? 'class-a', uid: variant.uid ?? newUid(), ...(variant.annotations ? { annotations: variant.annotations } : {}) });
       expect((await h.syncByName(name)).type).toBe('retry');
       const message = `Failed to create group snapshot: ${text.replaceAll('NAME', name)}${RETRY}`;
       const failed = await h.wire(name);
-      expect(failed.status?.error).toMatchObject({ message });
+      expect(failed.status?.error).toEqual({ message, time: expect.any(String) });
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe(mark);
       expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
       // The retry runs as rule GS2, whose failures carry the check-and-update prefix (as in Go).
@@ -201,7 +267,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     test('H-30 / H-31: a ready group whose mark is still set only loses the mark', async () => {
       const volumes = await h.createVolumes(1);
       const name = unique('mark');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid'), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
       await h.setStatus(name, { readyToUse: true });
       await h.driver.clearCalls();
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
@@ -211,7 +277,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
 
     test('D-02: a bound group content without volume handles is not cut: status.error names the missing PVCs, no RPC', async () => {
       const name = unique('no-volumes');
-      await h.createContent({ name, volumeHandles: [], className: 'class-a', uid: 'uid-123' });
+      await h.createContent({ name, volumeHandles: [], className: 'class-a', uid: newUid() });
       expect((await h.syncByName(name)).type).toBe('retry');
       const failed = await h.wire(name);
       expect((failed.status?.error as { message: string }).message).toContain(`cannot create group snapshot. PVCs to be snapshotted not found in group snapshot content ${name}`);
@@ -224,13 +290,13 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       // (b) no mark yet: one patch adds it, one removes it once the group is recorded.
       const volumes = await h.createVolumes(1);
       const fresh = unique('mark-fresh');
-      await h.createContent({ name: fresh, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name: fresh, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       expect(await h.syncByName(fresh)).toEqual({ type: 'done' });
       expect(metadataPatches(fresh)).toBe(2);
       expect((await h.wire(fresh)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       // (a) already marked (an earlier attempt): no patch to add it; only the removal.
       const marked = unique('mark-present');
-      await h.createContent({ name: marked, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: unique('uid'), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
+      await h.createContent({ name: marked, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid(), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
       expect(await h.syncByName(marked)).toEqual({ type: 'done' });
       expect(metadataPatches(marked)).toBe(1);
       expect((await h.wire(marked)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
@@ -251,7 +317,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       await h.createContent({ name, pre, className: 'class-get-secret' });
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       const gets = await h.calls('GetVolumeGroupSnapshot');
-      expect(gets).toEqual([expect.objectContaining({ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds, secrets: { token: sha256Hex('reader') } })]);
+      expect(gets).toEqual([{ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds, secrets: { token: sha256Hex('reader') } }]);
       const wire = await h.wire(name);
       expect(wire.status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: true, creationTime: expect.stringMatching(/Z$/) });
       // Refreshing a ready group writes nothing (Go: one PUT per poll).
@@ -266,7 +332,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const name = unique('pre-slow');
       await h.createContent({ name, pre });
       expect((await h.syncByName(name)).type).toBe('after');
-      expect((await h.wire(name)).status).toMatchObject({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: false });
+      expect((await h.wire(name)).status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: false, creationTime: expect.stringMatching(/Z$/) });
     });
 
     test('J-03 / D-15: a failing GetVolumeGroupSnapshot (the driver\'s error text kept) is recorded as GroupSnapshotContentCheckandUpdateFailed', async () => {
@@ -274,8 +340,8 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       await h.createContent({ name, pre: { groupId: 'no-such-group', snapshotIds: ['snap-x'] }, className: 'class-a' });
       expect((await h.syncByName(name)).type).toBe('retry');
       const message = `Failed to check and update group snapshot content: failed to list group snapshot for group snapshot content ${name}: "rpc error: code = NotFound desc = group snapshot no-such-group not found"` + FINAL;
-      expect((await h.wire(name)).status?.error).toMatchObject({ message });
-      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotContentCheckandUpdateFailed', message })]);
+      expect((await h.wire(name)).status?.error).toEqual({ message, time: expect.any(String) });
+      expect(h.events).toEqual([{ subject: await subjectOf(name), reason: 'GroupSnapshotContentCheckandUpdateFailed', message }]);
     });
 
     test.each([
@@ -286,8 +352,8 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       await h.createContent({ name, pre });
       expect((await h.syncByName(name)).type).toBe('retry');
       const message = `Failed to check and update group snapshot content: ${text.replaceAll('NAME', name)}${RETRY}`;
-      expect((await h.wire(name)).status?.error).toMatchObject({ message });
-      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotContentCheckandUpdateFailed', message })]);
+      expect((await h.wire(name)).status?.error).toEqual({ message, time: expect.any(String) });
+      expect(h.events).toEqual([{ subject: await subjectOf(name), reason: 'GroupSnapshotContentCheckandUpdateFailed', message }]);
       expect(await h.calls('GetVolumeGroupSnapshot')).toEqual([]);
     });
   });
@@ -296,7 +362,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     async function readyGroup(options: { policy?: 'Delete' | 'Retain'; annotations?: Record<string, string> } = {}) {
       const volumes = await h.createVolumes(2);
       const name = unique('del');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid'), ...options });
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), ...options });
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       const ready = await h.get(name);
       return { name, groupId: ready.status?.volumeGroupSnapshotHandle ?? '', snapshotIds: (ready.status?.members ?? []).map((m) => m.snapshotHandle) };
@@ -308,7 +374,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       await h.deleteAsController(g.name);
       expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
       expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.snapshotIds, secrets: { user: sha256Hex('admin') } }]);
-      expect((await h.calls('CreateVolumeGroupSnapshot'))[0]).toMatchObject({ secrets: { user: sha256Hex('admin') } });
+      expect((await h.calls('CreateVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([{ user: sha256Hex('admin') }]);
       expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(false);
       expect(await h.exists(g.name)).toBe(false);
       // Member contents are never deleted one by one.
@@ -328,17 +394,27 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const volumes = await h.createVolumes(2);
       const pre = await h.cutGroup(unique('pre'), volumes);
       const name = unique('pre-del');
-      await h.createContent({ name, pre, uid: unique('uid') });
+      await h.createContent({ name, pre, uid: newUid() });
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       await h.deleteAsController(name);
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
-      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([expect.objectContaining({ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds })]);
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds, secrets: {} }]);
       expect(await h.exists(name)).toBe(false);
+    });
+
+    test('the exists() check of these tests: false only for a 404; a read that fails otherwise is an error, never "gone"', async () => {
+      const name = unique('exists-check');
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: newUid() });
+      expect(await h.exists(name)).toBe(true);
+      expect(await h.exists(unique('no-such-content'))).toBe(false);
+      h.server.faults.fail({ verb: 'get', resource: 'volumegroupsnapshotcontents', name, code: 500, times: 1 });
+      await expect(h.exists(name)).rejects.toMatchObject({ statusCode: 500 });
+      expect(await h.exists(name)).toBe(true);
     });
 
     test('Z-46: policy Delete without a recorded group releases the content without any CSI call', async () => {
       const name = unique('nothing');
-      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: newUid() });
       await h.deleteAsController(name);
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       expect(await h.exists(name)).toBe(false);
@@ -349,21 +425,21 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const volumes = await h.createVolumes(2);
       const pre = await h.cutGroup(unique('pre'), volumes);
       const name = unique('pre-unread');
-      await h.createContent({ name, pre, uid: unique('uid') });
+      await h.createContent({ name, pre, uid: newUid() });
       await h.deleteAsController(name);
       await h.driver.clearCalls();
       expect((await h.wire(name)).status).toBeUndefined();
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
-      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([expect.objectContaining({ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds })]);
+      expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds, secrets: {} }]);
       expect(await h.groupExists(pre.groupId, pre.snapshotIds)).toBe(false);
       expect(await h.exists(name)).toBe(false);
     });
 
     test('D-09 / J-01: member ids but no group handle anywhere: the deletion path (rule GD needs a handle) is not entered; released without any CSI call', async () => {
       const name = unique('no-handle');
-      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: newUid() });
       await h.setStatus(name, { readyToUse: true, [membersField]: [{ volumeHandle: 'test-pv', snapshotHandle: 'test-vsc' }] });
-      expect((await h.get(name)).status?.members).toEqual([expect.objectContaining({ snapshotHandle: 'test-vsc' })]);
+      expect((await h.get(name)).status?.members?.map((m) => [m.volumeHandle, m.snapshotHandle])).toEqual([['test-pv', 'test-vsc']]);
       await h.deleteAsController(name);
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       expect(await h.exists(name)).toBe(false);
@@ -378,7 +454,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const outcome = await h.syncByName(g.name);
       expect(outcome.type).toBe('retry');
       expect(String((outcome as { error?: unknown }).error)).toContain('driver error');
-      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotDeleteError', message: 'Failed to delete group snapshot' })]);
+      expect(h.events).toEqual([{ subject: await subjectOf(g.name), reason: 'GroupSnapshotDeleteError', message: 'Failed to delete group snapshot' }]);
       expect((await h.wire(g.name)).metadata.finalizers).toEqual([FINALIZER_GROUP_CONTENT]);
       expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
       expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
@@ -387,7 +463,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
 
     test('H-10: a content being deleted without this sidecar\'s finalizer is released without any write', async () => {
       const name = unique('foreign-finalizer');
-      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid'), policy: 'Retain', finalizer: false });
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: newUid(), policy: 'Retain', finalizer: false });
       const path = objectPath(volumeGroupSnapshotContents(version), name);
       await h.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { metadata: { finalizers: ['example.com/keep'] } } });
       await h.deleteAsController(name);
@@ -402,12 +478,13 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
 
     test('H-43 / D-06: a recorded group without member ids is not deleted (no RPC): GroupSnapshotDeleteError, finalizer kept, retried', async () => {
       const name = unique('no-members');
-      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: newUid() });
       await h.setStatus(name, { volumeGroupSnapshotHandle: 'group-handle-1' });
       await h.deleteAsController(name);
       const outcome = await h.syncByName(name);
-      expect(outcome).toMatchObject({ type: 'retry', error: new Error(`failed to delete group snapshot "${name}", err: cannot delete group snapshot content ${name}. No snapshots found in the group snapshot`) });
-      expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotDeleteError', message: 'Failed to delete group snapshot' })]);
+      expect(outcome.type).toBe('retry');
+      expect(String((outcome as { error?: unknown }).error)).toBe(`Error: failed to delete group snapshot "${name}", err: cannot delete group snapshot content ${name}. No snapshots found in the group snapshot`);
+      expect(h.events).toEqual([{ subject: await subjectOf(name), reason: 'GroupSnapshotDeleteError', message: 'Failed to delete group snapshot' }]);
       expect((await h.wire(name)).metadata.finalizers).toEqual([FINALIZER_GROUP_CONTENT]);
       expect(await h.driver.calls()).toEqual([]);
     });
@@ -434,7 +511,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       try {
         await h.deleteAsController(g.name);
         expect((await h.syncByName(g.name)).type).toBe('retry');
-        expect(h.events).toEqual([expect.objectContaining({ reason: 'GroupSnapshotDeleteError', message: 'Failed to get snapshot credentials' })]);
+        expect(h.events).toEqual([{ subject: await subjectOf(g.name), reason: 'GroupSnapshotDeleteError', message: 'Failed to get snapshot credentials' }]);
         expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([]);
       } finally {
         await h.createSecret('group-secret', { user: 'admin' });
@@ -462,7 +539,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect(await controller.reconcile('no-such-content')).toEqual({ type: 'done' });
       const volumes = await h.createVolumes(3);
       const name = unique('controller');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       const ready = await waitFor('the group to be ready', async () => {
         const c = await h.wire(name);
         return c.status?.readyToUse === true && !c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] ? c : undefined;
@@ -517,7 +594,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
         expect(keys).not.toContain('h16-not-a-group');
         expect(keys).not.toContain('h16-class-not-a-content');
         const name = unique('loop');
-        await h.createContent({ name, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: unique('uid') });
+        await h.createContent({ name, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: newUid() });
         // H-17: once processed, the store holds the newest copy.
         const ready = await waitFor('the group to be ready and stored', async () => {
           const stored = loop.store.get(name);
@@ -557,7 +634,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
 
     test('H-40: a key is looked up in the informer cache, never by an API read that could fail: with GETs failing the sync still finishes and the store is untouched', async () => {
       const name = unique('lister');
-      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: unique('uid') });
+      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid() });
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       // No workers: only the reconciles under test run.
       const { controller, loop } = newController(undefined, 0);
@@ -597,9 +674,10 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const otherNode = unique('node-b');
       const unlabelled = unique('no-node');
       const volumes = { mine: await h.createVolumes(1), otherNode: await h.createVolumes(1), unlabelled: await h.createVolumes(1) };
-      await h.createContent({ name: mine, volumeHandles: volumes.mine, className: 'node-a-class', uid: unique('uid'), labels: { [LABEL_MANAGED_BY]: 'node-a' } });
-      await h.createContent({ name: otherNode, volumeHandles: volumes.otherNode, className: 'class-a', uid: unique('uid'), labels: { [LABEL_MANAGED_BY]: 'node-b' } });
-      await h.createContent({ name: unlabelled, volumeHandles: volumes.unlabelled, className: 'class-a', uid: unique('uid') });
+      const mineUid = newUid();
+      await h.createContent({ name: mine, volumeHandles: volumes.mine, className: 'node-a-class', uid: mineUid, labels: { [LABEL_MANAGED_BY]: 'node-a' } });
+      await h.createContent({ name: otherNode, volumeHandles: volumes.otherNode, className: 'class-a', uid: newUid(), labels: { [LABEL_MANAGED_BY]: 'node-b' } });
+      await h.createContent({ name: unlabelled, volumeHandles: volumes.unlabelled, className: 'class-a', uid: newUid() });
       const { controller, keys } = newController(selector);
       await controller.start();
       try {
@@ -610,7 +688,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
           return c.status?.readyToUse === true && !c.metadata.annotations?.[ANN_GROUP_BEING_CREATED];
         });
         const creates = await h.calls('CreateVolumeGroupSnapshot');
-        expect(creates.filter((r) => (r.source_volume_ids as string[])[0] === volumes.mine[0])).toEqual([expect.objectContaining({ parameters: expect.objectContaining({ tier: 'local' }) })]);
+        expect(creates.filter((r) => (r.source_volume_ids as string[])[0] === volumes.mine[0])).toEqual([{ name: `groupsnapshot-${mineUid}`, source_volume_ids: volumes.mine, parameters: { tier: 'local', ...GROUP_EXTRA(mine) }, secrets: {} }]);
         expect(creates.filter((r) => [volumes.otherNode[0], volumes.unlabelled[0]].includes((r.source_volume_ids as string[])[0]))).toEqual([]);
         expect(keys).not.toContain(otherNode);
         expect(keys).not.toContain(unlabelled);

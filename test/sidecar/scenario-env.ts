@@ -147,12 +147,14 @@ export class ScenarioEnv {
     return this.rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC}/${name}` });
   }
 
+  /** False only when the API server answers 404: any other failure is an error, never "gone". */
   async exists(name: string): Promise<boolean> {
     try {
       await this.get(name);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      throw err;
     }
   }
 

@@ -5,6 +5,7 @@ import { waitFor } from '../helpers/process.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { restContentApi } from '../../src/sidecar/content-api.js';
 import { syncContent } from '../../src/sidecar/content-sync.js';
+import { uidFor } from '../helpers/uid.js';
 import { CLASSES, EXTRA, ScenarioEnv } from './scenario-env.js';
 
 // Single-snapshot scenarios of conformance-scenarios.md (sections F, G and Z.2), one sync each,
@@ -25,18 +26,22 @@ const noList = { listSnapshots: false };
 // What the sidecar appends to the Go sidecar's text: what happens next (sidecar's nextStep()).
 const RETRY = ' (retrying with backoff, at most every 5m0s)';
 const IN_PROGRESS = ' (not final: the driver may still be working on it, so deletion waits; retrying with backoff, at most every 5m0s)';
+// The other fields of a ListSnapshots by snapshot id, which the sidecar sends empty.
+const LIST_BY_ID = { max_entries: 0, source_volume_id: '', starting_token: '' };
 const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
 
 describe('F. create and readiness polling', () => {
   test('F-01 (driver without LIST_SNAPSHOTS, Go-style poll): CreateSnapshot again; handle and size are never overwritten', async () => {
     await env.driver.setFaults({ withhold: { controller: ['LIST_SNAPSHOTS'] } });
     const volume = await env.volume('vol-f01');
-    await env.content({ name: 'content1-1', refUid: 'snapuid1-1', refName: 'snap1-1', className: 'default-class', volumeHandle: volume, policy: 'Retain', status: { snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false } });
+    const uid = uidFor('snapuid1-1');
+    await env.content({ name: 'content1-1', refUid: uid, refName: 'snap1-1', className: 'default-class', volumeHandle: volume, policy: 'Retain', status: { snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false } });
     const { outcome, calls } = await env.sync('content1-1', noList);
     expect(methods(calls)).toEqual(['CreateSnapshot']);
-    expect(calls[0]?.request).toMatchObject({ name: 'snapshot-snapuid1-1', source_volume_id: volume, parameters: EXTRA('snap1-1', 'content1-1'), secrets: {} });
+    // default-class holds only the four secret keys: none of them may reach the driver.
+    expect(calls[0]?.request).toEqual({ name: `snapshot-${uid}`, source_volume_id: volume, parameters: EXTRA('snap1-1', 'content1-1'), secrets: {} });
     const after = await env.get('content1-1');
-    expect(after.status).toMatchObject({ snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: true });
+    expect(after.status).toEqual({ snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: true, creationTime: expect.any(BigInt) });
     expect(after.metadata.annotations).toBeUndefined();
     expect(env.warnings).toEqual([]);
     expect(outcome).toEqual({ type: 'done' });
@@ -44,27 +49,29 @@ describe('F. create and readiness polling', () => {
 
   test('F-01 (driver with LIST_SNAPSHOTS): polls by the recorded handle and reports a handle the driver does not know', async () => {
     const volume = await env.volume('vol-f01b');
-    await env.content({ name: 'content1-1b', refUid: 'snapuid1-1b', className: 'default-class', volumeHandle: volume, status: { snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false } });
+    await env.content({ name: 'content1-1b', refUid: uidFor('snapuid1-1b'), className: 'default-class', volumeHandle: volume, status: { snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false } });
     const { outcome, calls } = await env.sync('content1-1b');
     expect(methods(calls)).toEqual(['ListSnapshots']);
-    expect((await env.get('content1-1b')).status).toMatchObject({ snapshotHandle: 'sid1-1', readyToUse: false, error: { message: 'Failed to check and update snapshot content: failed to list snapshot for content content1-1b: "can not find snapshot for snapshotID sid1-1"' + RETRY } });
+    expect((await env.get('content1-1b')).status).toEqual({ snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false, error: { time: expect.any(String), message: 'Failed to check and update snapshot content: failed to list snapshot for content content1-1b: "can not find snapshot for snapshotID sid1-1"' + RETRY } });
     expect(outcome.type).toBe('retry');
   });
 
   test('F-02: no status → create; status with handle, size, readiness and time; no annotations left; no events', async () => {
     const volume = await env.volume('vol-f02', 1000);
-    await env.content({ name: 'content1-2', refUid: 'snapuid1-2', refName: 'snap1-2', className: 'default-class', volumeHandle: volume });
+    const uid = uidFor('snapuid1-2');
+    await env.content({ name: 'content1-2', refUid: uid, refName: 'snap1-2', className: 'default-class', volumeHandle: volume });
     const { outcome, calls } = await env.sync('content1-2');
     expect(methods(calls)).toEqual(['CreateSnapshot']);
+    expect(calls[0]?.request).toEqual({ name: `snapshot-${uid}`, source_volume_id: volume, parameters: EXTRA('snap1-2', 'content1-2'), secrets: {} });
     const after = await env.get('content1-2');
-    expect(after.status).toMatchObject({ readyToUse: true, restoreSize: 1000, snapshotHandle: calls[0] && expect.any(String) });
+    expect(after.status).toEqual({ readyToUse: true, restoreSize: 1000, snapshotHandle: expect.stringMatching(/\S/), creationTime: expect.any(BigInt) });
     expect(after.metadata.annotations).toBeUndefined();
     expect(env.warnings).toEqual([]);
     expect(outcome).toEqual({ type: 'done' });
   });
 
   test('F-03: empty secret annotations → no CSI call, no mark, error status and SnapshotContentCheckandUpdateFailed', async () => {
-    await env.content({ name: 'content1-3', refUid: 'snapuid1-3', className: 'invalid-secret-class', volumeHandle: 'v', status: {}, annotations: { [ANN_DELETION_SECRET_NAME]: '', [ANN_DELETION_SECRET_NAMESPACE]: '' } });
+    await env.content({ name: 'content1-3', refUid: uidFor('snapuid1-3'), className: 'invalid-secret-class', volumeHandle: 'v', status: {}, annotations: { [ANN_DELETION_SECRET_NAME]: '', [ANN_DELETION_SECRET_NAMESPACE]: '' } });
     const { outcome, calls } = await env.sync('content1-3');
     const message = 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-3: "cannot retrieve secrets for snapshot content \\"content1-3\\", err: secret name or namespace not specified"' + RETRY;
     expect(calls).toEqual([]);
@@ -78,20 +85,23 @@ describe('F. create and readiness polling', () => {
   test('F-04: valid secret → the Secret data and the class parameters verbatim reach CreateSnapshot; annotations stay', async () => {
     const volume = await env.volume('vol-f04');
     const annotations = { [ANN_DELETION_SECRET_NAME]: 'secret', [ANN_DELETION_SECRET_NAMESPACE]: 'default' };
-    await env.content({ name: 'content1-4', refUid: 'snapuid1-4', refName: 'snap1-4', className: 'valid-secret-class', volumeHandle: volume, annotations });
+    const uid = uidFor('snapuid1-4');
+    await env.content({ name: 'content1-4', refUid: uid, refName: 'snap1-4', className: 'valid-secret-class', volumeHandle: volume, annotations });
     const { calls } = await env.sync('content1-4');
-    expect(calls[0]?.request).toMatchObject({
-      name: 'snapshot-snapuid1-4',
+    expect(methods(calls)).toEqual(['CreateSnapshot']);
+    expect(calls[0]?.request).toEqual({
+      name: `snapshot-${uid}`,
+      source_volume_id: volume,
       secrets: { foo: sha256Hex('bar') },
       parameters: { ...EXTRA('snap1-4', 'content1-4'), 'snapshot.storage.kubernetes.io/deletion-secret-name': 'secret', 'snapshot.storage.kubernetes.io/deletion-secret-namespace': 'default' },
     });
     const after = await env.get('content1-4');
-    expect(after.status).toMatchObject({ readyToUse: true, restoreSize: 1000 });
+    expect(after.status).toEqual({ readyToUse: true, restoreSize: 1000, snapshotHandle: expect.stringMatching(/\S/), creationTime: expect.any(BigInt) });
     expect(after.metadata.annotations).toEqual(annotations);
   });
 
   test('F-05: the Secret cannot be read → no CSI call, error status', async () => {
-    await env.content({ name: 'content1-5', refUid: 'u', className: 'invalid-secret-class', volumeHandle: 'v', status: {}, annotations: { [ANN_DELETION_SECRET_NAME]: 'missing', [ANN_DELETION_SECRET_NAMESPACE]: 'default' } });
+    await env.content({ name: 'content1-5', refUid: uidFor('content1-5'), className: 'invalid-secret-class', volumeHandle: 'v', status: {}, annotations: { [ANN_DELETION_SECRET_NAME]: 'missing', [ANN_DELETION_SECRET_NAMESPACE]: 'default' } });
     const { calls } = await env.sync('content1-5');
     expect(calls).toEqual([]);
     expect((await env.get('content1-5')).status?.error?.message).toBe(
@@ -100,14 +110,14 @@ describe('F. create and readiness polling', () => {
   });
 
   test('F-06: a class that does not exist → no CSI call; the status keeps handle and size and gains the error', async () => {
-    await env.content({ name: 'content1-6', refUid: 'u', className: 'bad-class', volumeHandle: 'v', status: { snapshotHandle: 'sid1-6', restoreSize: 1000, readyToUse: false } });
+    await env.content({ name: 'content1-6', refUid: uidFor('content1-6'), className: 'bad-class', volumeHandle: 'v', status: { snapshotHandle: 'sid1-6', restoreSize: 1000, readyToUse: false } });
     const { calls } = await env.sync('content1-6', noList);
     expect(calls).toEqual([]);
-    expect((await env.get('content1-6')).status).toMatchObject({
+    expect((await env.get('content1-6')).status).toEqual({
       snapshotHandle: 'sid1-6',
       restoreSize: 1000,
       readyToUse: false,
-      error: { message: 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-6: "volumesnapshotclass.snapshot.storage.k8s.io \\"bad-class\\" not found"' + RETRY },
+      error: { time: expect.any(String), message: 'Failed to check and update snapshot content: failed to get input parameters to create snapshot for content content1-6: "volumesnapshotclass.snapshot.storage.k8s.io \\"bad-class\\" not found"' + RETRY },
     });
     expect(env.warnings.map((w) => w.reason)).toEqual(['SnapshotContentCheckandUpdateFailed']);
   });
@@ -115,10 +125,10 @@ describe('F. create and readiness polling', () => {
   test('F-07: a new snapshot that is not ready is recorded and looked at again (not as a failure)', async () => {
     await env.driver.setFaults({ readyDelayMs: 600_000 });
     const volume = await env.volume('vol-f07');
-    await env.content({ name: 'content1-7', refUid: 'snapuid1-7', className: 'default-class', volumeHandle: volume });
+    await env.content({ name: 'content1-7', refUid: uidFor('snapuid1-7'), className: 'default-class', volumeHandle: volume });
     const { outcome } = await env.sync('content1-7');
     const after = await env.get('content1-7');
-    expect(after.status).toMatchObject({ readyToUse: false, restoreSize: 1000 });
+    expect(after.status).toEqual({ readyToUse: false, restoreSize: 1000, snapshotHandle: expect.stringMatching(/\S/), creationTime: expect.any(BigInt) });
     expect(after.metadata.annotations).toBeUndefined();
     expect(outcome).toEqual({ type: 'after', delayMs: expect.any(Number) });
   });
@@ -126,7 +136,8 @@ describe('F. create and readiness polling', () => {
   test('F-08: still not ready → with LIST_SNAPSHOTS, one ListSnapshots and no write; without it, CreateSnapshot again and no status write', async () => {
     await env.driver.setFaults({ readyDelayMs: 600_000 });
     const volume = await env.volume('vol-f08');
-    await env.content({ name: 'content1-8', refUid: 'snapuid1-8', className: 'default-class', volumeHandle: volume });
+    const uid = uidFor('snapuid1-8');
+    await env.content({ name: 'content1-8', refUid: uid, className: 'default-class', volumeHandle: volume });
     await env.sync('content1-8');
     const before = await env.get('content1-8');
     await env.driver.clearCalls();
@@ -139,7 +150,7 @@ describe('F. create and readiness polling', () => {
     await env.driver.clearCalls();
     const recreated = await env.sync('content1-8', noList);
     expect(methods(recreated.calls)).toEqual(['CreateSnapshot']);
-    expect(recreated.calls[0]?.request).toMatchObject({ name: 'snapshot-snapuid1-8', parameters: EXTRA('snap-content1-8', 'content1-8') });
+    expect(recreated.calls[0]?.request).toEqual({ name: `snapshot-${uid}`, source_volume_id: volume, parameters: EXTRA('snap-content1-8', 'content1-8'), secrets: {} });
     const after = await env.get('content1-8');
     expect(after.status).toEqual(before.status);
     expect(after.metadata.annotations).toBeUndefined();
@@ -149,7 +160,7 @@ describe('F. create and readiness polling', () => {
   test('F-09: a snapshot that turns ready is recorded ready and not looked at again', async () => {
     await env.driver.setFaults({ readyDelayMs: 1500 });
     const volume = await env.volume('vol-f09');
-    await env.content({ name: 'content1-9', refUid: 'snapuid1-9', className: 'default-class', volumeHandle: volume });
+    await env.content({ name: 'content1-9', refUid: uidFor('snapuid1-9'), className: 'default-class', volumeHandle: volume });
     expect((await env.sync('content1-9')).outcome.type).toBe('after');
     const handle = (await env.get('content1-9')).status?.snapshotHandle;
     // Poll as the queue would, until the driver reports the snapshot ready.
@@ -157,7 +168,7 @@ describe('F. create and readiness polling', () => {
       const { outcome: o } = await env.sync('content1-9');
       return o.type === 'done' ? o : undefined;
     });
-    expect((await env.get('content1-9')).status).toMatchObject({ readyToUse: true, snapshotHandle: handle });
+    expect((await env.get('content1-9')).status).toEqual({ readyToUse: true, snapshotHandle: handle, restoreSize: 1000, creationTime: expect.any(BigInt) });
     expect(outcome).toEqual({ type: 'done' });
   });
 });
@@ -165,7 +176,7 @@ describe('F. create and readiness polling', () => {
 describe('G. deletion', () => {
   async function readyContent(name: string, options: { policy?: 'Delete' | 'Retain'; className?: string; annotations?: Record<string, string> } = {}): Promise<string> {
     const volume = await env.volume(`vol-${name}`);
-    await env.content({ name, refUid: `uid-${name}`, volumeHandle: volume, className: options.className ?? 'gold', ...options });
+    await env.content({ name, refUid: uidFor(name), volumeHandle: volume, className: options.className ?? 'gold', ...options });
     await env.sync(name);
     return (await env.get(name)).status?.snapshotHandle as string;
   }
@@ -215,7 +226,7 @@ describe('G. deletion', () => {
   test('G-06: a content removed from the API server just before its sync: the error is returned and nothing is re-created', async () => {
     const volume = await env.volume('vol-g06');
     const handle = await env.storageSnapshot(volume, 'g06');
-    await env.content({ name: 'content1-6g', refUid: 'sid1-6', snapshotHandle: handle, className: 'gold', status: { snapshotHandle: handle } });
+    await env.content({ name: 'content1-6g', refUid: uidFor('content1-6g'), snapshotHandle: handle, className: 'gold', status: { snapshotHandle: handle } });
     const stale = await env.get('content1-6g');
     await env.rest.request({ method: 'PATCH', path: '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/content1-6g', contentType: 'application/json-patch+json', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
     await env.rest.request({ method: 'DELETE', path: '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/content1-6g' });
@@ -234,6 +245,15 @@ describe('G. deletion', () => {
     expect(await env.exists('content1-6g')).toBe(false);
   });
 
+  test('the exists() check of these tests: false only for a 404; a read that fails otherwise is an error, never "gone"', async () => {
+    await env.content({ name: 'exists-check', refUid: uidFor('exists-check'), volumeHandle: 'v' });
+    expect(await env.exists('exists-check')).toBe(true);
+    expect(await env.exists('no-such-content')).toBe(false);
+    env.api.faults.fail({ verb: 'get', resource: 'volumesnapshotcontents', name: 'exists-check', code: 500, times: 1 });
+    await expect(env.exists('exists-check')).rejects.toMatchObject({ statusCode: 500 });
+    expect(await env.exists('exists-check')).toBe(true);
+  });
+
   test('G-07/G-08: a ready pre-provisioned content without a deletionTimestamp is left alone', async () => {
     const volume = await env.volume('vol-g07');
     const handle = await env.storageSnapshot(volume, 'g07');
@@ -247,23 +267,23 @@ describe('G. deletion', () => {
   });
 
   test('G-09: no secret annotations → DeleteSnapshot without secrets', async () => {
-    await readyContent('content1-9d', { className: 'empty-secret-class' });
+    const handle = await readyContent('content1-9d', { className: 'empty-secret-class' });
     await markDeleted('content1-9d');
     const { calls } = await env.sync('content1-9d');
-    expect(calls[0]?.request).toMatchObject({ secrets: {} });
+    expect(calls.map((c) => c.request)).toEqual([{ snapshot_id: handle, secrets: {} }]);
     expect(await env.exists('content1-9d')).toBe(false);
   });
 
   test('G-12/G-13/G-14: pre-provisioned: Retain keeps the snapshot; Delete (with or without a class) deletes the status handle', async () => {
     const volume = await env.volume('vol-g13');
     const kept = await env.storageSnapshot(volume, 'g12');
-    await env.content({ name: 'content1-12', refUid: 'u12', snapshotHandle: kept, policy: 'Retain', status: { snapshotHandle: kept, readyToUse: true }, deleting: true });
+    await env.content({ name: 'content1-12', refUid: uidFor('content1-12'), snapshotHandle: kept, policy: 'Retain', status: { snapshotHandle: kept, readyToUse: true }, deleting: true });
     await env.driver.clearCalls();
     expect((await env.sync('content1-12')).calls).toEqual([]);
     expect(await env.exists('content1-12')).toBe(false);
 
     const gone = await env.storageSnapshot(volume, 'g13');
-    await env.content({ name: 'content1-13', refUid: 'u13', snapshotHandle: gone, className: 'gold', status: { snapshotHandle: gone, readyToUse: true }, deleting: true });
+    await env.content({ name: 'content1-13', refUid: uidFor('content1-13'), snapshotHandle: gone, className: 'gold', status: { snapshotHandle: gone, readyToUse: true }, deleting: true });
     await env.driver.clearCalls();
     expect((await env.sync('content1-13')).calls.map((c) => c.request.snapshot_id)).toEqual([gone]);
     expect(await env.exists('content1-13')).toBe(false);
@@ -272,7 +292,7 @@ describe('G. deletion', () => {
   test('beyond Go: a Delete pre-provisioned content whose status was never filled still deletes the snapshot named in spec', async () => {
     const volume = await env.volume('vol-spec');
     const handle = await env.storageSnapshot(volume, 'spec-only');
-    await env.content({ name: 'content-spec', refUid: 'u', snapshotHandle: handle, deleting: true });
+    await env.content({ name: 'content-spec', refUid: uidFor('content-spec'), snapshotHandle: handle, deleting: true });
     await env.driver.clearCalls();
     const { calls } = await env.sync('content-spec');
     expect(calls.map((c) => [c.method, c.request.snapshot_id])).toEqual([['DeleteSnapshot', handle]]);
@@ -280,7 +300,7 @@ describe('G. deletion', () => {
   });
 
   test('G-16/G-17: a member of a group snapshot is never deleted alone: no CSI call, finalizer removed', async () => {
-    await env.content({ name: 'content1-17', refUid: 'u', volumeHandle: 'v', annotations: { [ANN_GROUP_MEMBER]: 'grp' }, status: { snapshotHandle: 'snap1-17', volumeGroupSnapshotHandle: 'grp-snap1-17', readyToUse: true }, deleting: true });
+    await env.content({ name: 'content1-17', refUid: uidFor('content1-17'), volumeHandle: 'v', annotations: { [ANN_GROUP_MEMBER]: 'grp' }, status: { snapshotHandle: 'snap1-17', volumeGroupSnapshotHandle: 'grp-snap1-17', readyToUse: true }, deleting: true });
     await env.driver.clearCalls();
     const { calls } = await env.sync('content1-17');
     expect(calls).toEqual([]);
@@ -291,7 +311,7 @@ describe('G. deletion', () => {
 describe('Z.2 derived single-snapshot scenarios', () => {
   test('Z-20/Z-22: DEADLINE_EXCEEDED keeps the mark, so a deletion waits; the next sync creates again and only then deletes', async () => {
     const volume = await env.volume('vol-z20');
-    await env.content({ name: 'z20', refUid: 'uz20', className: 'gold', volumeHandle: volume });
+    await env.content({ name: 'z20', refUid: uidFor('uz20'), className: 'gold', volumeHandle: volume });
     await env.driver.setFaults({ errors: { CreateSnapshot: { code: 'DEADLINE_EXCEEDED', message: 'slow', times: 1 } } });
     await env.sync('z20');
     const failed = await env.get('z20');
@@ -315,7 +335,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
 
   test('Z-21: a final error removes the mark', async () => {
     const volume = await env.volume('vol-z21');
-    await env.content({ name: 'z21', refUid: 'uz21', className: 'gold', volumeHandle: volume });
+    await env.content({ name: 'z21', refUid: uidFor('uz21'), className: 'gold', volumeHandle: volume });
     await env.driver.setFaults({ errors: { CreateSnapshot: { code: 'INVALID_ARGUMENT', message: 'no', times: 1 } } });
     await env.sync('z21');
     const after = await env.get('z21');
@@ -335,14 +355,37 @@ describe('Z.2 derived single-snapshot scenarios', () => {
 
   test('Z-24/Z-25: an 8-character UID name and no extra metadata', async () => {
     const volume = await env.volume('vol-z24');
-    await env.content({ name: 'z24', refUid: '1b2c3d4e-aaaa-bbbb-cccc-dddddddddddd', className: 'gold', volumeHandle: volume });
+    await env.content({ name: 'z24', refUid: '1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d', className: 'gold', volumeHandle: volume });
     const { calls } = await env.sync('z24', { snapshotNameUuidLength: 8, extraCreateMetadata: false });
-    expect(calls[0]?.request).toMatchObject({ name: 'snapshot-1b2c3d4e', parameters: { param1: 'value1' } });
+    expect(calls.map((c) => c.request)).toEqual([{ name: 'snapshot-1b2c3d4e', source_volume_id: volume, parameters: { param1: 'value1' }, secrets: {} }]);
+  });
+
+  // Every value --snapshot-name-uuid-length accepts. The UID is shaped like the API server's, so a
+  // name cut from the UID with its dashes still in differs from the right one from 9 characters on
+  // (at 12: 6f1d2c3a-9b8 instead of 6f1d2c3a9b8e).
+  const NAME_UID = '6f1d2c3a-9b8e-4c7d-a5f4-e3d2c1b0a987';
+  const NAME_UID_WITHOUT_DASHES = '6f1d2c3a9b8e4c7da5f4e3d2c1b0a987';
+  test.each([-1, ...Array.from({ length: 33 }, (_x, n) => n)])('Z-24: --snapshot-name-uuid-length=%i names the snapshot after the whole UID (-1) or that many UID characters without dashes', async (length) => {
+    expect(NAME_UID_WITHOUT_DASHES).toHaveLength(32);
+    const expected = length === -1 ? `snapshot-${NAME_UID}` : `snapshot-${NAME_UID_WITHOUT_DASHES.slice(0, length)}`;
+    const volume = await env.volume(`vol-uuid-length-${length}`);
+    const name = `uuid-length-${length + 1}`;
+    await env.content({ name, refUid: NAME_UID, className: 'gold', volumeHandle: volume });
+    const { calls, outcome } = await env.sync(name, { snapshotNameUuidLength: length, extraCreateMetadata: false });
+    expect(calls.map((c) => [c.method, c.request])).toEqual([['CreateSnapshot', { name: expected, source_volume_id: volume, parameters: { param1: 'value1' }, secrets: {} }]]);
+    expect(outcome).toEqual({ type: 'done' });
+  });
+
+  test('Z-24: the name at 12 characters, spelt out', async () => {
+    const volume = await env.volume('vol-uuid-length-spelt');
+    await env.content({ name: 'uuid-length-spelt', refUid: NAME_UID, className: 'gold', volumeHandle: volume });
+    const { calls } = await env.sync('uuid-length-spelt', { snapshotNameUuidLength: 12, extraCreateMetadata: false });
+    expect(calls.map((c) => c.request.name)).toEqual(['snapshot-6f1d2c3a9b8e']);
   });
 
   test('Z-26: a reserved key in the class parameters fails the create after the mark was added', async () => {
     const volume = await env.volume('vol-z26');
-    await env.content({ name: 'z26', refUid: 'u', className: 'reserved', volumeHandle: volume });
+    await env.content({ name: 'z26', refUid: uidFor('z26'), className: 'reserved', volumeHandle: volume });
     const { calls } = await env.sync('z26');
     expect(calls).toEqual([]);
     const after = await env.get('z26');
@@ -359,8 +402,8 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     await env.content({ name: 'z27', snapshotHandle: handle, className: 'default-class' });
     // default-class names Secret default/secret; a templated class is checked through its own content name:
     const { calls } = await env.sync('z27');
-    expect(calls.find((c) => c.method === 'ListSnapshots')?.request).toMatchObject({ snapshot_id: handle, secrets: { foo: sha256Hex('bar') } });
-    expect((await env.get('z27')).status).toMatchObject({ snapshotHandle: handle, readyToUse: true, restoreSize: 1000 });
+    expect(calls.map((c) => [c.method, c.request])).toEqual([['ListSnapshots', { snapshot_id: handle, secrets: { foo: sha256Hex('bar') }, ...LIST_BY_ID }]]);
+    expect((await env.get('z27')).status).toEqual({ snapshotHandle: handle, readyToUse: true, restoreSize: 1000, creationTime: expect.any(BigInt) });
   });
 
   test('Z-29: ListSnapshots without the snapshot → error status', async () => {
@@ -372,16 +415,20 @@ describe('Z.2 derived single-snapshot scenarios', () => {
   test('Z-30: a driver without LIST_SNAPSHOTS → the pre-provisioned snapshot counts as ready now, no size', async () => {
     await env.driver.setFaults({ withhold: { controller: ['LIST_SNAPSHOTS'] } });
     await env.content({ name: 'z30', snapshotHandle: 'handle-z30' });
+    // "Now" is the time of the sync: the creation time lies between the clock read before and after it.
+    const before = BigInt(Date.now()) * 1_000_000n;
     const { calls } = await env.sync('z30', noList);
+    const after = BigInt(Date.now() + 1) * 1_000_000n;
     expect(calls).toEqual([]);
     const status = (await env.get('z30')).status;
-    expect(status).toMatchObject({ snapshotHandle: 'handle-z30', readyToUse: true });
-    expect(status?.restoreSize).toBeUndefined();
-    expect(Number(BigInt(status?.creationTime ?? 0) / 1_000_000n)).toBeGreaterThan(Date.now() - 60_000);
+    expect(status).toEqual({ snapshotHandle: 'handle-z30', readyToUse: true, creationTime: expect.anything() });
+    const creationTime = BigInt(status?.creationTime ?? 0);
+    expect(creationTime).toBeGreaterThanOrEqual(before);
+    expect(creationTime).toBeLessThan(after);
   });
 
   test('Z-31: a group member without status: no CSI call and no write, looked at again later', async () => {
-    await env.content({ name: 'z31', refUid: 'u', volumeHandle: 'v', annotations: { [ANN_GROUP_MEMBER]: 'g' } });
+    await env.content({ name: 'z31', refUid: uidFor('z31'), volumeHandle: 'v', annotations: { [ANN_GROUP_MEMBER]: 'g' } });
     env.api.requests.reset();
     const { calls, outcome } = await env.sync('z31');
     expect(calls).toEqual([]);
@@ -393,19 +440,17 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     const volume = await env.volume('vol-z32');
     const handle = await env.storageSnapshot(volume, 'z32');
     await env.content({
-      name: 'z32', refUid: 'u', volumeHandle: volume, className: 'default-class',
+      name: 'z32', refUid: uidFor('z32'), volumeHandle: volume, className: 'default-class',
       annotations: { [ANN_GROUP_MEMBER]: 'g', [ANN_DELETION_SECRET_NAME]: 'emptysecret', [ANN_DELETION_SECRET_NAMESPACE]: 'default' },
       status: { snapshotHandle: handle, volumeGroupSnapshotHandle: 'g', readyToUse: false },
     });
     const { calls } = await env.sync('z32');
-    const list = calls.find((c) => c.method === 'ListSnapshots');
-    expect(list?.request).toMatchObject({ snapshot_id: handle });
     // The empty annotation Secret, not default-class's list Secret {foo: bar}.
-    expect(list?.request.secrets ?? {}).toEqual({});
+    expect(calls.filter((c) => c.method === 'ListSnapshots').map((c) => c.request)).toEqual([{ snapshot_id: handle, secrets: {}, ...LIST_BY_ID }]);
   });
 
   test('Z-33: a ready content that still carries the mark only loses the mark', async () => {
-    await env.content({ name: 'z33', refUid: 'u', volumeHandle: 'v', annotations: { [ANN_BEING_CREATED]: 'yes' }, status: { snapshotHandle: 's', readyToUse: true } });
+    await env.content({ name: 'z33', refUid: uidFor('z33'), volumeHandle: 'v', annotations: { [ANN_BEING_CREATED]: 'yes' }, status: { snapshotHandle: 's', readyToUse: true } });
     env.api.requests.reset();
     const { calls } = await env.sync('z33');
     expect(calls).toEqual([]);
@@ -414,7 +459,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
   });
 
   test('Z-34: a deletionTimestamp without being-deleted → nothing happens', async () => {
-    await env.content({ name: 'z34', refUid: 'u', volumeHandle: 'v', status: { snapshotHandle: 's', readyToUse: true }, deletionTimestampOnly: true });
+    await env.content({ name: 'z34', refUid: uidFor('z34'), volumeHandle: 'v', status: { snapshotHandle: 's', readyToUse: true }, deletionTimestampOnly: true });
     env.api.requests.reset();
     const { calls, outcome } = await env.sync('z34');
     expect(calls).toEqual([]);
@@ -423,7 +468,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
   });
 
   test('Z-36: the same failure again → no second status write and no second event', async () => {
-    await env.content({ name: 'z36', refUid: 'u', className: 'missing-class', volumeHandle: 'v' });
+    await env.content({ name: 'z36', refUid: uidFor('z36'), className: 'missing-class', volumeHandle: 'v' });
     // The first failure is reported as a create failure, every later one as a check failure (§6.2).
     await env.sync('z36');
     await env.sync('z36');

@@ -10,9 +10,16 @@ export interface RequestRecord {
   code: number;
   /** True when the answer came from an injected fault. */
   injected: boolean;
+  /**
+   * When the answer was decided (after a write was stored, before the reply was sent), in
+   * microseconds on the machine's monotonic clock: comparable with the sample driver's journal.
+   */
+  atUs: number;
+  /** The object a successful create, update or patch stored (only with `recordObjects`). */
+  object?: Record<string, unknown>;
 }
 
-export type RequestFilter = Partial<Omit<RequestRecord, 'code' | 'injected'>> & { code?: number; injected?: boolean };
+export type RequestFilter = Partial<Omit<RequestRecord, 'code' | 'injected' | 'atUs' | 'object'>> & { code?: number; injected?: boolean };
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 

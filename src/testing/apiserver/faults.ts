@@ -25,6 +25,12 @@ export interface LatencySpec extends FaultMatch {
   ms: number;
 }
 
+/** Watch events of `resource` (every resource when unset) reach watchers `ms` late, in order. */
+export interface WatchLagSpec {
+  resource?: string;
+  ms: number;
+}
+
 export interface RequestInfo {
   verb: string;
   resource: string;
@@ -75,6 +81,8 @@ export function injectedError(spec: FailureSpec, info: RequestInfo): ApiError {
 export class Faults {
   private failures: ActiveFailure[] = [];
   private latencies: LatencySpec[] = [];
+  private watchLags: WatchLagSpec[] = [];
+  private readonly lagListeners = new Set<() => void>();
   private nextId = 1;
   private seed: number;
 
@@ -95,6 +103,26 @@ export class Faults {
     this.latencies.push(spec);
   }
 
+  /**
+   * Holds back watch events, as a lagging watch cache does: a client's informer then sees its own
+   * writes late. Setting a smaller lag (0 ends it) releases what is held at once, still in order.
+   */
+  setWatchLag(spec: WatchLagSpec): void {
+    this.watchLags = this.watchLags.filter((l) => l.resource !== spec.resource);
+    if (spec.ms > 0) this.watchLags.push(spec);
+    this.lagListeners.forEach((listener) => listener());
+  }
+
+  watchLagFor(resource: string): number {
+    return this.watchLags.filter((l) => l.resource === undefined || l.resource === resource).reduce((max, l) => Math.max(max, l.ms), 0);
+  }
+
+  /** Calls `listener` whenever a watch lag changes; returns the unsubscribe function. */
+  onWatchLagChange(listener: () => void): () => void {
+    this.lagListeners.add(listener);
+    return () => this.lagListeners.delete(listener);
+  }
+
   remove(id: number): void {
     this.failures = this.failures.filter((f) => f.id !== id);
   }
@@ -102,6 +130,8 @@ export class Faults {
   clear(): void {
     this.failures = [];
     this.latencies = [];
+    if (this.watchLags.length > 0) this.setWatchLag({ ms: 0 });
+    this.watchLags = [];
   }
 
   /** Failures still armed (remaining count), for assertions. */

@@ -15,7 +15,7 @@ import { Storage } from './storage.js';
 import { WatchHub } from './watch.js';
 
 export type { RequestRecord, RequestFilter } from './accounting.js';
-export type { FailureSpec, LatencySpec, FaultMatch } from './faults.js';
+export type { FailureSpec, LatencySpec, FaultMatch, WatchLagSpec } from './faults.js';
 export { RequestLog } from './accounting.js';
 export { Faults } from './faults.js';
 export type { GroupVersion } from './crd-schemas.js';
@@ -41,6 +41,8 @@ export interface TestApiServerOptions {
   version?: VersionInfo;
   /** Namespaces present at start (default, kube-system, kube-public, kube-node-lease). */
   namespaces?: string[];
+  /** Keep the object each successful create/update/patch stored in `requests` (for tests of write order). */
+  recordObjects?: boolean;
 }
 
 export interface TestApiServer {
@@ -125,6 +127,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     version: options.version ?? DEFAULT_VERSION,
     watch: { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000, defaultTimeoutSeconds: options.defaultWatchTimeoutSeconds ?? 1800 },
     afterWrite,
+    recordObjects: options.recordObjects ?? false,
   }, certificate);
   const address = await http.listen(options.port ?? 0, '127.0.0.1');
   const url = `https://127.0.0.1:${address.port}`;

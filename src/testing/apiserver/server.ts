@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { ServingCertificate } from './certificate.js';
 import type { AddressInfo } from 'node:net';
-import type { RequestLog } from './accounting.js';
+import type { RequestLog, RequestRecord } from './accounting.js';
+import { monotonicMicros } from '../monotonic.js';
 import { coreVersions, groupInfo, groupList, resourceList, versionDocument, type VersionInfo } from './discovery.js';
 import { ApiError, badRequest, internalError, methodNotAllowed, NOT_FOUND_PAGE, unauthorized } from './errors.js';
 import type { Faults, RequestInfo } from './faults.js';
@@ -27,6 +28,8 @@ export interface HttpContext {
   watch: WatchOptions;
   /** Called after every write so namespace termination can progress. */
   afterWrite(): void;
+  /** Keep the stored object of every successful write in the request log (tests of write order). */
+  recordObjects?: boolean;
 }
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -161,8 +164,11 @@ export class ApiHttpServer {
     }
     const scope: Scope = { def, version: parsed.version, namespace: parsed.namespace, name: parsed.name, subresource: parsed.subresource, query: url.searchParams };
     const info: RequestInfo = { verb: verb ?? method.toLowerCase(), resource: def.plural, subresource: parsed.subresource, namespace: parsed.namespace, name: parsed.name };
-    const record = (code: number, injected = false) =>
-      this.ctx.requests.record({ ...info, group: def.group, version: parsed.version, code, injected });
+    const record = (code: number, injected = false, written?: string) => {
+      const entry: RequestRecord = { ...info, group: def.group, version: parsed.version, code, injected, atUs: monotonicMicros() };
+      if (written !== undefined) entry.object = JSON.parse(written) as Record<string, unknown>;
+      this.ctx.requests.record(entry);
+    };
 
     const delay = this.ctx.faults.latencyFor(info);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
@@ -180,7 +186,7 @@ export class ApiHttpServer {
     const warning = def.deprecatedVersions?.includes(parsed.version) ? { Warning: `299 - "${deprecationWarning(def, parsed.version)}"` } : undefined;
     if (verb === 'watch') {
       try {
-        serveWatch(this.ctx.storage, this.ctx.hub, scope, res, this.ctx.watch, wantsTable(req.headers.accept));
+        serveWatch(this.ctx.storage, this.ctx.hub, scope, res, { ...this.ctx.watch, lag: { ms: () => this.ctx.faults.watchLagFor(info.resource), onChange: (listener) => this.ctx.faults.onWatchLagChange(listener) } }, wantsTable(req.headers.accept));
         record(200);
       } catch (err) {
         const reply = errorReply(err);
@@ -201,7 +207,8 @@ export class ApiHttpServer {
       reply = errorReply(err);
     }
     if (warning) reply.headers = { ...(reply.headers ?? {}), ...warning };
-    record(reply.code);
+    const stored = this.ctx.recordObjects && reply.code < 300 && (verb === 'create' || verb === 'update' || verb === 'patch');
+    record(reply.code, false, stored ? reply.body : undefined);
     send(res, reply);
   }
 

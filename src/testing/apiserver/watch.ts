@@ -12,6 +12,13 @@ export interface WatchOptions {
   bookmarkIntervalMs: number;
   /** Watch duration when the client gives no timeoutSeconds. */
   defaultTimeoutSeconds: number;
+  /** Injected lag of live events (see Faults.setWatchLag). */
+  lag?: WatchLag;
+}
+
+export interface WatchLag {
+  ms(): number;
+  onChange(listener: () => void): () => void;
 }
 
 /** The open watches, so tests can close them all at once (and the server on shutdown). */
@@ -69,7 +76,7 @@ export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: S
   res.flushHeaders();
 
   let headersSent = false;
-  const write = (type: string, objectText: string) => {
+  const writeNow = (type: string, objectText: string) => {
     if (res.writableEnded) return;
     let text = objectText;
     if (asTable && type !== 'ERROR') {
@@ -78,6 +85,31 @@ export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: S
     }
     res.write(`{"type":"${type}","object":${text}}\n`);
   };
+  // Events (and bookmarks, which must not overtake them) pass through a queue that holds each one
+  // for the injected lag, so a lagging watch delivers late but never out of order.
+  const held: Array<{ arrived: number; type: string; text: string }> = [];
+  let heldTimer: NodeJS.Timeout | undefined;
+  const release = () => {
+    if (heldTimer) clearTimeout(heldTimer);
+    heldTimer = undefined;
+    const lag = options.lag?.ms() ?? 0;
+    const now = Date.now();
+    for (let head = held[0]; head && head.arrived + lag <= now; head = held[0]) {
+      held.shift();
+      writeNow(head.type, head.text);
+    }
+    const head = held[0];
+    if (head) heldTimer = setTimeout(release, head.arrived + lag - now);
+  };
+  const write = (type: string, objectText: string) => {
+    if (held.length === 0 && (options.lag?.ms() ?? 0) <= 0) {
+      writeNow(type, objectText);
+      return;
+    }
+    held.push({ arrived: Date.now(), type, text: objectText });
+    if (!heldTimer) release();
+  };
+  const stopLag = options.lag?.onChange(release);
   const emit = (type: EventType, stored: StoredObject) => write(type, renderStored(def, stored, scope.version));
   const bookmark = (initialEventsEnd = false) => {
     const metadata: Record<string, unknown> = { resourceVersion: String(storage.resourceVersion) };
@@ -96,7 +128,8 @@ export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: S
     const since = Number.isInteger(rv) ? collection.eventsSince(rv) : undefined;
     if (!since) {
       const error = gone(`too old resource version: ${rvParam} (${collection.horizon + 1})`);
-      write('ERROR', toJson(error.toStatus()));
+      writeNow('ERROR', toJson(error.toStatus()));
+      stopLag?.();
       res.end();
       return;
     }
@@ -114,6 +147,8 @@ export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: S
     closed = true;
     collection.subscribers.delete(subscriber);
     timers.forEach((t) => clearTimeout(t));
+    if (heldTimer) clearTimeout(heldTimer);
+    stopLag?.();
     unregister();
     if (!res.writableEnded) res.end();
   };

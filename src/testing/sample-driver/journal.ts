@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type protobuf from 'protobufjs';
 import { csiReflection } from '../../csi/proto.js';
+import { monotonicMicros } from '../monotonic.js';
 import { statusName } from './faults.js';
 
 /** One RPC as the driver received and answered it. */
@@ -19,6 +20,12 @@ export interface CallRecord {
   message?: string;
   startedAt: string;
   durationMs?: number;
+  /**
+   * When the call arrived and when it was answered, in microseconds on the machine's monotonic
+   * clock: comparable with the API test server's request log.
+   */
+  receivedUs: number;
+  answeredUs?: number;
 }
 
 export function sha256Hex(value: string): string {
@@ -85,6 +92,7 @@ export class Journal {
       method,
       request: redactSecrets(type, request) as Record<string, unknown>,
       startedAt: new Date().toISOString(),
+      receivedUs: monotonicMicros(),
     };
     this.records.push(record);
     if (this.records.length > this.limit) this.records.splice(0, this.records.length - this.limit);
@@ -94,6 +102,7 @@ export class Journal {
       record.codeName = statusName(code);
       if (code !== 0 && message !== undefined) record.message = message;
       record.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      record.answeredUs = monotonicMicros();
     };
   }
 

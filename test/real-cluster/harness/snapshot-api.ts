@@ -50,6 +50,25 @@ export async function waitForReady(admin: KubeHttp, path: string, timeoutMs: num
   );
 }
 
+/**
+ * Waits until the object at `path` carries `finalizer`. The snapshot-controller adds its
+ * bound-protection finalizers only after the object turned ready; a VolumeGroupSnapshot deleted
+ * before that (it has no other finalizer) vanishes at once and its content is left behind, so a
+ * test deletes only after this.
+ */
+export async function waitForFinalizer(admin: KubeHttp, path: string, finalizer: string, timeoutMs: number, diagnostics?: () => string): Promise<KubeObject> {
+  return pollUntil(
+    async () => {
+      const object = await getObject(admin, path);
+      return object?.metadata.finalizers?.includes(finalizer) ? object : undefined;
+    },
+    { description: `${path} to carry the finalizer ${finalizer}`, timeoutMs, intervalMs: 250, diagnostics },
+  );
+}
+
+export const SNAPSHOT_BOUND_FINALIZER = 'snapshot.storage.kubernetes.io/volumesnapshot-bound-protection';
+export const GROUP_SNAPSHOT_BOUND_FINALIZER = 'groupsnapshot.storage.kubernetes.io/volumegroupsnapshot-bound-protection';
+
 export async function waitForGone(admin: KubeHttp, path: string, timeoutMs: number, diagnostics?: () => string): Promise<void> {
   await pollUntil(async () => ((await getObject(admin, path)) === undefined ? true : undefined), {
     description: `${path} to be deleted`,

@@ -1,0 +1,58 @@
+// Which tests guard which core modules in mutation testing (`npm run test:mutation`).
+//
+// StrykerJS runs every test file of the jest config for every mutant, and loading a test file (and,
+// for the sync suites, starting the API test server and the sample driver) costs seconds. So each
+// group pairs a few modules with the test files written to guard them, and one Stryker run is made
+// per group. A test outside a module's group can still catch its mutants in the normal test run:
+// the scores here are a lower bound.
+export const MUTATION_GROUPS = {
+  rules: {
+    mutate: [
+      'src/sidecar/content-decision.ts',
+      'src/sidecar/group-decision.ts',
+      'src/sidecar/content-filter.ts',
+      'src/sidecar/group-filter.ts',
+      'src/sidecar/patches.ts',
+      'src/sidecar/group-patches.ts',
+      'src/sidecar/names.ts',
+      'src/sidecar/parameters.ts',
+      'src/sidecar/secrets.ts',
+    ],
+    tests: [
+      'sidecar/content-decision',
+      'sidecar/group-decision',
+      'sidecar/filter',
+      'sidecar/patches',
+      'sidecar/group-versions',
+      'sidecar/helpers',
+      'sidecar/names',
+      'sidecar/parameters',
+      'sidecar/secrets',
+      'sidecar/rules-edges',
+    ],
+  },
+  csi: {
+    mutate: ['src/csi/errors.ts', 'src/csi/sanitize.ts'],
+    tests: ['csi/errors', 'csi/sanitize'],
+  },
+  queue: {
+    mutate: ['src/runtime/queue.ts'],
+    tests: ['runtime/queue', 'runtime/controller'],
+  },
+  'content-sync': {
+    mutate: ['src/sidecar/content-sync.ts', 'src/sidecar/failure.ts'],
+    tests: ['sidecar/scenarios', 'sidecar/poll-delay', 'sidecar/freshness', 'sidecar/ordering'],
+  },
+  'group-sync': {
+    mutate: ['src/sidecar/group-sync.ts'],
+    tests: ['sidecar/group-sync', 'sidecar/group-versions', 'sidecar/poll-delay', 'sidecar/ordering'],
+  },
+};
+
+/** The group named by MUTATION_GROUP (set by scripts/mutation/run.mjs for each Stryker run). */
+export function currentGroup() {
+  const name = process.env.MUTATION_GROUP;
+  const group = name ? MUTATION_GROUPS[name] : undefined;
+  if (!group) throw new Error(`MUTATION_GROUP must name one of: ${Object.keys(MUTATION_GROUPS).join(', ')} (run npm run test:mutation)`);
+  return { name, ...group };
+}

@@ -1,0 +1,86 @@
+// Writes MUTATION.md from the per-group JSON reports in reports/mutation/: the score of every
+// mutated module, and every mutant that survived or that a `// Stryker disable` comment marks as
+// equivalent, with its reason.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MUTATION_GROUPS } from './groups.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const KILLED = new Set(['Killed', 'Timeout']);
+const COUNTED = new Set(['Killed', 'Timeout', 'Survived', 'NoCoverage']);
+
+const rows = [];
+const survivors = [];
+const ignored = [];
+const missing = [];
+for (const [group, { mutate }] of Object.entries(MUTATION_GROUPS)) {
+  const file = join(root, 'reports/mutation', `${group}.json`);
+  if (!existsSync(file)) {
+    missing.push(group);
+    continue;
+  }
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  for (const path of mutate) {
+    const entry = report.files[path];
+    if (!entry) continue;
+    const lines = entry.source.split('\n');
+    const counts = { killed: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 };
+    for (const m of entry.mutants) {
+      if (KILLED.has(m.status)) counts.killed++;
+      else if (m.status === 'Survived') counts.survived++;
+      else if (m.status === 'NoCoverage') counts.noCoverage++;
+      else if (m.status === 'Ignored') counts.ignored++;
+      else counts.errors++;
+      const where = `${path}:${m.location.start.line}`;
+      const code = (lines[m.location.start.line - 1] ?? '').trim();
+      if (m.status === 'Survived' || m.status === 'NoCoverage') survivors.push({ where, mutator: m.mutatorName, code, replacement: m.replacement ?? '', status: m.status });
+      if (m.status === 'Ignored') ignored.push({ where, mutator: m.mutatorName, reason: m.statusReason ?? '' });
+    }
+    const counted = entry.mutants.filter((m) => COUNTED.has(m.status)).length;
+    const score = counted === 0 ? 100 : (100 * counts.killed) / counted;
+    rows.push({ group, path, total: entry.mutants.length, ...counts, score });
+  }
+}
+
+const all = rows.reduce((a, r) => ({ killed: a.killed + r.killed, counted: a.counted + r.killed + r.survived + r.noCoverage }), { killed: 0, counted: 0 });
+const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const out = [];
+out.push('# Mutation testing');
+out.push('');
+out.push('StrykerJS changes the core one small edit at a time (a condition flipped, a string emptied, a');
+out.push('call removed) and runs the tests that cover the changed code. A mutant that no test notices');
+out.push('"survives": a place where the code could be wrong and the suite would stay green. Run it with');
+out.push('`npm run test:mutation` (or `npm run test:mutation -- rules` for one group); the groups and the');
+out.push('tests each one runs are in `scripts/mutation/groups.mjs`. This file is written by');
+out.push('`scripts/mutation/summary.mjs` from the reports in `reports/mutation/`.');
+out.push('');
+out.push(`Overall: **${all.counted === 0 ? '-' : ((100 * all.killed) / all.counted).toFixed(1)} %** of ${all.counted} mutants killed (equivalent mutants marked in the code are not counted).`);
+if (missing.length > 0) out.push(`\nNo report yet for: ${missing.join(', ')}.`);
+out.push('');
+out.push('| group | module | mutants | killed | survived | no coverage | equivalent | score |');
+out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) out.push(`| ${r.group} | \`${r.path}\` | ${r.total} | ${r.killed} | ${r.survived} | ${r.noCoverage} | ${r.ignored} | ${r.score.toFixed(1)} % |`);
+out.push('');
+out.push('## Survivors');
+out.push('');
+if (survivors.length === 0) out.push('None.');
+else {
+  out.push('| where | mutator | code | replaced by |');
+  out.push('| --- | --- | --- | --- |');
+  for (const s of survivors) out.push(`| ${s.where}${s.status === 'NoCoverage' ? ' (no coverage)' : ''} | ${s.mutator} | \`${cell(s.code.slice(0, 100))}\` | \`${cell(s.replacement.slice(0, 60))}\` |`);
+}
+out.push('');
+out.push('## Equivalent mutants');
+out.push('');
+out.push('Marked in the code with `// Stryker disable next-line <mutator>: <reason>`: changes that no test');
+out.push('can observe because the behaviour does not change.');
+out.push('');
+if (ignored.length === 0) out.push('None.');
+else {
+  out.push('| where | mutator | why it is equivalent |');
+  out.push('| --- | --- | --- |');
+  for (const i of ignored) out.push(`| ${i.where} | ${i.mutator} | ${cell(i.reason)} |`);
+}
+writeFileSync(join(root, 'MUTATION.md'), out.join('\n') + '\n');
+console.log(`MUTATION.md: ${rows.length} modules, ${survivors.length} survivors, ${ignored.length} marked equivalent`);

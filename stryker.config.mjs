@@ -1,0 +1,28 @@
+// Mutation testing of the core: what the sidecar decides and what it sends. One Stryker run per
+// group of modules (scripts/mutation/groups.mjs); run them all with `npm run test:mutation`, which
+// also writes MUTATION.md. Reports go to reports/mutation/.
+import { currentGroup } from './scripts/mutation/groups.mjs';
+
+const group = currentGroup();
+
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  jest: { configFile: 'jest.mutation.config.js', enableFindRelatedTests: false },
+  testRunnerNodeArgs: ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning'],
+  // The sandbox gets the generated CSI types copied in, so tsc alone builds it.
+  buildCommand: 'tsc -p tsconfig.json',
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  timeoutMS: 10000,
+  ignorePatterns: ['dist', 'coverage', 'reports', '.real-cluster', 'test/real-cluster/go'],
+  mutate: group.mutate,
+  incremental: true,
+  incrementalFile: `reports/mutation/${group.name}.incremental.json`,
+  reporters: ['clear-text', 'progress-append-only', 'json'],
+  jsonReporter: { fileName: `reports/mutation/${group.name}.json` },
+  clearTextReporter: { reportTests: false, reportMutants: false },
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
