@@ -4,6 +4,8 @@
 import { currentGroup } from './scripts/mutation/groups.mjs';
 
 const group = currentGroup();
+// scripts/mutation/recheck.mjs narrows a run to given lines and writes it to a report of its own.
+const ranges = process.env.MUTATION_RANGES ? process.env.MUTATION_RANGES.split(',') : undefined;
 
 export default {
   packageManager: 'npm',
@@ -16,11 +18,12 @@ export default {
   concurrency: 2,
   timeoutMS: 10000,
   ignorePatterns: ['dist', 'coverage', 'reports', '.real-cluster', 'test/real-cluster/go'],
-  mutate: group.mutate,
+  mutate: ranges ?? group.mutate,
+  // The incremental file is the full report (every mutant, its status and the tests that saw it):
+  // MUTATION.md is written from it, and the next run re-tests only what changed.
   incremental: true,
-  incrementalFile: `reports/mutation/${group.name}.incremental.json`,
-  reporters: ['clear-text', 'progress-append-only', 'json'],
-  jsonReporter: { fileName: `reports/mutation/${group.name}.json` },
+  incrementalFile: process.env.MUTATION_REPORT ?? `reports/mutation/${group.name}.json`,
+  reporters: ['clear-text', 'progress-append-only'],
   clearTextReporter: { reportTests: false, reportMutants: false },
   thresholds: { high: 90, low: 85, break: null },
   tempDirName: '.stryker-tmp',

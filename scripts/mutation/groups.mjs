@@ -41,7 +41,7 @@ export const MUTATION_GROUPS = {
   },
   'content-sync': {
     mutate: ['src/sidecar/content-sync.ts', 'src/sidecar/failure.ts'],
-    tests: ['sidecar/scenarios', 'sidecar/poll-delay', 'sidecar/freshness', 'sidecar/ordering'],
+    tests: ['sidecar/scenarios', 'sidecar/content-sync-failures', 'sidecar/poll-delay', 'sidecar/freshness', 'sidecar/ordering'],
   },
   'group-sync': {
     mutate: ['src/sidecar/group-sync.ts'],

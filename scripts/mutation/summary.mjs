@@ -10,12 +10,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const KILLED = new Set(['Killed', 'Timeout']);
 const COUNTED = new Set(['Killed', 'Timeout', 'Survived', 'NoCoverage']);
 
+const durationsFile = join(root, 'reports/mutation/durations.json');
+const durations = existsSync(durationsFile) ? JSON.parse(readFileSync(durationsFile, 'utf8')) : {};
 const rows = [];
 const survivors = [];
 const ignored = [];
 const missing = [];
 for (const [group, { mutate }] of Object.entries(MUTATION_GROUPS)) {
   const file = join(root, 'reports/mutation', `${group}.json`);
+  // The report doubles as Stryker's incremental file (see stryker.config.mjs).
   if (!existsSync(file)) {
     missing.push(group);
     continue;
@@ -52,8 +55,9 @@ out.push('StrykerJS changes the core one small edit at a time (a condition flipp
 out.push('call removed) and runs the tests that cover the changed code. A mutant that no test notices');
 out.push('"survives": a place where the code could be wrong and the suite would stay green. Run it with');
 out.push('`npm run test:mutation` (or `npm run test:mutation -- rules` for one group); the groups and the');
-out.push('tests each one runs are in `scripts/mutation/groups.mjs`. This file is written by');
-out.push('`scripts/mutation/summary.mjs` from the reports in `reports/mutation/`.');
+out.push('tests each one runs are in `scripts/mutation/groups.mjs`. After adding tests for survivors,');
+out.push('`npm run test:mutation:recheck GROUP` tests only those mutants again and updates the report. This');
+out.push('file is written by `scripts/mutation/summary.mjs` from the reports in `reports/mutation/`.');
 out.push('');
 out.push(`Overall: **${all.counted === 0 ? '-' : ((100 * all.killed) / all.counted).toFixed(1)} %** of ${all.counted} mutants killed (equivalent mutants marked in the code are not counted).`);
 if (missing.length > 0) out.push(`\nNo report yet for: ${missing.join(', ')}.`);
@@ -61,6 +65,11 @@ out.push('');
 out.push('| group | module | mutants | killed | survived | no coverage | equivalent | score |');
 out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) out.push(`| ${r.group} | \`${r.path}\` | ${r.total} | ${r.killed} | ${r.survived} | ${r.noCoverage} | ${r.ignored} | ${r.score.toFixed(1)} % |`);
+out.push('');
+out.push('How long each group\'s last run took on a 2-core machine (a first run tests every mutant; a later');
+out.push('run reuses the report and tests only mutants whose code or covering tests changed):');
+out.push('');
+for (const [group, d] of Object.entries(durations)) out.push(`- ${group}: ${Math.round(d.seconds / 60)} min (${d.finished.slice(0, 10)})`);
 out.push('');
 out.push('## Survivors');
 out.push('');
