@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { failure, raw, SNAP, startHarness, vscBody, type Harness } from './helpers.js';
+import { Faults } from '../../src/testing/apiserver/index.js';
 
 const VSC = { ...SNAP, plural: 'volumesnapshotcontents' };
 
@@ -77,5 +78,18 @@ describe('request accounting', () => {
     });
     const rec = h.server.requests.all({ verb: 'create' })[0];
     expect(rec).toMatchObject({ group: 'snapshot.storage.k8s.io', version: 'v1', code: 201, injected: false });
+  });
+});
+
+describe('watch lag', () => {
+  test('clear() ends every lag, per-resource ones included, before watches are told to release', () => {
+    const faults = new Faults();
+    faults.setWatchLag({ resource: 'volumesnapshotcontents', ms: 60_000 });
+    expect(faults.watchLagFor('volumesnapshotcontents')).toBe(60_000);
+    expect(faults.watchLagFor('secrets')).toBe(0);
+    const seen: number[] = [];
+    faults.onWatchLagChange(() => seen.push(faults.watchLagFor('volumesnapshotcontents')));
+    faults.clear();
+    expect(seen).toEqual([0]);
   });
 });

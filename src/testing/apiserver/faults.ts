@@ -130,8 +130,10 @@ export class Faults {
   clear(): void {
     this.failures = [];
     this.latencies = [];
-    if (this.watchLags.length > 0) this.setWatchLag({ ms: 0 });
+    // Every lag ends, per-resource ones included; watches then release what they hold at once.
+    const lagged = this.watchLags.length > 0;
     this.watchLags = [];
+    if (lagged) this.lagListeners.forEach((listener) => listener());
   }
 
   /** Failures still armed (remaining count), for assertions. */
