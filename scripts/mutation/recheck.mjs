@@ -1,5 +1,6 @@
-// `node scripts/mutation/recheck.mjs GROUP`: tests again only the mutants that survived (or had no
-// coverage) in the group's last report, and merges their new status into that report. Much faster
+// `node scripts/mutation/recheck.mjs GROUP [--timeouts]`: tests again only the mutants that survived
+// (or had no coverage; with --timeouts also those that timed out, which a busy machine can cause) in
+// the group's last report, and merges their new status into that report. Much faster
 // than a full run after tests were added for the survivors. It refuses a file whose source changed
 // since the report was made: the mutants' positions would no longer match (run the group in full).
 import { spawnSync } from 'node:child_process';
@@ -10,13 +11,14 @@ import { MUTATION_GROUPS } from './groups.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const group = process.argv[2];
+const withTimeouts = process.argv.includes('--timeouts');
 if (!group || !(group in MUTATION_GROUPS)) {
-  console.error(`usage: recheck.mjs GROUP (one of ${Object.keys(MUTATION_GROUPS).join(', ')})`);
+  console.error(`usage: recheck.mjs GROUP [--timeouts] (GROUP one of ${Object.keys(MUTATION_GROUPS).join(', ')})`);
   process.exit(2);
 }
 const reportFile = join(root, 'reports/mutation', `${group}.json`);
 const report = JSON.parse(readFileSync(reportFile, 'utf8'));
-const OPEN = new Set(['Survived', 'NoCoverage']);
+const OPEN = new Set(['Survived', 'NoCoverage', ...(withTimeouts ? ['Timeout'] : [])]);
 
 const ranges = [];
 for (const [path, entry] of Object.entries(report.files)) {
@@ -26,7 +28,12 @@ for (const [path, entry] of Object.entries(report.files)) {
     console.error(`${path} changed since the report was made: run the group in full (npm run test:mutation -- ${group})`);
     process.exit(1);
   }
-  for (const line of new Set(open.map((m) => m.location.start.line))) ranges.push(`${path}:${line}-${line}`);
+  // Each mutant's exact span: StrykerJS only makes the mutants that lie wholly inside a range, so a
+  // range of whole lines would miss a mutant that spans several (a block, an object literal).
+  // A range's columns count from 0, the report's from 1; one column more on each side keeps the
+  // span inside the range whichever way the ends are counted.
+  const spans = new Set(open.map(({ location: { start, end } }) => `${start.line}:${Math.max(0, start.column - 2)}-${end.line}:${end.column + 1}`));
+  for (const span of spans) ranges.push(`${path}:${span}`);
 }
 if (ranges.length === 0) {
   console.log(`${group}: no surviving mutants to test again`);
@@ -35,7 +42,7 @@ if (ranges.length === 0) {
 
 const recheckFile = join(root, 'reports/mutation', `${group}.recheck.json`);
 rmSync(recheckFile, { force: true });
-console.log(`== ${group}: testing again the mutants on ${ranges.length} lines`);
+console.log(`== ${group}: testing again the mutants in ${ranges.length} places`);
 const run = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs'], {
   cwd: root,
   stdio: 'inherit',

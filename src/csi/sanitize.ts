@@ -33,6 +33,7 @@ function renderMessage(type: protobuf.Type, message: unknown): string {
   const record = message as Record<string, unknown>;
   const parts: string[] = [];
   // Field names are unique, so no two compare equal.
+  // Stryker disable next-line EqualityOperator: with unique names `<` and `<=` sort alike.
   const fields = [...type.fieldsArray].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const field of fields) {
     const value = record[field.name];
@@ -56,6 +57,7 @@ function isPopulated(field: protobuf.Field, value: unknown): boolean {
 function renderField(field: protobuf.Field, value: unknown): string {
   if (field.map) {
     // Map keys are unique, so no two compare equal.
+    // Stryker disable next-line EqualityOperator: with unique keys `<` and `<=` sort alike.
     const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${renderSingle(field, v)}`).join(',')}}`;
   }
@@ -68,6 +70,7 @@ function renderSingle(field: protobuf.Field, value: unknown): string {
   if (resolved instanceof protobuf.Type) return renderMessage(resolved, value);
   if (resolved instanceof protobuf.Enum) {
     const number = enumNumber(resolved, value);
+    // Stryker disable next-line ConditionalExpression: valuesById[undefined] is undefined too, so the guard only saves a lookup.
     return JSON.stringify((number !== undefined && resolved.valuesById[number]) || String(value));
   }
   if (field.type === INT64 && /^-?\d+$/.test(String(value))) return String(value);

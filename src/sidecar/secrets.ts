@@ -49,8 +49,15 @@ export async function annotationSecretData(options: {
   }
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// Written as functions rather than module constants so that mutation testing can try each
+// variant of the pattern (a module-level value is built once per test process).
+function isDns1123Label(value: string): boolean {
+  return value.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value);
+}
+
+function isDns1123Subdomain(value: string): boolean {
+  return value.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value);
+}
 
 /**
  * Expands `$var` / `${var}` with the given variables. References to anything else are an error
@@ -59,6 +66,7 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 export function expandTemplate(template: string, variables: Record<string, string>): string {
   const unknown = new Set<string>();
   const out = template.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_.]+)/g, (whole, braced: string | undefined, bare: string | undefined) => {
+    // Stryker disable next-line StringLiteral: the pattern always captures one of the two groups; '' only satisfies the type.
     const name = braced ?? bare ?? '';
     if (name in variables) return variables[name] as string;
     unknown.add(name);
@@ -96,7 +104,7 @@ export function secretRefFromParameters(
     throw new Error(`failed to get name and namespace template from params: ${label} secrets specified in parameters but value of either namespace or name is empty`);
   }
   const namespace = expandTemplate(namespaceTemplate, variables);
-  if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
+  if (!isDns1123Label(namespace)) {
     throw new Error(
       namespace === namespaceTemplate
         ? `${goQuote(namespaceTemplate)} is not a valid namespace name`
@@ -104,7 +112,7 @@ export function secretRefFromParameters(
     );
   }
   const name = expandTemplate(nameTemplate, variables);
-  if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+  if (!isDns1123Subdomain(name)) {
     throw new Error(
       name === nameTemplate
         ? `${goQuote(nameTemplate)} is not a valid secret name`

@@ -118,6 +118,19 @@ describe('log sanitiser: what is left out and how values print', () => {
     expect(caps('NOT_AN_ENUM_VALUE')).toBe('{"capabilities":[{"rpc":{"type":"NOT_AN_ENUM_VALUE"}}]}');
   });
 
+  test('fields set to null or undefined are left out, whatever their type (map, list, enum, message, scalar)', () => {
+    expect(sanitizedJson('csi.v1.CreateSnapshotRequest', { name: null, source_volume_id: undefined, parameters: null, secrets: null })).toBe('{}');
+    expect(sanitizedJson('csi.v1.CreateVolumeGroupSnapshotRequest', { source_volume_ids: null, name: 'g' })).toBe('{"name":"g"}');
+    const caps = (type: unknown) => sanitizedJson('csi.v1.ControllerGetCapabilitiesResponse', { capabilities: [{ rpc: { type } }] });
+    expect(caps(null)).toBe('{"capabilities":[{"rpc":{}}]}');
+    expect(caps(undefined)).toBe('{"capabilities":[{"rpc":{}}]}');
+    expect(sanitizedJson('csi.v1.CreateSnapshotResponse', { snapshot: null })).toBe('{}');
+  });
+
+  test('a hole in a list still shows where it is, as null', () => {
+    expect(sanitizedJson('csi.v1.CreateVolumeGroupSnapshotRequest', { source_volume_ids: ['v1', undefined, 'v3'] })).toBe('{"source_volume_ids":["v1",null,"v3"]}');
+  });
+
   test('numbers and strings print as JSON; a message that is not an object prints as {}', () => {
     expect(sanitizedJson('csi.v1.ListSnapshotsRequest', { starting_token: 't', max_entries: 3 })).toBe('{"max_entries":3,"starting_token":"t"}');
     expect(sanitizedJson('csi.v1.CreateSnapshotRequest', 'text')).toBe('{}');

@@ -33,6 +33,33 @@ describe('shouldEnqueueUpdate (K-14..K-27, Z-38)', () => {
   ])('%s → %s', (_name, oldObj, newObj, expected) => expect(shouldEnqueueUpdate(oldObj, newObj)).toBe(expected));
 });
 
+describe('shouldEnqueueUpdate compares content, not the order of keys', () => {
+  // The API server and the sidecar's own writes may serialise the same object with its keys in a
+  // different order; that alone is not a change.
+  const reordered = (c: VolumeSnapshotContent): VolumeSnapshotContent => {
+    const reverse = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).reverse()) as T;
+    const copy = structuredClone(c);
+    return { ...reverse({ ...copy, spec: reverse({ ...copy.spec, source: reverse(copy.spec.source), volumeSnapshotRef: reverse(copy.spec.volumeSnapshotRef) }) }), metadata: reverse(copy.metadata) };
+  };
+  const withAnnotations = (c: VolumeSnapshotContent, annotations: Record<string, string>): VolumeSnapshotContent => ({ ...c, metadata: { ...c.metadata, annotations } });
+
+  test('the same object with every key in reverse order needs no sync', () => {
+    const oldObj = withAnnotations(base(), { a: '1', b: '2', c: '3' });
+    const newObj = next((c) => (c.metadata.annotations = { c: '3', b: '2', a: '1' }), reordered(oldObj));
+    expect(Object.keys(newObj.spec)).not.toEqual(Object.keys(oldObj.spec));
+    expect(shouldEnqueueUpdate(oldObj, newObj)).toBe(false);
+    // And back again: a later version with the keys in their first order.
+    const later = next(() => undefined, next(() => undefined, oldObj));
+    expect(shouldEnqueueUpdate(newObj, later)).toBe(false);
+  });
+
+  test('a changed value among reordered keys still does', () => {
+    const oldObj = withAnnotations(base(), { a: '1', b: '2', c: '3' });
+    const newObj = next((c) => (c.metadata.annotations = { c: '3', b: 'changed', a: '1' }), reordered(oldObj));
+    expect(shouldEnqueueUpdate(oldObj, newObj)).toBe(true);
+  });
+});
+
 describe('VersionStore (E-01, E-02)', () => {
   test('E-01: equal and newer versions are taken, an older one is stale; 10 > 2 numerically', () => {
     const store = new VersionStore<VolumeSnapshotContent>();

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../src/observe/logger.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../../src/observe/logger.js';
 import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE } from '../../src/sidecar/keys.js';
 import { annotationSecretData, secretData, secretRefFromAnnotations, secretRefFromParameters } from '../../src/sidecar/secrets.js';
 
@@ -38,6 +39,36 @@ describe('the Secret named by deletion-secret annotations', () => {
     await expect(annotationSecretData({ annotations: { [keys.name]: 's', [keys.namespace]: 'ns' }, keys, what, getSecret, log: silentLogger })).rejects.toThrow(
       new Error('cannot get credentials for snapshot content "vsc-1"'),
     );
+  });
+});
+
+describe('a Secret that cannot be read, for the operator', () => {
+  const logAt = (verbosity: number) => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    return { log: createLogger({ verbosity, format: 'json', stream }), lines };
+  };
+  const failing = async () => {
+    throw new Error('secrets "s" is forbidden: User cannot get resource');
+  };
+
+  test('at verbosity 4 the log names the Secret and the API error (status never does)', async () => {
+    const { log, lines } = logAt(4);
+    await expect(annotationSecretData({ annotations: { [keys.name]: 's', [keys.namespace]: 'ns' }, keys, what, getSecret: failing, log })).rejects.toThrow();
+    expect(lines).toHaveLength(1);
+    const entry = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    expect(entry).toMatchObject({ msg: 'Cannot read the Secret named by the deletion-secret annotations', secret: 'ns/s', error: 'secrets "s" is forbidden: User cannot get resource' });
+  });
+
+  test('below verbosity 4 nothing is logged', async () => {
+    const { log, lines } = logAt(3);
+    await expect(annotationSecretData({ annotations: { [keys.name]: 's', [keys.namespace]: 'ns' }, keys, what, getSecret: failing, log })).rejects.toThrow();
+    expect(lines).toEqual([]);
   });
 });
 
