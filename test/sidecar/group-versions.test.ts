@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { VersionStore } from '../../src/sidecar/content-filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../src/sidecar/group-patches.js';
-import { memberFromSnapshot } from '../../src/sidecar/group-sync.js';
+import { memberFromSnapshot } from '../../src/sidecar/group/kind.js';
 import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../src/sidecar/group-types.js';
 import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../src/sidecar/group-versions.js';
 import { errorStatusUpdate, type PatchOp } from '../../src/sidecar/patches.js';
