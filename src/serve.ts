@@ -13,7 +13,7 @@ import { TokenBucket } from './runtime/rate-limiter.js';
 import type { QueueProgress } from './runtime/queue-metrics.js';
 import { contentController } from './sidecar/snapshot/kind.js';
 import { groupContentController } from './sidecar/group/kind.js';
-import type { GroupSnapshotVersion } from './sidecar/group-versions.js';
+import type { GroupSnapshotVersion } from './sidecar/group/versions.js';
 import { LABEL_MANAGED_BY } from './sidecar/keys.js';
 import type { DriverFacts } from './main.js';
 

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { silentLogger } from '../../src/observe/logger.js';
 import { objectPath, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
 import type { WorkQueue } from '../../src/runtime/queue.js';
-import type { VersionStore } from '../../src/sidecar/content-filter.js';
+import type { VersionStore } from '../../src/sidecar/engine/updates.js';
 import { groupContentController } from '../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotContent } from '../../src/sidecar/group-types.js';
-import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group-versions.js';
+import type { VolumeGroupSnapshotContent } from '../../src/sidecar/group/types.js';
+import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group/versions.js';
 import {
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,

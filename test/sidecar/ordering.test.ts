@@ -9,8 +9,8 @@ import { restObjectApi } from '../../src/sidecar/engine/object-api.js';
 import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
 import { syncContent } from '../../src/sidecar/snapshot/kind.js';
 import { syncGroupContent } from '../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotClass, WireGroupContent } from '../../src/sidecar/group-types.js';
-import { groupVersionAdapter } from '../../src/sidecar/group-versions.js';
+import type { VolumeGroupSnapshotClass, WireGroupContent } from '../../src/sidecar/group/types.js';
+import { groupVersionAdapter } from '../../src/sidecar/group/versions.js';
 import {
   ANN_BEING_CREATED,
   ANN_BEING_DELETED,

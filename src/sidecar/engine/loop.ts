@@ -6,7 +6,7 @@ import type { Logger } from '../../observe/logger.js';
 import { runWorkers, type Outcome, type Workers } from '../../runtime/controller.js';
 import type { QueueMetricsSink, QueueProgress } from '../../runtime/queue-metrics.js';
 import { WorkQueue } from '../../runtime/queue.js';
-import { VersionStore } from '../content-filter.js';
+import { VersionStore } from './updates.js';
 import type { ObjectMeta, SnapshotError } from '../types.js';
 
 export interface ContentCounts {

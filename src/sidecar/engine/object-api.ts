@@ -1,6 +1,6 @@
 import type { RestClient } from '../../kube/rest.js';
 import { objectPath, SECRETS, statusPath, type ResourceDescriptor } from '../../kube/resources.js';
-import type { PatchOp } from '../patches.js';
+import type { PatchOp } from './patches.js';
 import { secretData, type SecretRef } from '../secrets.js';
 
 /** The API operations a content sync needs (single or group); implemented over REST and by tests. */

@@ -5,7 +5,7 @@ import type { CsiConnection } from '../../csi/connection.js';
 import { goQuote } from '../messages.js';
 import { csiSnapshotName } from '../names.js';
 import { driverParameters } from '../parameters.js';
-import { addAnnotation, removeAnnotation, removeFinalizer, type PatchOp } from '../patches.js';
+import { addAnnotation, removeAnnotation, removeFinalizer, type PatchOp } from './patches.js';
 import { annotationSecretData, secretRefFromParameters, type SecretRef } from '../secrets.js';
 import type { SnapshotError } from '../types.js';
 import { apiWriteError, nextStep, recordFailure, type EventSubject, type WarningRecorder } from './failure.js';

@@ -3,8 +3,9 @@ import { createSnapshot, deleteSnapshot, getSnapshotStatus } from '../../csi/sna
 import type { RestClient } from '../../kube/rest.js';
 import { VOLUME_SNAPSHOT_CLASSES, VOLUME_SNAPSHOT_CONTENTS } from '../../kube/resources.js';
 import type { Outcome } from '../../runtime/controller.js';
-import { decideContent, isGroupMember } from '../content-decision.js';
-import { isForDriver, shouldEnqueueUpdate } from '../content-filter.js';
+import { decideContent, isGroupMember } from './decision.js';
+import { shouldEnqueueUpdate } from '../engine/updates.js';
+import { isForDriver } from './filter.js';
 import { eventSubject, type WarningRecorder } from '../engine/failure.js';
 import { ContentLoop, type LoopOptions } from '../engine/loop.js';
 import { restObjectApi, type ObjectApi } from '../engine/object-api.js';
@@ -13,7 +14,7 @@ import { SyncError, syncDeps, syncObject, type KindDeps, type Step, type SyncKin
 import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, FINALIZER_CONTENT } from '../keys.js';
 import { goQuote } from '../messages.js';
 import { snapshotMetadataParameters } from '../parameters.js';
-import { clearedStatus, contentStatusUpdate, type SnapshotObservation } from '../patches.js';
+import { clearedStatus, contentStatusUpdate, type SnapshotObservation } from './status.js';
 import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../types.js';
 
 /** The API operations the content sync needs; implemented over the REST client (and by tests). */
