@@ -18,7 +18,7 @@ import { startHttpServer, type RunningHttpServer } from './observe/http-server.j
 import { createLogger, type Logger } from './observe/logger.js';
 import { createMetrics } from './observe/metrics.js';
 import { serve } from './serve.js';
-import { chooseGroupSnapshotVersion } from './sidecar/group-discovery.js';
+import { chooseGroupSnapshotVersion } from './sidecar/group/discovery.js';
 import { validateUuidLength } from './sidecar/names.js';
 import { packageRoot } from './util/package-root.js';
 

@@ -11,9 +11,9 @@ import type { Logger } from './observe/logger.js';
 import type { SidecarMetrics } from './observe/metrics.js';
 import { TokenBucket } from './runtime/rate-limiter.js';
 import type { QueueProgress } from './runtime/queue-metrics.js';
-import { ContentController } from './sidecar/content-controller.js';
-import { GroupContentController } from './sidecar/group-controller.js';
-import type { GroupSnapshotVersion } from './sidecar/group-versions.js';
+import { contentController } from './sidecar/snapshot/kind.js';
+import { groupContentController } from './sidecar/group/kind.js';
+import type { GroupSnapshotVersion } from './sidecar/group/versions.js';
 import { LABEL_MANAGED_BY } from './sidecar/keys.js';
 import type { DriverFacts } from './main.js';
 
@@ -70,7 +70,7 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
   // Readiness polls of a slow snapshot are spaced out, but never by more than this.
   const maxPollIntervalMs = Math.min(15_000, config.retryIntervalMaxMs);
   const controllers: Array<{ kind: string; start(signal: AbortSignal): Promise<void>; stop(): Promise<void> }> = [];
-  controllers.push({ kind: 'VolumeSnapshotContent', ...bind(new ContentController({
+  controllers.push({ kind: 'VolumeSnapshotContent', ...bind(contentController({
     ...loop,
     csi: conn,
     settings: {
@@ -87,7 +87,7 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
     reportCounts: (counts) => metrics.setContentGauges('VolumeSnapshotContent', counts),
   })) });
   if (inputs.groupSnapshotVersion) {
-    controllers.push({ kind: 'VolumeGroupSnapshotContent', ...bind(new GroupContentController({
+    controllers.push({ kind: 'VolumeGroupSnapshotContent', ...bind(groupContentController({
       ...loop,
       csi: conn,
       version: inputs.groupSnapshotVersion,

@@ -8,12 +8,14 @@
 export const MUTATION_GROUPS = {
   rules: {
     mutate: [
-      'src/sidecar/content-decision.ts',
-      'src/sidecar/group-decision.ts',
-      'src/sidecar/content-filter.ts',
-      'src/sidecar/group-filter.ts',
-      'src/sidecar/patches.ts',
-      'src/sidecar/group-patches.ts',
+      'src/sidecar/snapshot/decision.ts',
+      'src/sidecar/group/decision.ts',
+      'src/sidecar/snapshot/filter.ts',
+      'src/sidecar/group/filter.ts',
+      'src/sidecar/engine/updates.ts',
+      'src/sidecar/engine/patches.ts',
+      'src/sidecar/snapshot/status.ts',
+      'src/sidecar/group/status.ts',
       'src/sidecar/names.ts',
       'src/sidecar/parameters.ts',
       'src/sidecar/secrets.ts',
@@ -39,13 +41,18 @@ export const MUTATION_GROUPS = {
     mutate: ['src/runtime/queue.ts'],
     tests: ['runtime/queue', 'runtime/controller'],
   },
-  'content-sync': {
-    mutate: ['src/sidecar/content-sync.ts', 'src/sidecar/failure.ts'],
-    tests: ['sidecar/scenarios', 'sidecar/content-sync-failures', 'sidecar/poll-delay', 'sidecar/freshness', 'sidecar/ordering'],
-  },
-  'group-sync': {
-    mutate: ['src/sidecar/group-sync.ts'],
-    tests: ['sidecar/group-sync', 'sidecar/group-versions', 'sidecar/poll-delay', 'sidecar/ordering'],
+  // The one sync engine and the two kinds it runs: every step of a single or group content sync.
+  sync: {
+    mutate: ['src/sidecar/engine/sync.ts', 'src/sidecar/engine/failure.ts', 'src/sidecar/snapshot/kind.ts', 'src/sidecar/group/kind.ts'],
+    tests: [
+      'sidecar/scenarios',
+      'sidecar/content-sync-failures',
+      'sidecar/group-sync',
+      'sidecar/group-versions',
+      'sidecar/poll-delay',
+      'sidecar/freshness',
+      'sidecar/ordering',
+    ],
   },
 };
 

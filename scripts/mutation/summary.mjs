@@ -26,7 +26,11 @@ for (const [group, { mutate }] of Object.entries(MUTATION_GROUPS)) {
   const report = JSON.parse(readFileSync(file, 'utf8'));
   for (const path of mutate) {
     const entry = report.files[path];
-    if (!entry) continue;
+    if (!entry) {
+      // A module that moved or was split since the group's last run.
+      missing.push(`${group} (${path})`);
+      continue;
+    }
     const lines = entry.source.split('\n');
     const counts = { killed: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 };
     for (const m of entry.mutants) {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
 import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
-import type { WireGroupContent } from '../../src/sidecar/group-types.js';
+import type { WireGroupContent } from '../../src/sidecar/group/types.js';
 import type { DeletionPolicy } from '../../src/sidecar/types.js';
 import { waitFor } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';

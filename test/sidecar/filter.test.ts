@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { isForDriver, shouldEnqueueUpdate, VersionStore } from '../../src/sidecar/content-filter.js';
+import { shouldEnqueueUpdate, VersionStore } from '../../src/sidecar/engine/updates.js';
+import { isForDriver } from '../../src/sidecar/snapshot/filter.js';
 import { ANN_BEING_CREATED, ANN_BEING_DELETED } from '../../src/sidecar/keys.js';
 import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { content } from './fixtures.js';

@@ -3,7 +3,7 @@ import { CsiConnection } from '../../src/csi/connection.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
-import { ContentController } from '../../src/sidecar/content-controller.js';
+import { contentController } from '../../src/sidecar/snapshot/kind.js';
 import { ANN_BEING_DELETED, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
@@ -23,14 +23,14 @@ let api: TestApiServer;
 let driver: SampleDriverProcess;
 let rest: RestClient;
 let csi: CsiConnection;
-let controller: ContentController;
+let controller: ReturnType<typeof contentController>;
 
 beforeAll(async () => {
   api = await startTestApiServer();
   driver = await startSampleDriver();
   rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
   csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
-  controller = new ContentController({
+  controller = contentController({
     client: rest,
     driverName: DRIVER,
     // No workers: each reconcile below is run by the test, one at a time.
@@ -51,7 +51,7 @@ afterAll(async () => {
   await api?.stop();
 });
 
-const cached = (): VolumeSnapshotContent | undefined => controller.contents.get(NAME);
+const cached = (): VolumeSnapshotContent | undefined => controller.objects.get(NAME);
 const methods = async (): Promise<string[]> => (await driver.calls()).map((c) => c.method);
 const writes = () => api.requests.writes({ resource: 'volumesnapshotcontents', name: NAME });
 

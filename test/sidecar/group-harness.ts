@@ -4,11 +4,11 @@ import { collectionPath, objectPath, statusPath, volumeGroupSnapshotClasses, vol
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import type { Outcome } from '../../src/runtime/controller.js';
-import { restObjectApi } from '../../src/sidecar/content-api.js';
-import type { EventSubject, WarningRecorder } from '../../src/sidecar/failure.js';
-import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../src/sidecar/group-sync.js';
-import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../src/sidecar/group-types.js';
-import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from '../../src/sidecar/group-versions.js';
+import { restObjectApi } from '../../src/sidecar/engine/object-api.js';
+import type { EventSubject, WarningRecorder } from '../../src/sidecar/engine/failure.js';
+import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../src/sidecar/group/types.js';
+import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from '../../src/sidecar/group/versions.js';
 import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy } from '../../src/sidecar/types.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';

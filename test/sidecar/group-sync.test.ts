@@ -2,10 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { silentLogger } from '../../src/observe/logger.js';
 import { objectPath, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
 import type { WorkQueue } from '../../src/runtime/queue.js';
-import type { VersionStore } from '../../src/sidecar/content-filter.js';
-import { GroupContentController } from '../../src/sidecar/group-controller.js';
-import type { VolumeGroupSnapshotContent } from '../../src/sidecar/group-types.js';
-import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group-versions.js';
+import type { VersionStore } from '../../src/sidecar/engine/updates.js';
+import { groupContentController } from '../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotContent } from '../../src/sidecar/group/types.js';
+import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group/versions.js';
 import {
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,
@@ -520,7 +520,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
   });
 
   test('the controller (shared loop) takes a new group content to ready and releases it on deletion', async () => {
-    const controller = new GroupContentController({
+    const controller = groupContentController({
       client: h.rest,
       csi: h.csi,
       driverName: DRIVER,
@@ -559,7 +559,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
   describe('the controller loop: queue, store and watches', () => {
     type Loop = { queue: WorkQueue; store: VersionStore<VolumeGroupSnapshotContent> };
     function newController(labelSelector?: string, workers = 2) {
-      const controller = new GroupContentController({
+      const controller = groupContentController({
         client: h.rest,
         csi: h.csi,
         driverName: DRIVER,
@@ -574,7 +574,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
         ...(labelSelector ? { labelSelector } : {}),
       });
       // White box: the loop's queue and private store, to see the keys queued and what is cached.
-      const loop = (controller as unknown as { loop: Loop }).loop;
+      const loop = controller as unknown as Loop;
       const keys: string[] = [];
       const add = loop.queue.add.bind(loop.queue);
       loop.queue.add = (key: string) => {
@@ -681,7 +681,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const { controller, keys } = newController(selector);
       await controller.start();
       try {
-        expect(controller.contents.list().map((c) => c.metadata.name)).toEqual([mine]);
+        expect(controller.objects.list().map((c) => c.metadata.name)).toEqual([mine]);
         expect(controller.classes.list().map((c) => c.metadata.name)).toEqual(['node-a-class']);
         await waitFor('the node\'s group to be ready', async () => {
           const c = await h.wire(mine);

@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { VersionStore } from '../../src/sidecar/content-filter.js';
-import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../src/sidecar/group-patches.js';
-import { memberFromSnapshot } from '../../src/sidecar/group-sync.js';
-import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../src/sidecar/group-types.js';
-import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../src/sidecar/group-versions.js';
-import { errorStatusUpdate, type PatchOp } from '../../src/sidecar/patches.js';
+import { VersionStore } from '../../src/sidecar/engine/updates.js';
+import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../src/sidecar/group/status.js';
+import { memberFromSnapshot } from '../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../src/sidecar/group/types.js';
+import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../src/sidecar/group/versions.js';
+import { errorStatusUpdate, type PatchOp } from '../../src/sidecar/engine/patches.js';
 import { applyJsonPatch } from '../../src/testing/apiserver/patch.js';
 
 const T = 1_763_773_512_123_456_789n;

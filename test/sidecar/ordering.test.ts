@@ -5,11 +5,12 @@ import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnap
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import type { Outcome } from '../../src/runtime/controller.js';
-import { restContentApi, restObjectApi } from '../../src/sidecar/content-api.js';
-import { syncContent } from '../../src/sidecar/content-sync.js';
-import { syncGroupContent } from '../../src/sidecar/group-sync.js';
-import type { VolumeGroupSnapshotClass, WireGroupContent } from '../../src/sidecar/group-types.js';
-import { groupVersionAdapter } from '../../src/sidecar/group-versions.js';
+import { restObjectApi } from '../../src/sidecar/engine/object-api.js';
+import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
+import { syncContent } from '../../src/sidecar/snapshot/kind.js';
+import { syncGroupContent } from '../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotClass, WireGroupContent } from '../../src/sidecar/group/types.js';
+import { groupVersionAdapter } from '../../src/sidecar/group/versions.js';
 import {
   ANN_BEING_CREATED,
   ANN_BEING_DELETED,

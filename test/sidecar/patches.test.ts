@@ -1,8 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { applyJsonPatch } from '../../src/testing/apiserver/patch.js';
-import {
-  addAnnotation, clearedStatus, contentStatusUpdate, errorStatusUpdate, pointer, removeAnnotation, removeFinalizer, type PatchOp,
-} from '../../src/sidecar/patches.js';
+import { addAnnotation, errorStatusUpdate, pointer, removeAnnotation, removeFinalizer, type PatchOp } from '../../src/sidecar/engine/patches.js';
+import { clearedStatus, contentStatusUpdate } from '../../src/sidecar/snapshot/status.js';
 import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import { ANN_BEING_CREATED, content } from './fixtures.js';
 

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { silentLogger } from '../../src/observe/logger.js';
-import { restContentApi } from '../../src/sidecar/content-api.js';
-import { pollDelayForAge, readinessPollDelay, syncContent } from '../../src/sidecar/content-sync.js';
-import { syncGroupContent } from '../../src/sidecar/group-sync.js';
+import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
+import { pollDelayForAge } from '../../src/sidecar/engine/poll-delay.js';
+import { readinessPollDelay, syncContent } from '../../src/sidecar/snapshot/kind.js';
+import { syncGroupContent } from '../../src/sidecar/group/kind.js';
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { GroupHarness } from './group-harness.js';
 import { CLASSES, ScenarioEnv } from './scenario-env.js';

@@ -1,5 +1,5 @@
-import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED } from './keys.js';
-import type { VolumeGroupSnapshotContent } from './group-types.js';
+import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED } from '../keys.js';
+import type { VolumeGroupSnapshotContent } from './types.js';
 
 /**
  * The one next step for a VolumeGroupSnapshotContent, decided from the object alone. Level-triggered

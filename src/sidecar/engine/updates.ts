@@ -1,21 +1,5 @@
-import { ANN_BEING_CREATED } from './keys.js';
-import type { ObjectMeta, VolumeSnapshotClass, VolumeSnapshotContent } from './types.js';
-
-/**
- * §6.1: the contents this sidecar acts on: a source is set, spec.driver is this driver, and a class
- * it names (when that class is known) is for this driver too.
- */
-export function isForDriver(
-  content: VolumeSnapshotContent,
-  driverName: string,
-  classes: (name: string) => VolumeSnapshotClass | undefined,
-): boolean {
-  if (!content.spec?.source?.volumeHandle && !content.spec?.source?.snapshotHandle) return false;
-  if (content.spec.driver !== driverName) return false;
-  const className = content.spec.volumeSnapshotClassName;
-  const klass = className ? classes(className) : undefined;
-  return !klass || klass.driver === driverName;
-}
+import { ANN_BEING_CREATED } from '../keys.js';
+import type { ObjectMeta } from '../types.js';
 
 function stable(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
@@ -28,7 +12,7 @@ function stable(value: unknown): string {
 }
 
 /**
- * Whether an update of a content needs work (§5.2): a resync (same resourceVersion) does; readiness
+ * Whether an update of a content needs work: a resync (same resourceVersion) does; readiness
  * turning true does (a deletion may be waiting for it); otherwise only changes beyond what the
  * sidecar writes itself (status, finalizers, managedFields, the being-created mark) do. This keeps
  * the sidecar's own writes from re-queueing the object over and over. Group contents pass their
@@ -48,13 +32,13 @@ export function shouldEnqueueUpdate<O extends { metadata: ObjectMeta; status?: o
 }
 
 /**
- * The newest copy of each object seen, from the informer and from the sidecar's own writes (E-01):
+ * The newest copy of each object seen, from the informer and from the sidecar's own writes:
  * a copy with a lower resourceVersion than one already seen is stale and is not acted on.
  */
 export class VersionStore<T extends { metadata: { name: string; resourceVersion?: string } }> {
   private readonly objects = new Map<string, T>();
 
-  /** Records `obj` if it is not older than what is known; returns the newest copy. Throws on a non-numeric version (E-02). */
+  /** Records `obj` if it is not older than what is known; returns the newest copy. Throws on a non-numeric version. */
   offer(obj: T): { newest: T; stale: boolean } {
     const version = parseVersion(obj);
     const known = this.objects.get(obj.metadata.name);

@@ -1,9 +1,9 @@
-import { classifyCreateError, errorText, isGrpcError } from '../csi/errors.js';
-import { formatGoDuration } from '../config/go-values.js';
-import type { Logger } from '../observe/logger.js';
+import { classifyCreateError, errorText, isGrpcError } from '../../csi/errors.js';
+import { formatGoDuration } from '../../config/go-values.js';
+import type { Logger } from '../../observe/logger.js';
 import { errorStatusUpdate, type PatchOp } from './patches.js';
-import type { GroupContentStatus } from './group-types.js';
-import type { VolumeSnapshotContentStatus } from './types.js';
+import type { GroupContentStatus } from '../group/types.js';
+import type { VolumeSnapshotContentStatus } from '../types.js';
 
 /** The object an Event is about. */
 export interface EventSubject {

@@ -1,7 +1,7 @@
-import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent } from './group-types.js';
+import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent } from './types.js';
 
 /**
- * §7.1: the group contents this sidecar acts on: a source is set, spec.driver is this driver, and a
+ * The group contents this sidecar acts on: a source is set, spec.driver is this driver, and a
  * group class it names (when that class is known) is for this driver too.
  */
 export function isGroupForDriver(

@@ -4,9 +4,9 @@
  * v1beta1 lists members as `volumeSnapshotHandlePairList` (handles only); v1beta2 and v1 share one
  * schema with `volumeSnapshotInfoList`, whose entries also carry time, readiness and size.
  */
-import { GROUP_SNAPSHOT_GROUP } from '../kube/resources.js';
-import type { GroupContentStatus, GroupSnapshotMember, VolumeGroupSnapshotContent, WireGroupContent } from './group-types.js';
-import type { SnapshotError } from './types.js';
+import { GROUP_SNAPSHOT_GROUP } from '../../kube/resources.js';
+import type { GroupContentStatus, GroupSnapshotMember, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
+import type { SnapshotError } from '../types.js';
 
 export type GroupSnapshotVersion = 'v1' | 'v1beta2' | 'v1beta1';
 

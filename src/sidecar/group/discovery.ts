@@ -1,8 +1,8 @@
-import { errorText } from '../csi/errors.js';
-import { GROUP_SNAPSHOT_GROUP, volumeGroupSnapshotClasses, volumeGroupSnapshotContents, collectionPath } from '../kube/resources.js';
-import { isNotFound, type RestClient } from '../kube/rest.js';
-import type { Logger } from '../observe/logger.js';
-import { preferredGroupVersion, SUPPORTED_GROUP_VERSIONS, type GroupSnapshotVersion } from './group-versions.js';
+import { errorText } from '../../csi/errors.js';
+import { GROUP_SNAPSHOT_GROUP, volumeGroupSnapshotClasses, volumeGroupSnapshotContents, collectionPath } from '../../kube/resources.js';
+import { isNotFound, type RestClient } from '../../kube/rest.js';
+import type { Logger } from '../../observe/logger.js';
+import { preferredGroupVersion, SUPPORTED_GROUP_VERSIONS, type GroupSnapshotVersion } from './versions.js';
 
 /** The versions of groupsnapshot.storage.k8s.io the API server serves (discovery); none when the group is absent. */
 export async function servedGroupSnapshotVersions(rest: RestClient, signal: AbortSignal): Promise<string[]> {

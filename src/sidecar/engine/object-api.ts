@@ -1,9 +1,7 @@
-import type { RestClient } from '../kube/rest.js';
-import { objectPath, SECRETS, statusPath, VOLUME_SNAPSHOT_CONTENTS, type ResourceDescriptor } from '../kube/resources.js';
-import type { ContentApi } from './content-sync.js';
+import type { RestClient } from '../../kube/rest.js';
+import { objectPath, SECRETS, statusPath, type ResourceDescriptor } from '../../kube/resources.js';
 import type { PatchOp } from './patches.js';
-import { secretData, type SecretRef } from './secrets.js';
-import type { VolumeSnapshotContent } from './types.js';
+import { secretData, type SecretRef } from '../secrets.js';
 
 /** The API operations a content sync needs (single or group); implemented over REST and by tests. */
 export interface ObjectApi<T> {
@@ -36,9 +34,4 @@ export function restObjectApi<T>(client: RestClient, resource: ResourceDescripto
       return secretData(secret.data);
     },
   };
-}
-
-/** ContentApi over the lossless REST client: JSON patches of VolumeSnapshotContents, Secret reads. */
-export function restContentApi(client: RestClient): ContentApi {
-  return restObjectApi(client, VOLUME_SNAPSHOT_CONTENTS, (wire) => wire as VolumeSnapshotContent);
 }

@@ -4,9 +4,9 @@
  * and int64 values are never sent back, and a write that changes nothing is not sent at all.
  * Member lists go out in the layout of the served version (see group-versions.ts).
  */
-import type { GroupVersionAdapter } from './group-versions.js';
-import type { GroupContentStatus, GroupSnapshotMember } from './group-types.js';
-import type { PatchOp } from './patches.js';
+import type { GroupVersionAdapter } from './versions.js';
+import type { GroupContentStatus, GroupSnapshotMember } from './types.js';
+import type { PatchOp } from '../engine/patches.js';
 
 /** What a CSI call said about the group, as the status update takes it. */
 export interface GroupObservation {

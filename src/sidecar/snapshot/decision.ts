@@ -1,5 +1,5 @@
-import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_MEMBER } from './keys.js';
-import type { VolumeSnapshotContent } from './types.js';
+import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_MEMBER } from '../keys.js';
+import type { VolumeSnapshotContent } from '../types.js';
 
 /**
  * The one next step for a VolumeSnapshotContent, decided from the object alone (and what the driver

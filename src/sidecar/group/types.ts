@@ -4,8 +4,8 @@
  * snapshots; `group-versions.ts` converts between this model and each of them, so nothing else in
  * the sidecar knows which version the cluster speaks.
  */
-import type { KubeObject } from '../kube/resources.js';
-import type { DeletionPolicy, ObjectMeta, ObjectReference, SnapshotError } from './types.js';
+import type { KubeObject } from '../../kube/resources.js';
+import type { DeletionPolicy, ObjectMeta, ObjectReference, SnapshotError } from '../types.js';
 
 export interface GroupSnapshotHandles {
   volumeGroupSnapshotHandle: string;

@@ -1,13 +1,13 @@
-import { errorText } from '../csi/errors.js';
-import { Informer } from '../kube/informer.js';
-import type { KubeObject, ResourceDescriptor } from '../kube/resources.js';
-import type { RestClient } from '../kube/rest.js';
-import type { Logger } from '../observe/logger.js';
-import { runWorkers, type Outcome, type Workers } from '../runtime/controller.js';
-import type { QueueMetricsSink, QueueProgress } from '../runtime/queue-metrics.js';
-import { WorkQueue } from '../runtime/queue.js';
-import { VersionStore } from './content-filter.js';
-import type { ObjectMeta, SnapshotError } from './types.js';
+import { errorText } from '../../csi/errors.js';
+import { Informer } from '../../kube/informer.js';
+import type { KubeObject, ResourceDescriptor } from '../../kube/resources.js';
+import type { RestClient } from '../../kube/rest.js';
+import type { Logger } from '../../observe/logger.js';
+import { runWorkers, type Outcome, type Workers } from '../../runtime/controller.js';
+import type { QueueMetricsSink, QueueProgress } from '../../runtime/queue-metrics.js';
+import { WorkQueue } from '../../runtime/queue.js';
+import { VersionStore } from './updates.js';
+import type { ObjectMeta, SnapshotError } from '../types.js';
 
 export interface ContentCounts {
   pending: number;

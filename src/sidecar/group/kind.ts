@@ -1,0 +1,204 @@
+import type { CsiConnection } from '../../csi/connection.js';
+import { createGroupSnapshot, deleteGroupSnapshot, getGroupSnapshot, type GroupSnapshotInfo } from '../../csi/group-snapshotter.js';
+import type { SnapshotInfo } from '../../csi/snapshotter.js';
+import { volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../kube/resources.js';
+import type { Outcome } from '../../runtime/controller.js';
+import { shouldEnqueueUpdate } from '../engine/updates.js';
+import { eventSubject, type WarningRecorder } from '../engine/failure.js';
+import { ContentLoop, type LoopOptions } from '../engine/loop.js';
+import { restObjectApi, type ObjectApi } from '../engine/object-api.js';
+import { SyncError, syncDeps, syncObject, type KindDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
+import { decideGroup, recordedGroupHandle } from './decision.js';
+import { isGroupForDriver } from './filter.js';
+import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
+import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
+import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from './versions.js';
+import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
+import { goQuote, kubeTime } from '../messages.js';
+import { groupMetadataParameters } from '../parameters.js';
+
+export type GroupContentApi = ObjectApi<VolumeGroupSnapshotContent>;
+
+export interface GroupSyncSettings extends SyncTimings {
+  groupSnapshotNamePrefix: string;
+  groupSnapshotNameUuidLength: number;
+  extraCreateMetadata: boolean;
+}
+
+export interface GroupSyncDeps extends KindDeps<VolumeGroupSnapshotContent, VolumeGroupSnapshotClass, GroupSyncSettings> {
+  /** The served API version in use: Event subjects and the member-list layout follow it. */
+  adapter: GroupVersionAdapter;
+}
+
+export const GROUP_CONTENT_QUEUE_NAME = 'csi-snapshotter-groupsnapshotcontent';
+
+/** `... not found` as the Kubernetes client words a missing group class. */
+function classNotFound(name: string): string {
+  return `volumegroupsnapshotclass.groupsnapshot.storage.k8s.io ${goQuote(name)} not found`;
+}
+
+/** A CSI time as the group status takes it: RFC 3339 seconds; no time at all is the Unix epoch (as in Go). */
+function groupTime(nanos: bigint | undefined): string {
+  return kubeTime(new Date(Number((nanos ?? 0n) / 1_000_000n)));
+}
+
+/** A member as the info list records it: no time when the driver sent none, no size when it is 0. */
+export function memberFromSnapshot(snapshot: SnapshotInfo): GroupSnapshotMember {
+  const member: GroupSnapshotMember = { volumeHandle: snapshot.sourceVolumeId, snapshotHandle: snapshot.snapshotId, readyToUse: snapshot.readyToUse };
+  if (snapshot.creationTime !== undefined) member.creationTime = snapshot.creationTime;
+  if (snapshot.sizeBytes > 0n) member.restoreSize = snapshot.sizeBytes;
+  return member;
+}
+
+type GroupKind = SyncKind<VolumeGroupSnapshotContent, GroupObservation>;
+
+/**
+ * VolumeGroupSnapshotContents as the sync engine sees them, in the version-free model (the version
+ * adapter converts at the API edge): CreateVolumeGroupSnapshot, GetVolumeGroupSnapshot,
+ * DeleteVolumeGroupSnapshot.
+ */
+export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date): GroupKind {
+  /** What GetVolumeGroupSnapshot says, as the status takes it; `members` false for a pre-provisioned group (its spec lists them). */
+  const observe = (group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
+    groupSnapshotHandle: handle,
+    readyToUse: group.readyToUse,
+    creationTime: group.creationTime !== undefined ? groupTime(group.creationTime) : kubeTime(now()),
+    members: members ? group.snapshots.map(memberFromSnapshot) : [],
+  });
+  return {
+    kind: 'VolumeGroupSnapshotContent',
+    subject: (content) => eventSubject(adapter.apiVersion, 'VolumeGroupSnapshotContent', content.metadata),
+    decide: decideGroup,
+    beingCreated: ANN_GROUP_BEING_CREATED,
+    finalizer: FINALIZER_GROUP_CONTENT,
+    deletionSecretKeys: { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE },
+    secretsOwner: 'group snapshot content',
+    className: (content) => content.spec.volumeGroupSnapshotClassName,
+    needsClass: (content) => (content.spec.source.volumeHandles?.length ?? 0) > 0,
+    failurePrefix: {
+      GroupSnapshotCreationFailed: 'Failed to create group snapshot: ',
+      GroupSnapshotContentCheckandUpdateFailed: 'Failed to check and update group snapshot content: ',
+    },
+    readFailureReason: 'GroupSnapshotContentCheckandUpdateFailed',
+    deleteEventReason: 'GroupSnapshotDeleteError',
+
+    ref: (content) => content.spec.volumeGroupSnapshotRef,
+    naming: { prefix: settings.groupSnapshotNamePrefix, uuidLength: settings.groupSnapshotNameUuidLength },
+    ...(settings.extraCreateMetadata ? { metadataParameters: groupMetadataParameters } : {}),
+    missingSource: (content) =>
+      (content.spec.source.volumeHandles ?? []).length > 0 ? undefined : `cannot create group snapshot. PVCs to be snapshotted not found in group snapshot content ${content.metadata.name}`,
+    cut: async ({ object, name, parameters, secrets, deadline }) => {
+      const { group } = await createGroupSnapshot(
+        csi,
+        { name, sourceVolumeIds: object.spec.source.volumeHandles ?? [], parameters, secrets, checkIdentity: false },
+        deadline,
+      );
+      return {
+        groupSnapshotHandle: group.groupSnapshotId,
+        readyToUse: group.readyToUse,
+        creationTime: groupTime(group.creationTime),
+        members: group.snapshots.map(memberFromSnapshot),
+      };
+    },
+    readSecrets: (content, mode) =>
+      mode === 'poll'
+        ? { fromAnnotations: true }
+        : {
+          fromClass: { prefix: 'csi.storage.k8s.io/group-snapshotter-get', label: 'GroupSnapshotterGet', variables: { 'volumegroupsnapshotcontent.name': content.metadata.name } },
+          fromAnnotations: false,
+        },
+    read: async (content, mode, secrets, deadline) => {
+      const name = content.metadata.name;
+      if (mode === 'poll') {
+        const groupSnapshotId = content.status?.volumeGroupSnapshotHandle ?? '';
+        const snapshotIds = (content.status?.members ?? []).map((m) => m.snapshotHandle);
+        return observe(await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), groupSnapshotId, true);
+      }
+      const handles = content.spec.source.groupSnapshotHandles;
+      const snapshotIds = handles?.volumeSnapshotHandles ?? [];
+      if (snapshotIds.length === 0) throw new SyncError(`cannot list group snapshot ${name}. No snapshots found in the group snapshot content`);
+      const groupSnapshotId = recordedGroupHandle(content);
+      if (!groupSnapshotId) throw new SyncError(`failed to list group snapshot for group snapshot content ${name}: groupSnapshotHandle is missing`);
+      return observe(await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), handles?.volumeGroupSnapshotHandle ?? groupSnapshotId, false);
+    },
+    statusUpdate: (current, seen) => groupStatusUpdate(current, seen, adapter),
+    clearedStatus: clearedGroupStatus,
+    // The decision already chose between deleting the group on storage and only releasing it.
+    hasStorageToDelete: () => true,
+    deleteFromStorage: async (content, secrets, deadline) => {
+      const name = content.metadata.name;
+      const recorded = content.status?.members ?? [];
+      const snapshotIds = recorded.length > 0 ? recorded.map((m) => m.snapshotHandle) : (content.spec.source.groupSnapshotHandles?.volumeSnapshotHandles ?? []);
+      if (snapshotIds.length === 0) throw new Error(`cannot delete group snapshot content ${name}. No snapshots found in the group snapshot`);
+      const groupSnapshotId = recordedGroupHandle(content);
+      if (!groupSnapshotId) throw new Error(`failed to delete group snapshot content ${name}: groupsnapshotHandle is missing`);
+      await deleteGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline);
+    },
+    createdAtMs: (content) => {
+      const created = content.status?.creationTime ? Date.parse(content.status.creationTime) : NaN;
+      return Number.isFinite(created) && created > 0 ? created : undefined;
+    },
+    words: {
+      createInputs: (name, err) => `failed to get input parameters to create group snapshot for group snapshot content ${name}: ${err}`,
+      notBound: (name) => `cannot create group snapshot. Group snapshot content ${name} not bound to a group snapshot`,
+      classNotFound,
+      withoutClass: (name) => `failed to take group snapshot ${name} without a group snapshot class`,
+      mark: (name, err) => `failed to add VolumeGroupSnapshotBeingCreated annotation on the group snapshot content ${name}: ${err}`,
+      cutFailed: (content, err) => `failed to take group snapshot of the volumes [${((content as VolumeGroupSnapshotContent).spec.source.volumeHandles ?? []).join(' ')}]: ${err}`,
+      statusAfterCut: (name, err) => `error updating status for volume group snapshot content ${name}: ${err}`,
+      unmarkAfterCut: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: ${err}`,
+      unmarkStep: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: ${err}`,
+      unmarkAfterFinalErrorLog: 'Cannot remove the group being-created annotation after a final error',
+      readAnnotationSecrets: (name, err) => `failed to get credentials from annotation for group snapshot content ${name}: ${err}`,
+      readClassNotFound: (className, name) => `failed to get group snapshot class ${className} for group snapshot content ${name}: ${classNotFound(className)}`,
+      readSecretRef: (name, err) => `failed to get secret reference for group snapshot content ${name}: ${err}`,
+      readSecret: (name, err) => `failed to get credentials for group snapshot content ${name}: ${err}`,
+      readFailed: (name, err) => `failed to list group snapshot for group snapshot content ${name}: ${err}`,
+      deleteInputs: (name, err) => `failed to get input parameters to delete group snapshot for group snapshot content ${name}: ${err}`,
+      deleteFailed: (name, err) => `failed to delete group snapshot ${goQuote(name)}, err: ${err}`,
+      deleteEvent: 'Failed to delete group snapshot',
+    },
+  };
+}
+
+/** Performs the next step of one VolumeGroupSnapshotContent and says what the queue should do next. */
+export function syncGroupContent(content: VolumeGroupSnapshotContent, deps: GroupSyncDeps): Promise<Outcome> {
+  const kind = groupKind(deps.csi, deps.settings, deps.adapter, deps.now ?? (() => new Date()));
+  return syncObject(kind, content, syncDeps(deps));
+}
+
+export interface GroupContentControllerOptions extends LoopOptions {
+  csi: CsiConnection;
+  /** The served groupsnapshot.storage.k8s.io version chosen at start-up. */
+  version: GroupSnapshotVersion;
+  settings: GroupSyncSettings;
+  /** `--node-deployment`: only group contents (and, as in Go, group classes) labelled for this node. */
+  labelSelector?: string;
+  events: WarningRecorder;
+  /** Replaces the REST-backed API (tests). */
+  api?: GroupContentApi;
+}
+
+/**
+ * The VolumeGroupSnapshotContent controller: the shared loop over group contents and group classes
+ * at the served version. The sync sees the version-free model: the adapter converts at the API edge.
+ */
+export function groupContentController(options: GroupContentControllerOptions): ContentLoop<WireGroupContent, VolumeGroupSnapshotContent, VolumeGroupSnapshotClass> {
+  const adapter = groupVersionAdapter(options.version);
+  const resource = volumeGroupSnapshotContents(options.version);
+  const api = options.api ?? restObjectApi(options.client, resource, (wire) => adapter.toModel(wire as WireGroupContent));
+  const kind = groupKind(options.csi, options.settings, adapter, () => new Date());
+  return new ContentLoop(options, {
+    kind: 'VolumeGroupSnapshotContent',
+    queueName: GROUP_CONTENT_QUEUE_NAME,
+    objects: resource,
+    classes: volumeGroupSnapshotClasses(options.version),
+    ...(options.labelSelector ? { objectLabelSelector: options.labelSelector, classLabelSelector: options.labelSelector } : {}),
+    toModel: (wire) => adapter.toModel(wire),
+    // The Go sidecar queues every update; the sidecar's own writes are skipped here as for
+    // single contents (the version store already keeps stale copies from being acted on).
+    shouldEnqueueUpdate: (oldObj, newObj) => shouldEnqueueUpdate(oldObj, newObj, ANN_GROUP_BEING_CREATED),
+    isForDriver: (content, classes) => isGroupForDriver(content, options.driverName, classes),
+    sync: (content, classes, observed) => syncObject(kind, content, syncDeps({ ...options, api, classes, observed })),
+  });
+}
