@@ -3,7 +3,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { SidecarConfig } from './config/config.js';
 import type { CsiConnection } from './csi/connection.js';
 import { errorText } from './csi/errors.js';
-import { createKubeApiClients } from './kube/api-clients.js';
 import { EventRecorder } from './kube/events.js';
 import { holderIdentity, leaseName, leaseNamespace, runLeaderElection, type LeaderElection } from './kube/leader.js';
 import { RestClient } from './kube/rest.js';
@@ -49,12 +48,11 @@ export async function serve(inputs: ServeInputs): Promise<number> {
 
 async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): Promise<number> {
   const { config, kubeConfig, conn, facts, metrics, log } = inputs;
-  const rest = new RestClient({ kubeConfig, limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst), userAgent: inputs.userAgent });
-  const events = new EventRecorder({
-    client: createKubeApiClients(kubeConfig, { qps: config.kubeApiQps, burst: config.kubeApiBurst }).core,
-    component: `csi-snapshotter ${facts.name}`,
-    log,
-  });
+  // One client (and so one --kube-api-qps/--kube-api-burst budget) per logical client: the
+  // controllers' reads and writes, the Events about them, and (below) the leader election.
+  const client = (): RestClient => new RestClient({ kubeConfig, limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst), userAgent: inputs.userAgent });
+  const rest = client();
+  const events = new EventRecorder({ client: client(), component: `csi-snapshotter ${facts.name}`, log });
   const loop = {
     client: rest,
     driverName: facts.name,
@@ -134,7 +132,7 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
   const identity = holderIdentity();
   log.info('Waiting to become leader', { lease: `${namespace}/${name}`, identity });
   const election = runLeaderElection({
-    client: createKubeApiClients(kubeConfig, { qps: config.kubeApiQps, burst: config.kubeApiBurst }).coordination,
+    client: client(),
     namespace,
     name,
     identity,

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Writable } from 'node:stream';
-import { KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
-import { createKubeApiClients } from '../../src/kube/api-clients.js';
+import { CoreV1Api, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
 import { EventRecorder, type InvolvedObject } from '../../src/kube/events.js';
+import { RestClient } from '../../src/kube/rest.js';
 import { createLogger, silentLogger } from '../../src/observe/logger.js';
+import { TokenBucket } from '../../src/runtime/rate-limiter.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
 
 let server: TestApiServer;
@@ -22,12 +23,17 @@ function content(name: string): InvolvedObject {
   return { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', name, uid: `uid-${name}`, resourceVersion: '42' };
 }
 
-function recorder(log = silentLogger): EventRecorder {
-  return new EventRecorder({ client: createKubeApiClients(kc, { qps: 100, burst: 100 }).core, component: 'csi-snapshotter hostpath.csi.k8s.io', log, host: 'node-a' });
+function client(): RestClient {
+  return new RestClient({ kubeConfig: kc, limiter: new TokenBucket(100, 100) });
 }
 
+function recorder(log = silentLogger): EventRecorder {
+  return new EventRecorder({ client: client(), component: 'csi-snapshotter hostpath.csi.k8s.io', log, host: 'node-a' });
+}
+
+// Read back with client-node's typed client: a second, independent reading of what was stored.
 async function eventsAbout(name: string): Promise<CoreV1Event[]> {
-  const list = await createKubeApiClients(kc, { qps: 100, burst: 100 }).core.listNamespacedEvent({ namespace: 'default' });
+  const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default' });
   return list.items.filter((e) => e.involvedObject.name === name);
 }
 
@@ -101,7 +107,7 @@ describe('EventRecorder', () => {
 
   test('recording returns before the API server answers, and the backlog is bounded', async () => {
     const { log, lines } = capture();
-    const events = new EventRecorder({ client: createKubeApiClients(kc, { qps: 100, burst: 100 }).core, component: 'c', log, maxBacklog: 2 });
+    const events = new EventRecorder({ client: client(), component: 'c', log, maxBacklog: 2 });
     server.faults.addLatency({ verb: 'create', resource: 'events', ms: 300 });
     const before = server.requests.count({ resource: 'events' });
     try {
