@@ -43,8 +43,6 @@ export interface KubeStatus {
   metadata?: { continue?: string; resourceVersion?: string };
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-
 export type WatchEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T } | { type: 'ERROR'; object: KubeStatus };
 
 export interface WatchRequest<T> {
@@ -135,7 +133,6 @@ function hasStatus(err: unknown, code: number, ...reasons: string[]): boolean {
 
 export const isNotFound = (err: unknown): boolean => hasStatus(err, 404, 'NotFound');
 export const isConflict = (err: unknown): boolean => hasStatus(err, 409, 'Conflict');
-export const isAlreadyExists = (err: unknown): boolean => err instanceof ApiError && err.reason === 'AlreadyExists';
 /** The requested resourceVersion (or continue token) is too old: relist. */
 export const isExpired = (err: unknown): boolean => hasStatus(err, 410, 'Expired', 'Gone');
 

@@ -243,11 +243,7 @@ class ContentSync {
     try {
       // The driver's identity was checked at start-up and a new driver process means a new
       // connection (the sidecar exits on connection loss), so CreateSnapshot is the only RPC.
-      const { snapshot } = await createSnapshot(
-        this.deps.csi,
-        { name: snapshotName, sourceVolumeId: volumeHandle, parameters, secrets, checkIdentity: false },
-        this.deadline(),
-      );
+      const { snapshot } = await createSnapshot(this.deps.csi, { name: snapshotName, sourceVolumeId: volumeHandle, parameters, secrets }, this.deadline());
       observation = {
         snapshotHandle: snapshot.snapshotId,
         readyToUse: snapshot.readyToUse,

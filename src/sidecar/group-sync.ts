@@ -225,11 +225,7 @@ class GroupContentSync {
     let group: GroupSnapshotInfo;
     try {
       const groupName = csiSnapshotName(this.deps.settings.groupSnapshotNamePrefix, ref.uid, this.deps.settings.groupSnapshotNameUuidLength);
-      ({ group } = await createGroupSnapshot(
-        this.deps.csi,
-        { name: groupName, sourceVolumeIds: volumeHandles, parameters, secrets, checkIdentity: false },
-        this.deadline(),
-      ));
+      ({ group } = await createGroupSnapshot(this.deps.csi, { name: groupName, sourceVolumeIds: volumeHandles, parameters, secrets }, this.deadline()));
     } catch (err) {
       if (classifyCreateError(err) === 'final') {
         // The driver will not cut this group: deletion may proceed again.
