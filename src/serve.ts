@@ -19,6 +19,8 @@ import type { DriverFacts } from './main.js';
 const TERMINATION_LOG = '/dev/termination-log';
 /** Longest wait for syncs in progress (their CSI calls) after SIGTERM, inside Kubernetes' default 30 s grace. */
 const SHUTDOWN_GRACE_MS = 25_000;
+/** Longest wait, after the syncs, for Events still queued (a sync's last Warning is often among them). */
+const EVENT_FLUSH_MS = 4_000;
 
 export interface ServeInputs {
   config: SidecarConfig;
@@ -109,8 +111,13 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
     stopController.abort();
     const grace = new Promise<void>((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.all(controllers.map((c) => c.stop())), grace]);
-    // Hand the lease back so a successor takes over at once instead of after the lease duration.
-    await elected.election?.stop(true);
+    await Promise.all([
+      // Warnings recorded by the last syncs would otherwise die with the process.
+      events.stop(EVENT_FLUSH_MS),
+      // With ReleaseLeaderElectionOnExit the lease is handed back so a successor takes over at once;
+      // without it the lease is left to expire, as the Go sidecar does.
+      elected.election?.stop(config.featureGates.ReleaseLeaderElectionOnExit),
+    ]);
   });
 
   const startController = (): void => {

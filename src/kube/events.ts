@@ -124,10 +124,25 @@ export class EventRecorder {
     while (this.draining) await this.draining;
   }
 
-  /** Stops accepting events and waits for the queued ones. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting events and waits for the queued ones to be sent, for at most `timeoutMs` when
+   * given: a process that is shutting down cannot wait on a slow API server for ever. Events still
+   * waiting when the time is up are dropped, and their number is logged.
+   */
+  async stop(timeoutMs?: number): Promise<void> {
     this.closed = true;
-    await this.flush();
+    if (timeoutMs === undefined) {
+      await this.flush();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), timeoutMs)));
+    const outcome = await Promise.race([this.flush().then(() => 'flushed' as const), expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired' && this.backlog.length > 0) {
+      this.options.log.warn('Dropping events not sent before shutdown', { events: this.backlog.length, waitedSeconds: timeoutMs / 1000 });
+      this.backlog.length = 0;
+    }
   }
 
   private async drain(): Promise<void> {

@@ -124,4 +124,30 @@ describe('EventRecorder', () => {
     expect((await eventsAbout('snapcontent-4')).map((e) => e.message).sort()).toEqual(['m0', 'm1', 'm2']);
     expect(lines.filter((l) => l.includes('Dropping event'))).toHaveLength(2);
   });
+
+  test('stop() waits for queued events, but only as long as it is told to; what is left is dropped and counted', async () => {
+    const { log, lines } = capture();
+    const events = recorder(log);
+    server.faults.addLatency({ verb: 'create', resource: 'events', ms: 400 });
+    try {
+      for (const m of ['s0', 's1', 's2']) events.warning(content('snapcontent-5'), 'R', m);
+      const started = performance.now();
+      await events.stop(150);
+      // The first is still on its way when the time is up; the two behind it are dropped.
+      expect(performance.now() - started).toBeLessThan(400);
+      const dropped = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'Dropping events not sent before shutdown');
+      expect(dropped).toMatchObject({ events: 2 });
+      // Stopped: nothing new is queued.
+      events.warning(content('snapcontent-5'), 'R', 'after stop');
+      await events.flush();
+    } finally {
+      server.faults.clear();
+    }
+    expect((await eventsAbout('snapcontent-5')).map((e) => e.message)).toEqual(['s0']);
+
+    const patient = recorder();
+    patient.warning(content('snapcontent-6'), 'R', 'sent');
+    await patient.stop(10_000);
+    expect((await eventsAbout('snapcontent-6')).map((e) => e.message)).toEqual(['sent']);
+  });
 });
