@@ -3,7 +3,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { SidecarConfig } from './config/config.js';
 import type { CsiConnection } from './csi/connection.js';
 import { errorText } from './csi/errors.js';
-import { createKubeApiClients } from './kube/api-clients.js';
 import { EventRecorder } from './kube/events.js';
 import { holderIdentity, leaseName, leaseNamespace, runLeaderElection, type LeaderElection } from './kube/leader.js';
 import { RestClient } from './kube/rest.js';
@@ -20,6 +19,8 @@ import type { DriverFacts } from './main.js';
 const TERMINATION_LOG = '/dev/termination-log';
 /** Longest wait for syncs in progress (their CSI calls) after SIGTERM, inside Kubernetes' default 30 s grace. */
 const SHUTDOWN_GRACE_MS = 25_000;
+/** Longest wait, after the syncs, for Events still queued (a sync's last Warning is often among them). */
+const EVENT_FLUSH_MS = 4_000;
 
 export interface ServeInputs {
   config: SidecarConfig;
@@ -49,12 +50,11 @@ export async function serve(inputs: ServeInputs): Promise<number> {
 
 async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): Promise<number> {
   const { config, kubeConfig, conn, facts, metrics, log } = inputs;
-  const rest = new RestClient({ kubeConfig, limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst), userAgent: inputs.userAgent });
-  const events = new EventRecorder({
-    client: createKubeApiClients(kubeConfig, { qps: config.kubeApiQps, burst: config.kubeApiBurst }).core,
-    component: `csi-snapshotter ${facts.name}`,
-    log,
-  });
+  // One client (and so one --kube-api-qps/--kube-api-burst budget) per logical client: the
+  // controllers' reads and writes, the Events about them, and (below) the leader election.
+  const client = (): RestClient => new RestClient({ kubeConfig, limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst), userAgent: inputs.userAgent });
+  const rest = client();
+  const events = new EventRecorder({ client: client(), component: `csi-snapshotter ${facts.name}`, log });
   const loop = {
     client: rest,
     driverName: facts.name,
@@ -111,8 +111,13 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
     stopController.abort();
     const grace = new Promise<void>((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.all(controllers.map((c) => c.stop())), grace]);
-    // Hand the lease back so a successor takes over at once instead of after the lease duration.
-    await elected.election?.stop(true);
+    await Promise.all([
+      // Warnings recorded by the last syncs would otherwise die with the process.
+      events.stop(EVENT_FLUSH_MS),
+      // With ReleaseLeaderElectionOnExit the lease is handed back so a successor takes over at once;
+      // without it the lease is left to expire, as the Go sidecar does.
+      elected.election?.stop(config.featureGates.ReleaseLeaderElectionOnExit),
+    ]);
   });
 
   const startController = (): void => {
@@ -134,7 +139,7 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
   const identity = holderIdentity();
   log.info('Waiting to become leader', { lease: `${namespace}/${name}`, identity });
   const election = runLeaderElection({
-    client: createKubeApiClients(kubeConfig, { qps: config.kubeApiQps, burst: config.kubeApiBurst }).coordination,
+    client: client(),
     namespace,
     name,
     identity,

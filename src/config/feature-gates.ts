@@ -4,7 +4,10 @@ import { parseGoBool } from './go-values.js';
 export const FEATURE_GATES = {
   /** Serve VolumeGroupSnapshotContents (GA; can still be switched off). */
   CSIVolumeGroupSnapshot: { default: true, stage: 'GA' },
-  /** On SIGTERM, finish in-flight work and give up the leader lease instead of dying at once. */
+  /**
+   * On SIGTERM, hand the leader lease back once in-flight work is done, so another replica takes
+   * over at once; off, the lease is left to expire. (In-flight work is finished either way.)
+   */
   ReleaseLeaderElectionOnExit: { default: false, stage: 'Alpha' },
   /** Umbrella gates every Kubernetes component accepts; they switch no sidecar behaviour. */
   AllAlpha: { default: false, stage: 'Alpha' },

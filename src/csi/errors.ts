@@ -1,4 +1,4 @@
-import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
 
 /**
  * gRPC status codes as the Go sidecar prints them (in status.error, Events and the
@@ -87,13 +87,4 @@ export type CreateErrorKind = 'final' | 'in-progress';
 export function classifyCreateError(err: unknown): CreateErrorKind {
   if (!isGrpcError(err)) return 'in-progress';
   return IN_PROGRESS_CODES.has(err.code) ? 'in-progress' : 'final';
-}
-
-/** Builds a grpc-js style error; used by servers and tests to answer with a status. */
-export function grpcError(code: Status, details: string): ServiceError {
-  const err = new Error(`${code} ${Status[code]}: ${details}`) as ServiceError;
-  err.code = code;
-  err.details = details;
-  err.metadata = new Metadata();
-  return err;
 }

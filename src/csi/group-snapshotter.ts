@@ -26,27 +26,25 @@ export interface CreateGroupSnapshotInput {
   sourceVolumeIds: string[];
   parameters: Record<string, string>;
   secrets: Record<string, string>;
-  /**
-   * Ask GetPluginInfo first, as the Go sidecar does (default). The sidecar skips it, as for single
-   * snapshots: the driver's identity is read at start-up and a replaced driver ends the connection.
-   */
-  checkIdentity?: boolean;
 }
 
-/** Cuts (or, repeated with the same name, re-reads) a group snapshot; GetPluginInfo goes first unless told otherwise. */
+/**
+ * Cuts (or, repeated with the same name, re-reads) a group snapshot. As for single snapshots,
+ * GetPluginInfo is not asked first: the driver's identity is read at start-up, and a replaced
+ * driver ends the connection.
+ */
 export async function createGroupSnapshot(
   conn: CsiConnection,
   input: CreateGroupSnapshotInput,
   deadline: Date,
-): Promise<{ driverName: string; group: GroupSnapshotInfo }> {
-  const driverName = input.checkIdentity === false ? '' : (await conn.call('/csi.v1.Identity/GetPluginInfo', {}, deadline)).name;
+): Promise<{ group: GroupSnapshotInfo }> {
   const reply = await conn.call(
     '/csi.v1.GroupController/CreateVolumeGroupSnapshot',
     { name: input.name, source_volume_ids: input.sourceVolumeIds, parameters: input.parameters, secrets: input.secrets },
     deadline,
   );
   if (!reply.group_snapshot) throw new Error(`the CSI driver answered CreateVolumeGroupSnapshot for ${input.name} without a group snapshot`);
-  return { driverName, group: groupInfo(reply.group_snapshot) };
+  return { group: groupInfo(reply.group_snapshot) };
 }
 
 export async function deleteGroupSnapshot(

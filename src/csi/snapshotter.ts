@@ -31,27 +31,25 @@ export interface CreateSnapshotInput {
   sourceVolumeId: string;
   parameters: Record<string, string>;
   secrets: Record<string, string>;
-  /**
-   * Ask GetPluginInfo first, as the Go sidecar does (default). The sidecar skips it: the driver's
-   * identity is read at start-up and a replaced driver process ends the connection (and the sidecar).
-   */
-  checkIdentity?: boolean;
 }
 
-/** Cuts (or, repeated with the same name, re-reads) a snapshot. */
+/**
+ * Cuts (or, repeated with the same name, re-reads) a snapshot. Unlike the Go sidecar, GetPluginInfo
+ * is not asked first: the driver's identity is read at start-up, and a replaced driver process ends
+ * the connection (and the sidecar).
+ */
 export async function createSnapshot(
   conn: CsiConnection,
   input: CreateSnapshotInput,
   deadline: Date,
-): Promise<{ driverName: string; snapshot: SnapshotInfo }> {
-  const driverName = input.checkIdentity === false ? '' : (await conn.call('/csi.v1.Identity/GetPluginInfo', {}, deadline)).name;
+): Promise<{ snapshot: SnapshotInfo }> {
   const reply = await conn.call(
     '/csi.v1.Controller/CreateSnapshot',
     { name: input.name, source_volume_id: input.sourceVolumeId, parameters: input.parameters, secrets: input.secrets },
     deadline,
   );
   if (!reply.snapshot) throw new Error(`the CSI driver answered CreateSnapshot for ${input.name} without a snapshot`);
-  return { driverName, snapshot: snapshotInfo(reply.snapshot) };
+  return { snapshot: snapshotInfo(reply.snapshot) };
 }
 
 export async function deleteSnapshot(

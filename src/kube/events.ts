@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { ApiException, PatchStrategy, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../observe/logger.js';
-import { perCallOptions } from './api-clients.js';
+import { collectionPath, EVENTS, objectPath, type KubeObject } from './resources.js';
+import { describeError, isNotFound, type RestClient } from './rest.js';
 
 /**
  * Kubernetes Events for the objects the sidecar works on. Recording is fire-and-forget: the caller
@@ -24,7 +24,8 @@ export interface InvolvedObject {
 }
 
 export interface EventRecorderOptions {
-  client: CoreV1Api;
+  /** The sidecar gives Events a client (and limiter) of their own, so they never wait behind the controllers' requests. */
+  client: RestClient;
   /** `source.component`, e.g. `csi-snapshotter hostpath.csi.k8s.io`. */
   component: string;
   log: Logger;
@@ -48,28 +49,32 @@ interface PendingEvent {
   at: Date;
 }
 
+/** A core/v1 Event as the recorder writes it. */
+interface EventBody extends KubeObject {
+  involvedObject: InvolvedObject;
+  reason: string;
+  message: string;
+  type: EventType;
+  source: { component: string };
+  firstTimestamp: string;
+  lastTimestamp: string;
+  count: number;
+  reportingComponent: string;
+  reportingInstance: string;
+}
+
 /** An Event already stored, that identical repeats update. */
 interface SentEvent {
   name: string;
   namespace: string;
   count: number;
-  firstTimestamp: Date;
   lastSeen: number;
-  body: CoreV1Event;
+  body: EventBody;
 }
 
-/** metav1.Time has second precision; sending the same keeps stored and re-read values equal. */
-function seconds(date: Date): Date {
-  return new Date(Math.floor(date.getTime() / 1000) * 1000);
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: unknown } | string | undefined;
-    const message = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : String(body ?? '');
-    return `HTTP ${err.code}${message ? `: ${message}` : ''}`;
-  }
-  return err instanceof Error ? err.message : String(err);
+/** metav1.Time: RFC 3339 with second precision, so stored and re-read values are equal. */
+function kubeTime(date: Date): string {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export class EventRecorder {
@@ -119,10 +124,25 @@ export class EventRecorder {
     while (this.draining) await this.draining;
   }
 
-  /** Stops accepting events and waits for the queued ones. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting events and waits for the queued ones to be sent, for at most `timeoutMs` when
+   * given: a process that is shutting down cannot wait on a slow API server for ever. Events still
+   * waiting when the time is up are dropped, and their number is logged.
+   */
+  async stop(timeoutMs?: number): Promise<void> {
     this.closed = true;
-    await this.flush();
+    if (timeoutMs === undefined) {
+      await this.flush();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), timeoutMs)));
+    const outcome = await Promise.race([this.flush().then(() => 'flushed' as const), expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired' && this.backlog.length > 0) {
+      this.options.log.warn('Dropping events not sent before shutdown', { events: this.backlog.length, waitedSeconds: timeoutMs / 1000 });
+      this.backlog.length = 0;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -130,7 +150,7 @@ export class EventRecorder {
       try {
         await this.send(next);
       } catch (err) {
-        this.options.log.error('Unable to write event', { kind: next.object.kind, object: next.object.name, reason: next.reason, err: describe(err) });
+        this.options.log.error('Unable to write event', { kind: next.object.kind, object: next.object.name, reason: next.reason, err: describeError(err) });
       }
     }
   }
@@ -155,10 +175,10 @@ export class EventRecorder {
       return;
     }
     const namespace = e.object.namespace ?? this.defaultNamespace;
-    const at = seconds(e.at);
+    const at = kubeTime(e.at);
     // Same naming scheme as client-go: object name plus the creation time in hex nanoseconds.
     const name = `${e.object.name}.${this.uniqueNanos().toString(16)}`;
-    const body: CoreV1Event = {
+    const body: EventBody = {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace },
@@ -180,22 +200,24 @@ export class EventRecorder {
       reportingComponent: this.options.component,
       reportingInstance: this.host,
     };
-    await this.options.client.createNamespacedEvent({ namespace, body });
-    this.remember(key, { name, namespace, count: 1, firstTimestamp: at, lastSeen: e.at.getTime(), body });
+    await this.options.client.request({ method: 'POST', path: collectionPath(EVENTS, namespace), body });
+    this.remember(key, { name, namespace, count: 1, lastSeen: e.at.getTime(), body });
   }
 
   private async sendRepeat(key: string, previous: SentEvent, e: PendingEvent): Promise<void> {
     const count = previous.count + 1;
-    const lastTimestamp = seconds(e.at);
+    const lastTimestamp = kubeTime(e.at);
     try {
-      await this.options.client.patchNamespacedEvent(
-        { name: previous.name, namespace: previous.namespace, body: { count, lastTimestamp: lastTimestamp.toISOString(), message: e.message } },
-        perCallOptions({ contentType: PatchStrategy.StrategicMergePatch }),
-      );
+      await this.options.client.request({
+        method: 'PATCH',
+        path: objectPath(EVENTS, previous.name, previous.namespace),
+        contentType: 'application/strategic-merge-patch+json',
+        body: { count, lastTimestamp, message: e.message },
+      });
     } catch (err) {
-      if (!(err instanceof ApiException && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
       // The Event expired (events have a TTL) or was deleted: store it again, keeping the tally.
-      await this.options.client.createNamespacedEvent({ namespace: previous.namespace, body: { ...previous.body, count, lastTimestamp } });
+      await this.options.client.request({ method: 'POST', path: collectionPath(EVENTS, previous.namespace), body: { ...previous.body, count, lastTimestamp } });
     }
     this.remember(key, { ...previous, count, lastSeen: e.at.getTime() });
   }

@@ -65,7 +65,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 export class Informer<T extends KubeObject> {
   private cache = new Map<string, T>();
-  private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly handlers: InformerHandlers<T> | undefined;
   private readonly log: Logger;
   private readonly path: string;
   private readonly stopSignal = new AbortController();
@@ -78,12 +78,7 @@ export class Informer<T extends KubeObject> {
   constructor(private readonly options: InformerOptions<T>) {
     this.log = (options.log ?? silentLogger).with({ resource: options.resource.plural });
     this.path = collectionPath(options.resource, options.namespace);
-    if (options.handlers) this.handlers.push(options.handlers);
-  }
-
-  /** Handlers added before start() see every object; later ones only see later changes. */
-  addEventHandler(handlers: InformerHandlers<T>): void {
-    this.handlers.push(handlers);
+    this.handlers = options.handlers;
   }
 
   /** Starts listing and watching in the background. An informer runs once: after stop() it stays stopped. */
@@ -306,14 +301,13 @@ export class Informer<T extends KubeObject> {
     if (this.matches(obj)) this.each((h) => h.onDelete?.(obj));
   }
 
-  /** One handler throwing must neither stop the others nor break the watch. */
+  /** A handler that throws must not break the watch. */
   private each(call: (handlers: InformerHandlers<T>) => void): void {
-    for (const handlers of this.handlers) {
-      try {
-        call(handlers);
-      } catch (err) {
-        this.log.error('event handler failed', { error: err });
-      }
+    if (!this.handlers) return;
+    try {
+      call(this.handlers);
+    } catch (err) {
+      this.log.error('event handler failed', { error: err });
     }
   }
 }

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ApiException, V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../observe/logger.js';
 import type { LeaderElectionMetrics } from '../observe/metrics.js';
-import { perCallOptions } from './api-clients.js';
+import { collectionPath, LEASES, objectPath, type KubeObject } from './resources.js';
+import { describeError, isNotFound, type RestClient } from './rest.js';
 
 /**
  * Lease-based leader election on coordination.k8s.io/v1, interoperable with client-go electors
@@ -72,7 +72,8 @@ export function validateLeaderElectionTimings(t: LeaderElectionTimings): void {
 }
 
 export interface LeaderElectionOptions extends LeaderElectionTimings {
-  client: CoordinationV1Api;
+  /** Its own client (and limiter), as in the Go sidecar, so the sidecar's work cannot delay renewals. */
+  client: RestClient;
   namespace: string;
   name: string;
   identity: string;
@@ -97,6 +98,19 @@ export interface LeaderElection {
   healthy(): { ok: boolean; reason?: string };
 }
 
+/** A coordination.k8s.io/v1 Lease; fields the election does not manage pass through untouched. */
+interface Lease extends KubeObject {
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    /** MicroTime: RFC 3339 with six fractional digits. */
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+    [field: string]: unknown;
+  };
+}
+
 /** The part of a Lease's spec electors agree on. */
 interface LeaseRecord {
   holderIdentity: string;
@@ -106,9 +120,7 @@ interface LeaseRecord {
   leaseTransitions: number;
 }
 
-/** client-node hands MicroTime fields back as strings or Dates depending on the path. */
 function timeMs(value: unknown): number | undefined {
-  if (value instanceof Date) return value.getTime();
   if (typeof value === 'string' && value !== '') {
     const ms = Date.parse(value);
     return Number.isNaN(ms) ? undefined : ms;
@@ -116,7 +128,7 @@ function timeMs(value: unknown): number | undefined {
   return undefined;
 }
 
-function recordOf(lease: V1Lease): LeaseRecord {
+function recordOf(lease: Lease): LeaseRecord {
   const spec = lease.spec ?? {};
   return {
     holderIdentity: spec.holderIdentity ?? '',
@@ -138,8 +150,9 @@ function sameRecord(a: LeaseRecord, b: LeaseRecord): boolean {
 }
 
 /** Writes the record into a copy of the Lease, keeping fields we do not manage (strategy, preferredHolder). */
-function withRecord(lease: V1Lease, record: LeaseRecord, labels: Record<string, string> | undefined): V1Lease {
-  const micro = (ms: number | undefined) => (ms === undefined ? undefined : new V1MicroTime(ms));
+function withRecord(lease: Lease, record: LeaseRecord, labels: Record<string, string> | undefined): Lease {
+  // metav1.MicroTime as the API server writes it: microseconds, of which we know the milliseconds.
+  const micro = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString().replace(/Z$/, '000Z'));
   return {
     ...lease,
     metadata: { ...lease.metadata, labels: labels ? { ...(lease.metadata?.labels ?? {}), ...labels } : lease.metadata?.labels },
@@ -152,19 +165,6 @@ function withRecord(lease: V1Lease, record: LeaseRecord, labels: Record<string, 
       leaseTransitions: record.leaseTransitions,
     },
   };
-}
-
-function isNotFound(err: unknown): boolean {
-  return err instanceof ApiException && err.code === 404;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: unknown } | string | undefined;
-    const message = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : String(body ?? '');
-    return `HTTP ${err.code}${message ? `: ${message}` : ''}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** A sleep that `wake()` cuts short. */
@@ -200,12 +200,16 @@ export function runLeaderElection(options: LeaderElectionOptions): LeaderElectio
   let stopping = false;
   let leading = false;
   /** The Lease as last read or written, for renewals that skip the read. */
-  let cached: V1Lease | undefined;
+  let cached: Lease | undefined;
   let observed: { record: LeaseRecord; at: number } | undefined;
 
-  const callOptions = (budgetMs: number) => perCallOptions({ signal: AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs)))]) });
+  const leasePath = objectPath(LEASES, name, namespace);
+  const budget = (budgetMs: number) => AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs)))]);
+  const readLease = (signal: AbortSignal) => client.request<Lease>({ method: 'GET', path: leasePath, signal });
+  const replaceLease = (body: Lease, signal: AbortSignal) => client.request<Lease>({ method: 'PUT', path: leasePath, body, signal });
+  const createLease = (body: Lease, signal: AbortSignal) => client.request<Lease>({ method: 'POST', path: collectionPath(LEASES, namespace), body, signal });
 
-  const observe = (lease: V1Lease) => {
+  const observe = (lease: Lease) => {
     const record = recordOf(lease);
     cached = lease;
     if (!observed || !sameRecord(observed.record, record)) observed = { record, at: now() };
@@ -222,28 +226,28 @@ export function runLeaderElection(options: LeaderElectionOptions): LeaderElectio
     if (leading && cached && observed && heldByUs() && observed.at + options.leaseDurationMs > now()) {
       try {
         const renewed = withRecord(cached, { ...mine, acquireTime: observed.record.acquireTime, leaseTransitions: observed.record.leaseTransitions }, options.labels);
-        observe(await client.replaceNamespacedLease({ name, namespace, body: renewed }, callOptions(budgetMs)));
+        observe(await replaceLease(renewed, budget(budgetMs)));
         return true;
       } catch (err) {
         options.metrics?.slowpath();
-        log.v(4).info('Optimistic lease renewal failed, reading the lease first', { lease: where, err: describe(err) });
+        log.v(4).info('Optimistic lease renewal failed, reading the lease first', { lease: where, err: describeError(err) });
       }
     }
 
-    let current: V1Lease;
+    let current: Lease;
     try {
-      current = await client.readNamespacedLease({ name, namespace }, callOptions(budgetMs));
+      current = await readLease(budget(budgetMs));
     } catch (err) {
       if (!isNotFound(err)) {
-        log.error('Error retrieving lease lock', { lease: where, err: describe(err) });
+        log.error('Error retrieving lease lock', { lease: where, err: describeError(err) });
         return false;
       }
       try {
         const created = withRecord({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } }, mine, options.labels);
-        observe(await client.createNamespacedLease({ namespace, body: created }, callOptions(budgetMs)));
+        observe(await createLease(created, budget(budgetMs)));
         return true;
       } catch (createErr) {
-        log.error('Error initially creating lease lock', { lease: where, err: describe(createErr) });
+        log.error('Error initially creating lease lock', { lease: where, err: describeError(createErr) });
         return false;
       }
     }
@@ -260,10 +264,10 @@ export function runLeaderElection(options: LeaderElectionOptions): LeaderElectio
       ? { ...mine, acquireTime: record.acquireTime, leaseTransitions: record.leaseTransitions }
       : { ...mine, leaseTransitions: record.leaseTransitions + 1 };
     try {
-      observe(await client.replaceNamespacedLease({ name, namespace, body: withRecord(current, next, options.labels) }, callOptions(budgetMs)));
+      observe(await replaceLease(withRecord(current, next, options.labels), budget(budgetMs)));
       return true;
     } catch (err) {
-      log.error('Failed to update lease', { lease: where, err: describe(err) });
+      log.error('Failed to update lease', { lease: where, err: describeError(err) });
       return false;
     }
   };
@@ -305,7 +309,7 @@ export function runLeaderElection(options: LeaderElectionOptions): LeaderElectio
     try {
       callback?.();
     } catch (err) {
-      log.error(`Leader election ${what} callback failed`, { lease: where, err: describe(err) });
+      log.error(`Leader election ${what} callback failed`, { lease: where, err: describeError(err) });
     }
   };
 
@@ -330,25 +334,20 @@ export function runLeaderElection(options: LeaderElectionOptions): LeaderElectio
     safely('onStartedLeading', options.onStartedLeading);
     await renewLoop();
     if (!stopping) endLeadership();
-  })().catch((err: unknown) => log.error('Leader election stopped unexpectedly', { lease: where, err: describe(err) }));
+  })().catch((err: unknown) => log.error('Leader election stopped unexpectedly', { lease: where, err: describeError(err) }));
 
   const release = async (): Promise<void> => {
     try {
       // Read first: an in-flight renewal may have changed the Lease since we last saw it.
-      const current = await client.readNamespacedLease({ name, namespace }, perCallOptions({ signal: AbortSignal.timeout(Math.ceil(options.renewDeadlineMs)) }));
+      const current = await readLease(AbortSignal.timeout(Math.ceil(options.renewDeadlineMs)));
       const record = recordOf(current);
       if (record.holderIdentity !== identity) return;
       const stamp = Date.now();
       const released: LeaseRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: stamp, renewTime: stamp, leaseTransitions: record.leaseTransitions };
-      observe(
-        await client.replaceNamespacedLease(
-          { name, namespace, body: withRecord(current, released, undefined) },
-          perCallOptions({ signal: AbortSignal.timeout(Math.ceil(options.renewDeadlineMs)) }),
-        ),
-      );
+      observe(await replaceLease(withRecord(current, released, undefined), AbortSignal.timeout(Math.ceil(options.renewDeadlineMs))));
       log.info('Released leader lease', { lease: where, identity });
     } catch (err) {
-      log.error('Failed to release leader lease; a successor takes over once it expires', { lease: where, err: describe(err) });
+      log.error('Failed to release leader lease; a successor takes over once it expires', { lease: where, err: describeError(err) });
     }
   };
 

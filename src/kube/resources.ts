@@ -61,6 +61,10 @@ export const VOLUME_SNAPSHOT_CLASSES: ResourceDescriptor = {
 
 export const SECRETS: ResourceDescriptor = { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' };
 
+export const EVENTS: ResourceDescriptor = { group: '', version: 'v1', plural: 'events', namespaced: true, kind: 'Event' };
+
+export const LEASES: ResourceDescriptor = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true, kind: 'Lease' };
+
 export function volumeGroupSnapshotContents(version: string): ResourceDescriptor {
   return { group: GROUP_SNAPSHOT_GROUP, version, plural: 'volumegroupsnapshotcontents', namespaced: false, kind: 'VolumeGroupSnapshotContent' };
 }

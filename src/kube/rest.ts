@@ -12,7 +12,11 @@ import { parseJson, stringifyJson } from './json.js';
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-export type ContentType = 'application/json' | 'application/json-patch+json' | 'application/merge-patch+json';
+export type ContentType =
+  | 'application/json'
+  | 'application/json-patch+json'
+  | 'application/merge-patch+json'
+  | 'application/strategic-merge-patch+json';
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface RequestOptions {
@@ -38,8 +42,6 @@ export interface KubeStatus {
   details?: { name?: string; group?: string; kind?: string; retryAfterSeconds?: number; causes?: unknown[] };
   metadata?: { continue?: string; resourceVersion?: string };
 }
-
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export type WatchEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T } | { type: 'ERROR'; object: KubeStatus };
 
@@ -131,9 +133,14 @@ function hasStatus(err: unknown, code: number, ...reasons: string[]): boolean {
 
 export const isNotFound = (err: unknown): boolean => hasStatus(err, 404, 'NotFound');
 export const isConflict = (err: unknown): boolean => hasStatus(err, 409, 'Conflict');
-export const isAlreadyExists = (err: unknown): boolean => err instanceof ApiError && err.reason === 'AlreadyExists';
 /** The requested resourceVersion (or continue token) is too old: relist. */
 export const isExpired = (err: unknown): boolean => hasStatus(err, 410, 'Expired', 'Gone');
+
+/** An error as one log value: an API error with its status code (`HTTP 409: ...`), anything else by its message. */
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) return `HTTP ${err.statusCode}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
 
 function queryString(query: Query | undefined): string {
   if (!query) return '';

@@ -1,5 +1,4 @@
 import type { Logger } from '../observe/logger.js';
-import { isConflict } from '../kube/rest.js';
 import type { WorkQueue } from './queue.js';
 
 /**
@@ -16,11 +15,19 @@ export type Outcome =
   /** Healthy but waiting on something (a snapshot not ready yet): look again after a fixed delay, without growing the backoff. */
   | { type: 'after'; delayMs: number };
 
+/** How a failed reconcile is logged: `quiet` at verbosity 3 (routine, retried anyway), `error` as an error. */
+export type Severity = 'quiet' | 'error';
+
 export interface RunWorkersOptions {
   queue: WorkQueue;
   workers: number;
   reconcile(key: string): Promise<Outcome>;
   log: Logger;
+  /**
+   * Decides how a reconcile's error is logged; the caller knows which errors are routine (a write
+   * conflict, say), the loop does not. Default: every error is logged as an error.
+   */
+  classify?(error: unknown): Severity;
 }
 
 export interface Workers {
@@ -32,7 +39,7 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function settle(queue: WorkQueue, key: string, outcome: Outcome, log: Logger): void {
+function settle(queue: WorkQueue, key: string, outcome: Outcome, log: Logger, classify: (error: unknown) => Severity): void {
   switch (outcome.type) {
     case 'done':
       queue.forget(key);
@@ -44,8 +51,7 @@ function settle(queue: WorkQueue, key: string, outcome: Outcome, log: Logger): v
     case 'retry': {
       const fields = { queue: queue.name, key, requeues: queue.numRequeues(key) };
       if (outcome.error === undefined) log.v(4).info('requeueing key', fields);
-      // Conflicts are routine (someone else wrote first); they are retried quietly.
-      else if (isConflict(outcome.error)) log.v(3).info(`could not sync ${key}: ${describe(outcome.error)}`, fields);
+      else if (classify(outcome.error) === 'quiet') log.v(3).info(`could not sync ${key}: ${describe(outcome.error)}`, fields);
       else log.error(`could not sync ${key}: ${describe(outcome.error)}`, fields);
       queue.addRateLimited(key);
       return;
@@ -55,6 +61,7 @@ function settle(queue: WorkQueue, key: string, outcome: Outcome, log: Logger): v
 
 async function workerLoop(options: RunWorkersOptions): Promise<void> {
   const { queue, reconcile, log } = options;
+  const classify = options.classify ?? (() => 'error');
   for (;;) {
     const key = await queue.get();
     if (key === undefined) return;
@@ -66,7 +73,7 @@ async function workerLoop(options: RunWorkersOptions): Promise<void> {
       outcome = { type: 'retry', error };
     }
     try {
-      settle(queue, key, outcome, log);
+      settle(queue, key, outcome, log, classify);
     } finally {
       queue.done(key);
     }

@@ -57,7 +57,6 @@ export class WorkQueue implements QueueProgress {
   private readonly delayed = new Map<string, Delayed>();
   private readonly failures = new Map<string, number>();
   private readonly getters: Array<(key: string | undefined) => void> = [];
-  private drainWaiters: Array<() => void> = [];
   private shuttingDown = false;
 
   constructor(options: WorkQueueOptions) {
@@ -144,7 +143,6 @@ export class WorkQueue implements QueueProgress {
     this.processing.delete(key);
     this.metrics?.workDuration(this.name, (this.clock.now() - started) / 1000);
     if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key);
-    if (this.processing.size === 0) this.drainWaiters.splice(0).forEach((resolve) => resolve());
   }
 
   /** Keys waiting for a worker (not those being processed or waiting out a delay). */
@@ -168,13 +166,6 @@ export class WorkQueue implements QueueProgress {
     this.delayed.clear();
     const getters = this.getters.splice(0);
     getters.forEach((resolve) => resolve(undefined));
-  }
-
-  /** shutdown(), then waits until every key being processed is done(). */
-  shutDownWithDrain(): Promise<void> {
-    this.shutdown();
-    if (this.processing.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   unfinishedWorkSeconds(): number {

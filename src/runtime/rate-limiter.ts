@@ -33,12 +33,6 @@ export class TokenBucket {
     });
   }
 
-  /** Tokens available right now (for metrics and tests). */
-  available(): number {
-    this.refill();
-    return this.tokens;
-  }
-
   private refill(): void {
     const t = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);

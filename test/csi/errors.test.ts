@@ -1,6 +1,15 @@
 import { describe, expect, test } from '@jest/globals';
-import { status as Status } from '@grpc/grpc-js';
-import { classifyCreateError, codeName, errorText, formatGrpcError, grpcError, isGrpcError } from '../../src/csi/errors.js';
+import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { classifyCreateError, codeName, errorText, formatGrpcError, isGrpcError } from '../../src/csi/errors.js';
+
+/** A grpc-js style error, as a failed call reports it. */
+function grpcError(code: Status, details: string): ServiceError {
+  const err = new Error(`${code} ${Status[code]}: ${details}`) as ServiceError;
+  err.code = code;
+  err.details = details;
+  err.metadata = new Metadata();
+  return err;
+}
 
 describe('create error classification (sidecar-behavior §6.11)', () => {
   // Every gRPC code, with its Go name and whether the driver may still be creating the snapshot.

@@ -56,14 +56,13 @@ beforeEach(async () => {
 });
 
 describe('B.1 CreateSnapshot', () => {
-  test('B-01: GetPluginInfo then one CreateSnapshot with exactly name and source; the reply maps to plain values', async () => {
+  test('one CreateSnapshot with exactly name and source, and no GetPluginInfo; the reply maps to plain values', async () => {
     const volume = await newVolume('b01');
     await driver.clearCalls();
-    const { driverName, snapshot } = await createSnapshot(conn, { name: 'snapshot-test', sourceVolumeId: volume, parameters: {}, secrets: {} }, deadline());
+    const { snapshot } = await createSnapshot(conn, { name: 'snapshot-test', sourceVolumeId: volume, parameters: {}, secrets: {} }, deadline());
     const calls = await driver.calls();
-    expect(calls.map((c) => c.method)).toEqual(['GetPluginInfo', 'CreateSnapshot']);
-    expect(calls[1]?.request).toMatchObject({ name: 'snapshot-test', source_volume_id: volume, parameters: {}, secrets: {} });
-    expect(driverName).toBe('sample.csi.example.com');
+    expect(calls.map((c) => c.method)).toEqual(['CreateSnapshot']);
+    expect(calls[0]?.request).toMatchObject({ name: 'snapshot-test', source_volume_id: volume, parameters: {}, secrets: {} });
     expect(snapshot).toMatchObject({ sourceVolumeId: volume, sizeBytes: 1000n, readyToUse: true, groupSnapshotId: '' });
     // The creation time is the driver's, to the nanosecond.
     const listed = await conn.call('/csi.v1.Controller/ListSnapshots', { snapshot_id: snapshot.snapshotId }, deadline());
@@ -87,7 +86,7 @@ describe('B.1 CreateSnapshot', () => {
     const err = await rpcError(createSnapshot(conn, { name: 'snapshot-b04', sourceVolumeId: volume, parameters: {}, secrets: {} }, deadline()));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     expect(classifyCreateError(err)).toBe('in-progress');
-    expect((await driver.calls()).map((c) => c.method)).toEqual(['GetPluginInfo', 'CreateSnapshot']);
+    expect((await driver.calls()).map((c) => c.method)).toEqual(['CreateSnapshot']);
   });
 
   test('B-05: NOT_FOUND for an unknown source volume is final', async () => {
@@ -163,27 +162,19 @@ describe('B.3 snapshot status', () => {
 });
 
 describe('C. group snapshot client', () => {
-  test('C-01/C-02: GetPluginInfo then CreateVolumeGroupSnapshot; members carry the group id', async () => {
+  test('CreateVolumeGroupSnapshot alone, without GetPluginInfo; members carry the group id', async () => {
     const [a, b] = [await newVolume('c02a'), await newVolume('c02b', 500)];
     await driver.clearCalls();
-    const { driverName, group } = await createGroupSnapshot(conn, { name: 'my-name', sourceVolumeIds: [a, b], parameters: { key: 'val' }, secrets: {} }, deadline());
+    const { group } = await createGroupSnapshot(conn, { name: 'my-name', sourceVolumeIds: [a, b], parameters: { key: 'val' }, secrets: {} }, deadline());
     const calls = await driver.calls();
-    expect(calls.map((c) => c.method)).toEqual(['GetPluginInfo', 'CreateVolumeGroupSnapshot']);
-    expect(calls[1]?.request).toMatchObject({ name: 'my-name', source_volume_ids: [a, b], parameters: { key: 'val' } });
-    expect(driverName).toBe('sample.csi.example.com');
+    expect(calls.map((c) => c.method)).toEqual(['CreateVolumeGroupSnapshot']);
+    expect(calls[0]?.request).toMatchObject({ name: 'my-name', source_volume_ids: [a, b], parameters: { key: 'val' } });
     expect(group.readyToUse).toBe(true);
     expect(group.snapshots.map((s) => [s.sourceVolumeId, s.sizeBytes, s.groupSnapshotId])).toEqual([
       [a, 1000n, group.groupSnapshotId],
       [b, 500n, group.groupSnapshotId],
     ]);
     expect(group.creationTime).toBeGreaterThan(1_700_000_000_000_000_000n);
-  });
-
-  test('C-03: a GetPluginInfo failure stops the operation before the create call', async () => {
-    await driver.setFaults({ errors: { GetPluginInfo: { code: 'INTERNAL', message: 'identity error' } } });
-    await driver.clearCalls();
-    await expect(createGroupSnapshot(conn, { name: 'c03', sourceVolumeIds: ['x'], parameters: {}, secrets: {} }, deadline())).rejects.toThrow(/identity error/);
-    expect((await driver.calls()).map((c) => c.method)).toEqual(['GetPluginInfo']);
   });
 
   test('C-04: an INTERNAL error keeps its code', async () => {

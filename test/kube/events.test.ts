@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Writable } from 'node:stream';
-import { KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
-import { createKubeApiClients } from '../../src/kube/api-clients.js';
+import { CoreV1Api, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
 import { EventRecorder, type InvolvedObject } from '../../src/kube/events.js';
+import { RestClient } from '../../src/kube/rest.js';
 import { createLogger, silentLogger } from '../../src/observe/logger.js';
+import { TokenBucket } from '../../src/runtime/rate-limiter.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
 
 let server: TestApiServer;
@@ -22,12 +23,17 @@ function content(name: string): InvolvedObject {
   return { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', name, uid: `uid-${name}`, resourceVersion: '42' };
 }
 
-function recorder(log = silentLogger): EventRecorder {
-  return new EventRecorder({ client: createKubeApiClients(kc, { qps: 100, burst: 100 }).core, component: 'csi-snapshotter hostpath.csi.k8s.io', log, host: 'node-a' });
+function client(): RestClient {
+  return new RestClient({ kubeConfig: kc, limiter: new TokenBucket(100, 100) });
 }
 
+function recorder(log = silentLogger): EventRecorder {
+  return new EventRecorder({ client: client(), component: 'csi-snapshotter hostpath.csi.k8s.io', log, host: 'node-a' });
+}
+
+// Read back with client-node's typed client: a second, independent reading of what was stored.
 async function eventsAbout(name: string): Promise<CoreV1Event[]> {
-  const list = await createKubeApiClients(kc, { qps: 100, burst: 100 }).core.listNamespacedEvent({ namespace: 'default' });
+  const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default' });
   return list.items.filter((e) => e.involvedObject.name === name);
 }
 
@@ -101,7 +107,7 @@ describe('EventRecorder', () => {
 
   test('recording returns before the API server answers, and the backlog is bounded', async () => {
     const { log, lines } = capture();
-    const events = new EventRecorder({ client: createKubeApiClients(kc, { qps: 100, burst: 100 }).core, component: 'c', log, maxBacklog: 2 });
+    const events = new EventRecorder({ client: client(), component: 'c', log, maxBacklog: 2 });
     server.faults.addLatency({ verb: 'create', resource: 'events', ms: 300 });
     const before = server.requests.count({ resource: 'events' });
     try {
@@ -117,5 +123,31 @@ describe('EventRecorder', () => {
     // The first is sent at once; two wait; the last two are dropped.
     expect((await eventsAbout('snapcontent-4')).map((e) => e.message).sort()).toEqual(['m0', 'm1', 'm2']);
     expect(lines.filter((l) => l.includes('Dropping event'))).toHaveLength(2);
+  });
+
+  test('stop() waits for queued events, but only as long as it is told to; what is left is dropped and counted', async () => {
+    const { log, lines } = capture();
+    const events = recorder(log);
+    server.faults.addLatency({ verb: 'create', resource: 'events', ms: 400 });
+    try {
+      for (const m of ['s0', 's1', 's2']) events.warning(content('snapcontent-5'), 'R', m);
+      const started = performance.now();
+      await events.stop(150);
+      // The first is still on its way when the time is up; the two behind it are dropped.
+      expect(performance.now() - started).toBeLessThan(400);
+      const dropped = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'Dropping events not sent before shutdown');
+      expect(dropped).toMatchObject({ events: 2 });
+      // Stopped: nothing new is queued.
+      events.warning(content('snapcontent-5'), 'R', 'after stop');
+      await events.flush();
+    } finally {
+      server.faults.clear();
+    }
+    expect((await eventsAbout('snapcontent-5')).map((e) => e.message)).toEqual(['s0']);
+
+    const patient = recorder();
+    patient.warning(content('snapcontent-6'), 'R', 'sent');
+    await patient.stop(10_000);
+    expect((await eventsAbout('snapcontent-6')).map((e) => e.message)).toEqual(['sent']);
   });
 });

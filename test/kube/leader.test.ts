@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { createKubeApiClients } from '../../src/kube/api-clients.js';
+import { CoordinationV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import {
   holderIdentity,
   leaseName,
@@ -13,8 +12,10 @@ import {
   type LeaderElection,
   type LeaderElectionOptions,
 } from '../../src/kube/leader.js';
+import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { createMetrics } from '../../src/observe/metrics.js';
+import { TokenBucket } from '../../src/runtime/rate-limiter.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
 import { waitFor } from '../helpers/process.js';
 
@@ -84,7 +85,7 @@ describe('Lease election against the API test server', () => {
   function candidate(name: string, identity: string, extra: Partial<LeaderElectionOptions> = {}): Candidate {
     const c: Candidate = { elector: undefined as unknown as LeaderElection, started: 0, stopped: 0, events: [] };
     c.elector = runLeaderElection({
-      client: createKubeApiClients(kc, { qps: 100, burst: 100 }).coordination,
+      client: new RestClient({ kubeConfig: kc, limiter: new TokenBucket(100, 100) }),
       namespace: 'default',
       name,
       identity,
@@ -99,8 +100,9 @@ describe('Lease election against the API test server', () => {
     return c;
   }
 
+  // Read back with client-node's typed client: a second, independent reading of what was stored.
   async function readLease(name: string): Promise<V1Lease> {
-    return createKubeApiClients(kc, { qps: 100, burst: 100 }).coordination.readNamespacedLease({ name, namespace: 'default' });
+    return kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name, namespace: 'default' });
   }
 
   test('one replica leads and keeps renewing; the other waits; labels land on the Lease', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { request as httpsRequest } from 'node:https';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { collectionPath, objectPath, statusPath, SECRETS, VOLUME_SNAPSHOT_CONTENTS, volumeGroupSnapshotContents, type KubeObject } from '../../src/kube/resources.js';
-import { ApiError, isAlreadyExists, isConflict, isNotFound, RestClient, type WatchEvent } from '../../src/kube/rest.js';
+import { ApiError, isConflict, isNotFound, RestClient, type WatchEvent } from '../../src/kube/rest.js';
 import { TokenBucket } from '../../src/runtime/rate-limiter.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
 
@@ -100,7 +100,8 @@ describe('RestClient', () => {
 
     await create(vsc('twice'));
     const again = await create(vsc('twice')).catch((e: unknown) => e);
-    expect(isAlreadyExists(again)).toBe(true);
+    expect(again).toBeInstanceOf(ApiError);
+    expect((again as ApiError).reason).toBe('AlreadyExists');
     expect((again as ApiError).statusCode).toBe(409);
 
     const read = await client.request<KubeObject>({ method: 'GET', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, 'twice') });

@@ -4,6 +4,7 @@ import { createLogger } from '../../src/observe/logger.js';
 import { ApiError } from '../../src/kube/rest.js';
 import { runWorkers, type Outcome } from '../../src/runtime/controller.js';
 import { WorkQueue } from '../../src/runtime/queue.js';
+import { reconcileErrorSeverity } from '../../src/sidecar/engine/loop.js';
 
 /** A logger writing into an array, to assert what was logged and at which level. */
 function capturingLogger(verbosity = 0) {
@@ -135,7 +136,7 @@ describe('runWorkers', () => {
     expect(started).toEqual(['a']);
   });
 
-  test('conflicts are logged at verbosity 3, other errors as errors', async () => {
+  test('with the sidecar\'s classification, conflicts are logged at verbosity 3, other errors as errors', async () => {
     const queue = new WorkQueue({ name: 'q', baseDelayMs: 1000 });
     const quiet = capturingLogger(2);
     const conflict = new ApiError(409, 'Conflict', 'the object has been modified', undefined, undefined);
@@ -144,6 +145,7 @@ describe('runWorkers', () => {
       queue,
       workers: 1,
       log: quiet.log,
+      classify: reconcileErrorSeverity,
       reconcile: async (key) => {
         calls++;
         return { type: 'retry', error: key === 'c' ? conflict : new Error('csi said no') };
@@ -169,6 +171,7 @@ describe('runWorkers', () => {
       queue: queue2,
       workers: 1,
       log: verbose.log,
+      classify: reconcileErrorSeverity,
       reconcile: async () => {
         done = true;
         return { type: 'retry', error: conflict };
@@ -181,6 +184,30 @@ describe('runWorkers', () => {
       expect(verbose.lines.some((l) => l.includes('the object has been modified') && l.includes('"v":3'))).toBe(true);
     } finally {
       await w2.stop();
+    }
+  });
+
+  test('without a classify option every error, a conflict too, is logged as an error', async () => {
+    const queue = new WorkQueue({ name: 'q', baseDelayMs: 1000 });
+    const { lines, log } = capturingLogger(0);
+    let calls = 0;
+    const workers = runWorkers({
+      queue,
+      workers: 1,
+      log,
+      reconcile: async () => {
+        calls++;
+        return { type: 'retry', error: new ApiError(409, 'Conflict', 'the object has been modified', undefined, undefined) };
+      },
+    });
+    try {
+      queue.add('c');
+      await until(() => calls === 1 && queue.inFlight() === 0, 'conflict reconciled');
+      await log.flush();
+      // At verbosity 0 only errors (and v0 info) are written: a conflict logged quietly would not be here.
+      expect(lines.some((l) => l.includes('the object has been modified'))).toBe(true);
+    } finally {
+      await workers.stop();
     }
   });
 

@@ -1,13 +1,18 @@
 import { errorText } from '../../csi/errors.js';
 import { Informer } from '../../kube/informer.js';
 import type { KubeObject, ResourceDescriptor } from '../../kube/resources.js';
-import type { RestClient } from '../../kube/rest.js';
+import { isConflict, type RestClient } from '../../kube/rest.js';
 import type { Logger } from '../../observe/logger.js';
-import { runWorkers, type Outcome, type Workers } from '../../runtime/controller.js';
+import { runWorkers, type Outcome, type Severity, type Workers } from '../../runtime/controller.js';
 import type { QueueMetricsSink, QueueProgress } from '../../runtime/queue-metrics.js';
 import { WorkQueue } from '../../runtime/queue.js';
-import { VersionStore } from './updates.js';
 import type { ObjectMeta, SnapshotError } from '../types.js';
+import { VersionStore } from './updates.js';
+
+/** Conflicts are routine (someone else wrote first): they are retried quietly; other errors are errors. */
+export function reconcileErrorSeverity(error: unknown): Severity {
+  return isConflict(error) ? 'quiet' : 'error';
+}
 
 export interface ContentCounts {
   pending: number;
@@ -109,7 +114,13 @@ export class ContentLoop<W extends KubeObject & { metadata: ObjectMeta }, T exte
     await Promise.all([this.classes.waitForSync(signal), this.objects.waitForSync(signal)]);
     log.v(2).info(`${this.kind.kind} caches synced`, { objects: this.objects.list().length, classes: this.classes.list().length });
     if (workers <= 0) log.warn(`--worker-threads is 0 or less: no ${this.kind.kind} will be processed`);
-    this.workers = runWorkers({ queue: this.queue, workers, reconcile: (key) => this.reconcile(key), log });
+    this.workers = runWorkers({
+      queue: this.queue,
+      workers,
+      reconcile: (key) => this.reconcile(key),
+      log,
+      classify: reconcileErrorSeverity,
+    });
     if (this.options.reportCounts) {
       this.reportCounts();
       this.countsTimer = setInterval(() => this.reportCounts(), 5000);

@@ -90,7 +90,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     cut: async ({ object, name, parameters, secrets, deadline }) => {
       const { group } = await createGroupSnapshot(
         csi,
-        { name, sourceVolumeIds: object.spec.source.volumeHandles ?? [], parameters, secrets, checkIdentity: false },
+        { name, sourceVolumeIds: object.spec.source.volumeHandles ?? [], parameters, secrets },
         deadline,
       );
       return {

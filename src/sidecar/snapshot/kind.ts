@@ -82,7 +82,7 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
       // connection (the sidecar exits on connection loss), so CreateSnapshot is the only RPC.
       const { snapshot } = await createSnapshot(
         csi,
-        { name, sourceVolumeId: object.spec.source.volumeHandle ?? '', parameters, secrets, checkIdentity: false },
+        { name, sourceVolumeId: object.spec.source.volumeHandle ?? '', parameters, secrets },
         deadline,
       );
       return {
