@@ -50,10 +50,10 @@ export class ExitError extends Error {
 export function buildConfig(parsed: ParsedFlags): SidecarConfig {
   const v = parsed.values;
   const problems: string[] = [];
-  const format = v['logging-format'] as string;
+  const format = v['logging-format'];
   if (format !== 'text' && format !== 'json') problems.push(`format: Unsupported value: ${JSON.stringify(format)}: supported values: "json", "text"`);
-  if ((v['v'] as number) < 0) problems.push('verbosity: must be a non-negative number');
-  if ((v['log-flush-frequency'] as number) <= 0) problems.push('flushFrequency: must be positive');
+  if (v['v'] < 0) problems.push('verbosity: must be a non-negative number');
+  if (v['log-flush-frequency'] <= 0) problems.push('flushFrequency: must be positive');
   if (v['vmodule'] !== '' && format !== 'text') problems.push('vmodule: only supported for the text log format');
   for (const [flag, setting] of [
     ['log-text-split-stream', 'options.text.splitStream'],
@@ -71,10 +71,10 @@ export function buildConfig(parsed: ParsedFlags): SidecarConfig {
 
   let featureGates: FeatureGates;
   try {
-    const { gates, explicit } = parseFeatureGates(v['feature-gates'] as string[]);
+    const { gates, explicit } = parseFeatureGates(v['feature-gates']);
     // Older charts switch group snapshots with the retired flag; honour it unless the gate is explicit.
     if (parsed.given.includes('enable-volume-group-snapshots') && !explicit.has('CSIVolumeGroupSnapshot')) {
-      gates.CSIVolumeGroupSnapshot = v['enable-volume-group-snapshots'] as boolean;
+      gates.CSIVolumeGroupSnapshot = v['enable-volume-group-snapshots'];
     }
     featureGates = gates;
   } catch (err) {
@@ -83,32 +83,32 @@ export function buildConfig(parsed: ParsedFlags): SidecarConfig {
   }
 
   return {
-    resyncPeriodMs: v['resync-period'] as number,
-    snapshotNamePrefix: v['snapshot-name-prefix'] as string,
-    snapshotNameUuidLength: v['snapshot-name-uuid-length'] as number,
-    workerThreads: v['worker-threads'] as number,
-    timeoutMs: v['timeout'] as number,
-    extraCreateMetadata: v['extra-create-metadata'] as boolean,
-    retryIntervalStartMs: v['retry-interval-start'] as number,
-    retryIntervalMaxMs: v['retry-interval-max'] as number,
-    nodeDeployment: v['node-deployment'] as boolean,
-    groupSnapshotNamePrefix: v['groupsnapshot-name-prefix'] as string,
-    groupSnapshotNameUuidLength: v['groupsnapshot-name-uuid-length'] as number,
+    resyncPeriodMs: v['resync-period'],
+    snapshotNamePrefix: v['snapshot-name-prefix'],
+    snapshotNameUuidLength: v['snapshot-name-uuid-length'],
+    workerThreads: v['worker-threads'],
+    timeoutMs: v['timeout'],
+    extraCreateMetadata: v['extra-create-metadata'],
+    retryIntervalStartMs: v['retry-interval-start'],
+    retryIntervalMaxMs: v['retry-interval-max'],
+    nodeDeployment: v['node-deployment'],
+    groupSnapshotNamePrefix: v['groupsnapshot-name-prefix'],
+    groupSnapshotNameUuidLength: v['groupsnapshot-name-uuid-length'],
     featureGates,
-    kubeconfig: v['kubeconfig'] as string,
-    csiAddress: v['csi-address'] as string,
-    leaderElection: v['leader-election'] as boolean,
-    leaderElectionNamespace: v['leader-election-namespace'] as string,
-    leaderElectionLeaseDurationMs: v['leader-election-lease-duration'] as number,
-    leaderElectionRenewDeadlineMs: v['leader-election-renew-deadline'] as number,
-    leaderElectionRetryPeriodMs: v['leader-election-retry-period'] as number,
-    leaderElectionLabels: v['leader-election-labels'] as Record<string, string>,
-    kubeApiQps: v['kube-api-qps'] as number,
-    kubeApiBurst: v['kube-api-burst'] as number,
-    httpEndpoint: v['http-endpoint'] as string,
-    metricsAddress: v['metrics-address'] as string,
-    metricsPath: v['metrics-path'] as string,
-    verbosity: v['v'] as number,
-    logFormat: format as LogFormat,
+    kubeconfig: v['kubeconfig'],
+    csiAddress: v['csi-address'],
+    leaderElection: v['leader-election'],
+    leaderElectionNamespace: v['leader-election-namespace'],
+    leaderElectionLeaseDurationMs: v['leader-election-lease-duration'],
+    leaderElectionRenewDeadlineMs: v['leader-election-renew-deadline'],
+    leaderElectionRetryPeriodMs: v['leader-election-retry-period'],
+    leaderElectionLabels: v['leader-election-labels'],
+    kubeApiQps: v['kube-api-qps'],
+    kubeApiBurst: v['kube-api-burst'],
+    httpEndpoint: v['http-endpoint'],
+    metricsAddress: v['metrics-address'],
+    metricsPath: v['metrics-path'],
+    verbosity: v['v'],
+    logFormat: format === 'json' ? 'json' : 'text',
   };
 }

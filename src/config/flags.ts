@@ -21,7 +21,7 @@ export interface FlagDefinition {
   deprecated?: string;
 }
 
-export const FLAGS: readonly FlagDefinition[] = [
+export const FLAGS = [
   // The sidecar's own flags.
   { group: 'sidecar', name: 'resync-period', type: 'duration', default: 15 * 60_000, help: 'How often every content object is looked at again even without a change. 0 disables the periodic pass.' },
   { group: 'sidecar', name: 'snapshot-name-prefix', type: 'string', default: 'snapshot', help: 'Prefix of the snapshot name sent to the driver in CreateSnapshot; the VolumeSnapshot UID follows it. Must not be empty.' },
@@ -72,11 +72,29 @@ export const FLAGS: readonly FlagDefinition[] = [
     (name): FlagDefinition => ({ group: 'compatibility', name, type: 'string', default: '', help: 'Retired klog flag; accepted and ignored.', deprecated: `--${name} is a retired klog flag and has no effect` }),
   ),
   { group: 'compatibility', name: 'log_file_max_size', type: 'int', default: 1800, help: 'Retired klog flag; accepted and ignored.', deprecated: '--log_file_max_size is a retired klog flag and has no effect' },
-];
+] as const satisfies readonly FlagDefinition[];
 
-const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
+const BY_NAME = new Map<string, FlagDefinition>(FLAGS.map((f) => [f.name, f]));
 
-export type FlagValues = Record<string, FlagDefinition['default']>;
+/** The value a flag of each type parses to. */
+interface ValueOfType {
+  bool: boolean;
+  string: string;
+  int: number;
+  float: number;
+  duration: number;
+  quantity: number;
+  labels: Record<string, string>;
+  'feature-gates': string[];
+}
+
+type Flag = (typeof FLAGS)[number];
+
+/**
+ * Every flag's value under its name, typed by its row of the table: `values['timeout']` is a
+ * number (ms) and `values['leader-election']` a boolean, with no casts at the places that read them.
+ */
+export type FlagValues = { [F in Flag as F['name']]: ValueOfType[F['type']] };
 
 export interface ParsedFlags {
   values: FlagValues;
@@ -96,8 +114,11 @@ export class FlagError extends Error {
 /** `--help`/`-h`: print usage and exit 0. */
 export class HelpRequested extends Error {}
 
-function defaults(): FlagValues {
-  const values: FlagValues = {};
+/** The values as the parser fills them in, by any name; FlagValues is the same object typed. */
+type RawValues = Record<string, FlagDefinition['default']>;
+
+function defaults(): RawValues {
+  const values: RawValues = {};
   for (const f of FLAGS) values[f.name] = structuredClone(f.default);
   return values;
 }
@@ -165,7 +186,7 @@ export function parseFlags(args: readonly string[]): ParsedFlags {
       text = args[++i] as string;
     }
     try {
-      values[name] = parseValue(flag, text, values[name] as FlagDefinition['default']);
+      values[name] = parseValue(flag, text, values[name] ?? flag.default);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new FlagError(`invalid value ${JSON.stringify(text)} for flag -${name}: ${reason}`);
@@ -175,7 +196,8 @@ export function parseFlags(args: readonly string[]): ParsedFlags {
       if (flag.deprecated) warnings.push(flag.deprecated);
     }
   }
-  return { values, given, positional: args.slice(i), warnings };
+  // Every value was built by parseValue for its flag's type, so the typed view holds.
+  return { values: values as FlagValues, given, positional: args.slice(i), warnings };
 }
 
 function typeLabel(flag: FlagDefinition): string {
@@ -204,7 +226,7 @@ export function formatDefault(flag: FlagDefinition): string {
 
 export function usage(program: string): string {
   const lines = [`Usage of ${program}:`];
-  for (const flag of [...FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const flag of [...FLAGS as readonly FlagDefinition[]].sort((a, b) => a.name.localeCompare(b.name))) {
     const label = typeLabel(flag);
     lines.push(`  -${flag.name}${label ? ` ${label}` : ''}`);
     const d = formatDefault(flag);
@@ -224,7 +246,7 @@ export function flagsMarkdown(): string {
   const out: string[] = [];
   for (const group of Object.keys(titles) as FlagGroup[]) {
     out.push(`#### ${titles[group]}`, '', '| Flag | Type | Default | Meaning |', '| --- | --- | --- | --- |');
-    for (const flag of FLAGS.filter((f) => f.group === group)) {
+    for (const flag of (FLAGS as readonly FlagDefinition[]).filter((f) => f.group === group)) {
       const d = formatDefault(flag) || (flag.type === 'bool' ? 'false' : flag.type === 'string' ? '""' : '');
       out.push(`| \`--${flag.name}\` | ${flag.type} | ${d ? `\`${d}\`` : ''} | ${flag.help.replace(/\|/g, '\\|')} |`);
     }
