@@ -1,6 +1,6 @@
 import type { CsiConnection } from './connection.js';
 import type { csi } from './proto.js';
-import { snapshotInfo, type SnapshotInfo } from './snapshotter.js';
+import { snapshotInfo, type CreateRequest, type SnapshotInfo } from './snapshotter.js';
 import { timestampToNanos } from './timestamps.js';
 
 /** What the driver said about one group snapshot, in plain values. */
@@ -21,11 +21,8 @@ function groupInfo(group: csi.VolumeGroupSnapshot__Output): GroupSnapshotInfo {
   };
 }
 
-export interface CreateGroupSnapshotInput {
-  name: string;
+export interface CreateGroupSnapshotInput extends CreateRequest {
   sourceVolumeIds: string[];
-  parameters: Record<string, string>;
-  secrets: Record<string, string>;
 }
 
 /**

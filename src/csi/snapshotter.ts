@@ -26,11 +26,16 @@ export function snapshotInfo(snapshot: csi.Snapshot__Output): SnapshotInfo {
   };
 }
 
-export interface CreateSnapshotInput {
+/** What every create call (single or group) sends besides its source. */
+export interface CreateRequest {
+  /** The idempotency key: the same name returns the snapshot already cut. */
   name: string;
-  sourceVolumeId: string;
   parameters: Record<string, string>;
   secrets: Record<string, string>;
+}
+
+export interface CreateSnapshotInput extends CreateRequest {
+  sourceVolumeId: string;
 }
 
 /**

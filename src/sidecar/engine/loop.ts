@@ -3,6 +3,7 @@ import { Informer } from '../../kube/informer.js';
 import type { KubeObject, ResourceDescriptor } from '../../kube/resources.js';
 import { isConflict, type RestClient } from '../../kube/rest.js';
 import type { Logger } from '../../observe/logger.js';
+import type { ContentCounts } from '../../observe/metrics.js';
 import { runWorkers, type Outcome, type Severity, type Workers } from '../../runtime/controller.js';
 import type { QueueMetricsSink, QueueProgress } from '../../runtime/queue-metrics.js';
 import { WorkQueue } from '../../runtime/queue.js';
@@ -12,12 +13,6 @@ import { VersionStore } from './updates.js';
 /** Conflicts are routine (someone else wrote first): they are retried quietly; other errors are errors. */
 export function reconcileErrorSeverity(error: unknown): Severity {
   return isConflict(error) ? 'quiet' : 'error';
-}
-
-export interface ContentCounts {
-  pending: number;
-  inError: number;
-  beingDeleted: number;
 }
 
 /** What the loop needs to know about an object: its metadata, and readiness/error for the gauges. */
@@ -46,7 +41,7 @@ export interface LoopOptions {
  * server sends it, T the sync's own shape (the same for VolumeSnapshotContents; version-free for
  * group contents), C its class.
  */
-export interface ContentKind<W extends KubeObject, T extends ControlledObject, C extends KubeObject> {
+export interface LoopKind<W extends KubeObject, T extends ControlledObject, C extends KubeObject> {
   /** Kind name for logs ("<kind> caches synced"). */
   kind: string;
   queueName: string;
@@ -66,7 +61,7 @@ export interface ContentKind<W extends KubeObject, T extends ControlledObject, C
  * objects and their classes, keeps a store of the newest copy seen, and runs --worker-threads
  * workers over a rate-limited queue, one sync per key at a time.
  */
-export class ContentLoop<W extends KubeObject & { metadata: ObjectMeta }, T extends ControlledObject, C extends KubeObject & { metadata: ObjectMeta }> {
+export class ControllerLoop<W extends KubeObject & { metadata: ObjectMeta }, T extends ControlledObject, C extends KubeObject & { metadata: ObjectMeta }> {
   readonly objects: Informer<W>;
   readonly classes: Informer<C>;
   private readonly queue: WorkQueue;
@@ -74,7 +69,7 @@ export class ContentLoop<W extends KubeObject & { metadata: ObjectMeta }, T exte
   private workers: Workers | undefined;
   private countsTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: LoopOptions, private readonly kind: ContentKind<W, T, C>) {
+  constructor(private readonly options: LoopOptions, private readonly kind: LoopKind<W, T, C>) {
     const { client, log } = options;
     this.queue = new WorkQueue({
       name: kind.queueName,

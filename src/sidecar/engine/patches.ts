@@ -53,3 +53,20 @@ export function errorStatusUpdate(current: VolumeSnapshotContentStatus | GroupCo
     { op: 'add', path: '/status/readyToUse', value: false },
   ];
 }
+
+/**
+ * readyToUse following the driver; a stale error goes when the snapshot turns ready. The same rule
+ * for single and group contents.
+ */
+export function readinessUpdate(current: { readyToUse?: boolean; error?: unknown }, ready: boolean): PatchOp[] {
+  if (current.readyToUse === ready) return [];
+  const ops: PatchOp[] = [{ op: 'add', path: '/status/readyToUse', value: ready }];
+  if (ready && current.error !== undefined) ops.push({ op: 'remove', path: '/status/error' });
+  return ops;
+}
+
+/** Removes the given status fields that are set (what a deletion clears). */
+export function removedStatusFields<S extends object>(current: S | undefined, fields: readonly (keyof S & string)[]): PatchOp[] {
+  if (!current) return [];
+  return fields.filter((field) => current[field] !== undefined).map((field) => ({ op: 'remove', path: `/status/${field}` }));
+}

@@ -1,7 +1,6 @@
 import { classifyCreateError, errorText } from '../../csi/errors.js';
 import type { Logger } from '../../observe/logger.js';
 import type { Outcome } from '../../runtime/controller.js';
-import type { CsiConnection } from '../../csi/connection.js';
 import { goQuote } from '../messages.js';
 import { csiSnapshotName } from '../names.js';
 import { driverParameters } from '../parameters.js';
@@ -70,7 +69,8 @@ export interface SyncKind<T extends SyncedObject, O> {
   beingCreated: string;
   finalizer: string;
   deletionSecretKeys: { name: string; namespace: string };
-  secretsOwner: 'snapshot content' | 'group snapshot content';
+  /** What the Go sidecar's messages call the snapshot ('snapshot', 'group snapshot'); its content is '<noun> content'. */
+  noun: 'snapshot' | 'group snapshot';
   className(obj: T): string | undefined;
   /** Whether a dynamic object must name a class (a group member of a single snapshot need not). */
   needsClass(obj: T): boolean;
@@ -111,36 +111,15 @@ export interface KindWords {
   createInputs(name: string, err: string): string;
   notBound(name: string): string;
   classNotFound(className: string): string;
-  withoutClass(name: string): string;
   mark(name: string, err: string): string;
   cutFailed(obj: unknown, err: string): string;
-  statusAfterCut(name: string, err: string): string;
   unmarkAfterCut(name: string, err: string): string;
   unmarkStep(name: string, err: string): string;
   unmarkAfterFinalErrorLog: string;
-  readAnnotationSecrets(name: string, err: string): string;
-  readClassNotFound(className: string, name: string): string;
-  readSecretRef(name: string, err: string): string;
-  readSecret(name: string, err: string): string;
   readFailed(name: string, err: string): string;
   deleteInputs(name: string, err: string): string;
   deleteFailed(name: string, err: string): string;
   deleteEvent: string;
-}
-
-export interface SyncDeps<T, C> {
-  api: ObjectApi<T>;
-  classes(name: string): C | undefined;
-  events: WarningRecorder;
-  log: Logger;
-  timeoutMs: number;
-  /** Longest pause between readiness polls of a snapshot that is not ready yet. */
-  maxPollIntervalMs: number;
-  /** --retry-interval-max, named in failure messages. */
-  retryIntervalMaxMs: number;
-  /** Called with every object the sync wrote, so the controller's view never goes back in time. */
-  observed?(obj: T): void;
-  now?(): Date;
 }
 
 /** The timing settings every kind's sync takes from its flags. */
@@ -152,10 +131,9 @@ export interface SyncTimings {
   retryIntervalMaxMs: number;
 }
 
-/** What a kind's sync function is given: the engine's dependencies, the driver and the kind's settings. */
-export interface KindDeps<T, C, S extends SyncTimings> {
+/** What a sync is given: the API, the classes, where Events go, and the kind's settings (S). */
+export interface SyncDeps<T, C, S extends SyncTimings = SyncTimings> {
   api: ObjectApi<T>;
-  csi: CsiConnection;
   classes(name: string): C | undefined;
   events: WarningRecorder;
   settings: S;
@@ -163,22 +141,6 @@ export interface KindDeps<T, C, S extends SyncTimings> {
   /** Called with every object the sync wrote, so the controller's view never goes back in time. */
   observed?(obj: T): void;
   now?(): Date;
-}
-
-/** The engine's dependencies from a kind's. */
-export function syncDeps<T, C>(parts: Omit<KindDeps<T, C, SyncTimings>, 'csi'>): SyncDeps<T, C> {
-  const { timeoutMs, maxPollIntervalMs, retryIntervalMaxMs } = parts.settings;
-  return {
-    api: parts.api,
-    classes: parts.classes,
-    events: parts.events,
-    log: parts.log,
-    timeoutMs,
-    maxPollIntervalMs,
-    retryIntervalMaxMs,
-    ...(parts.observed ? { observed: parts.observed } : {}),
-    ...(parts.now ? { now: parts.now } : {}),
-  };
 }
 
 /** The create request's name; a UID too short for the configured length is an error to record, not a call. */
@@ -259,7 +221,7 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
   private async errorPolicy(step: Step, err: unknown): Promise<Outcome> {
     const reason = step.kind === 'create' ? step.reason : step.kind === 'poll' || step.kind === 'refresh' ? this.kind.readFailureReason : undefined;
     if (reason !== undefined) {
-      const message = this.kind.failurePrefix[reason] + errorText(err) + nextStep(err, this.deps.retryIntervalMaxMs);
+      const message = this.kind.failurePrefix[reason] + errorText(err) + nextStep(err, this.deps.settings.retryIntervalMaxMs);
       await recordFailure({
         latest: this.latest,
         reason,
@@ -292,24 +254,24 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
   }
 
   private deadline(): Date {
-    return new Date(Date.now() + this.deps.timeoutMs);
+    return new Date(Date.now() + this.deps.settings.timeoutMs);
   }
 
   private lookAgainLater(obj: T): Outcome {
     const created = obj.metadata.creationTimestamp ? Date.parse(obj.metadata.creationTimestamp) : NaN;
-    return { type: 'after', delayMs: pollDelayForAge(Number.isFinite(created) ? created : undefined, this.deps.maxPollIntervalMs, this.now()) };
+    return { type: 'after', delayMs: pollDelayForAge(Number.isFinite(created) ? created : undefined, this.deps.settings.maxPollIntervalMs, this.now()) };
   }
 
   private afterSuccess(): Outcome {
     if (this.latest.status?.readyToUse === true) return done;
-    return { type: 'after', delayMs: pollDelayForAge(this.kind.createdAtMs(this.latest), this.deps.maxPollIntervalMs, this.now()) };
+    return { type: 'after', delayMs: pollDelayForAge(this.kind.createdAtMs(this.latest), this.deps.settings.maxPollIntervalMs, this.now()) };
   }
 
   private annotationSecrets(obj: T): Promise<Record<string, string>> {
     return annotationSecretData({
       annotations: obj.metadata.annotations,
       keys: this.kind.deletionSecretKeys,
-      what: { kind: this.kind.secretsOwner, name: obj.metadata.name },
+      what: { kind: `${this.kind.noun} content`, name: obj.metadata.name },
       getSecret: (ref) => this.deps.api.getSecret(ref),
       log: this.deps.log,
     });
@@ -334,7 +296,7 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
         klass = this.deps.classes(className);
         if (!klass) throw new Error(words.classNotFound(className));
       } else if (kind.needsClass(this.obj)) {
-        throw new Error(words.withoutClass(name));
+        throw new Error(`failed to take ${kind.noun} ${name} without a ${kind.noun} class`);
       }
       secrets = await this.annotationSecrets(this.obj);
     } catch (err) {
@@ -386,7 +348,7 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
     }
 
     const ops = kind.statusUpdate(working.status, seen);
-    if (ops.length > 0) await this.writeOr(ops, 'status', (err) => new SyncError(words.statusAfterCut(name, apiWriteError(name, err))));
+    if (ops.length > 0) await this.writeOr(ops, 'status', (err) => new SyncError(`error updating status for volume ${kind.noun} content ${name}: ${apiWriteError(name, err)}`));
     // The snapshot is recorded by handle: the mark is no longer needed.
     await this.writeOr(removeAnnotation(this.latest.metadata, kind.beingCreated), undefined, (err) => new SyncError(words.unmarkAfterCut(name, goQuote(errorText(err)))));
     return this.afterSuccess();
@@ -401,14 +363,14 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
     const className = kind.className(obj);
     if (fromClass && className) {
       const klass = this.deps.classes(className);
-      if (!klass) throw new SyncError(words.readClassNotFound(className, name));
+      if (!klass) throw new SyncError(`failed to get ${kind.noun} class ${className} for ${kind.noun} content ${name}: ${words.classNotFound(className)}`);
       secrets = await this.classSecrets(klass, fromClass);
     }
     if (fromAnnotations) {
       try {
         secrets = await this.annotationSecrets(obj);
       } catch (err) {
-        throw new SyncError(words.readAnnotationSecrets(name, errorText(err)));
+        throw new SyncError(`failed to get credentials from annotation for ${kind.noun} content ${name}: ${errorText(err)}`);
       }
     }
     let seen: O;
@@ -424,18 +386,17 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
   }
 
   private async classSecrets(klass: C, source: ReadSecretSource): Promise<Record<string, string>> {
-    const { words } = this.kind;
     let ref: SecretRef | undefined;
     try {
       ref = secretRefFromParameters(klass.parameters, source.prefix, source.label, source.variables);
     } catch (err) {
-      throw new SyncError(words.readSecretRef(this.name, errorText(err)));
+      throw new SyncError(`failed to get secret reference for ${this.kind.noun} content ${this.name}: ${errorText(err)}`);
     }
     if (!ref) return {};
     try {
       return await this.deps.api.getSecret(ref);
     } catch (err) {
-      throw new SyncError(words.readSecret(this.name, errorText(err)));
+      throw new SyncError(`failed to get credentials for ${this.kind.noun} content ${this.name}: ${errorText(err)}`);
     }
   }
 

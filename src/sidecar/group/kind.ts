@@ -5,9 +5,9 @@ import { volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../k
 import type { Outcome } from '../../runtime/controller.js';
 import { shouldEnqueueUpdate } from '../engine/updates.js';
 import { eventSubject, type WarningRecorder } from '../engine/failure.js';
-import { ContentLoop, type LoopOptions } from '../engine/loop.js';
+import { ControllerLoop, type LoopOptions } from '../engine/loop.js';
 import { restObjectApi, type ObjectApi } from '../engine/object-api.js';
-import { SyncError, syncDeps, syncObject, type KindDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
+import { SyncError, syncObject, type SyncDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
 import { decideGroup, recordedGroupHandle } from './decision.js';
 import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
@@ -25,7 +25,8 @@ export interface GroupSyncSettings extends SyncTimings {
   extraCreateMetadata: boolean;
 }
 
-export interface GroupSyncDeps extends KindDeps<VolumeGroupSnapshotContent, VolumeGroupSnapshotClass, GroupSyncSettings> {
+export interface GroupSyncDeps extends SyncDeps<VolumeGroupSnapshotContent, VolumeGroupSnapshotClass, GroupSyncSettings> {
+  csi: CsiConnection;
   /** The served API version in use: Event subjects and the member-list layout follow it. */
   adapter: GroupVersionAdapter;
 }
@@ -72,7 +73,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     beingCreated: ANN_GROUP_BEING_CREATED,
     finalizer: FINALIZER_GROUP_CONTENT,
     deletionSecretKeys: { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE },
-    secretsOwner: 'group snapshot content',
+    noun: 'group snapshot',
     className: (content) => content.spec.volumeGroupSnapshotClassName,
     needsClass: (content) => (content.spec.source.volumeHandles?.length ?? 0) > 0,
     failurePrefix: {
@@ -142,17 +143,11 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
       createInputs: (name, err) => `failed to get input parameters to create group snapshot for group snapshot content ${name}: ${err}`,
       notBound: (name) => `cannot create group snapshot. Group snapshot content ${name} not bound to a group snapshot`,
       classNotFound,
-      withoutClass: (name) => `failed to take group snapshot ${name} without a group snapshot class`,
       mark: (name, err) => `failed to add VolumeGroupSnapshotBeingCreated annotation on the group snapshot content ${name}: ${err}`,
       cutFailed: (content, err) => `failed to take group snapshot of the volumes [${((content as VolumeGroupSnapshotContent).spec.source.volumeHandles ?? []).join(' ')}]: ${err}`,
-      statusAfterCut: (name, err) => `error updating status for volume group snapshot content ${name}: ${err}`,
       unmarkAfterCut: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: ${err}`,
       unmarkStep: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: ${err}`,
       unmarkAfterFinalErrorLog: 'Cannot remove the group being-created annotation after a final error',
-      readAnnotationSecrets: (name, err) => `failed to get credentials from annotation for group snapshot content ${name}: ${err}`,
-      readClassNotFound: (className, name) => `failed to get group snapshot class ${className} for group snapshot content ${name}: ${classNotFound(className)}`,
-      readSecretRef: (name, err) => `failed to get secret reference for group snapshot content ${name}: ${err}`,
-      readSecret: (name, err) => `failed to get credentials for group snapshot content ${name}: ${err}`,
       readFailed: (name, err) => `failed to list group snapshot for group snapshot content ${name}: ${err}`,
       deleteInputs: (name, err) => `failed to get input parameters to delete group snapshot for group snapshot content ${name}: ${err}`,
       deleteFailed: (name, err) => `failed to delete group snapshot ${goQuote(name)}, err: ${err}`,
@@ -164,7 +159,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
 /** Performs the next step of one VolumeGroupSnapshotContent and says what the queue should do next. */
 export function syncGroupContent(content: VolumeGroupSnapshotContent, deps: GroupSyncDeps): Promise<Outcome> {
   const kind = groupKind(deps.csi, deps.settings, deps.adapter, deps.now ?? (() => new Date()));
-  return syncObject(kind, content, syncDeps(deps));
+  return syncObject(kind, content, deps);
 }
 
 export interface GroupContentControllerOptions extends LoopOptions {
@@ -183,12 +178,12 @@ export interface GroupContentControllerOptions extends LoopOptions {
  * The VolumeGroupSnapshotContent controller: the shared loop over group contents and group classes
  * at the served version. The sync sees the version-free model: the adapter converts at the API edge.
  */
-export function groupContentController(options: GroupContentControllerOptions): ContentLoop<WireGroupContent, VolumeGroupSnapshotContent, VolumeGroupSnapshotClass> {
+export function groupContentController(options: GroupContentControllerOptions): ControllerLoop<WireGroupContent, VolumeGroupSnapshotContent, VolumeGroupSnapshotClass> {
   const adapter = groupVersionAdapter(options.version);
   const resource = volumeGroupSnapshotContents(options.version);
   const api = options.api ?? restObjectApi(options.client, resource, (wire) => adapter.toModel(wire as WireGroupContent));
   const kind = groupKind(options.csi, options.settings, adapter, () => new Date());
-  return new ContentLoop(options, {
+  return new ControllerLoop(options, {
     kind: 'VolumeGroupSnapshotContent',
     queueName: GROUP_CONTENT_QUEUE_NAME,
     objects: resource,
@@ -199,6 +194,6 @@ export function groupContentController(options: GroupContentControllerOptions): 
     // single contents (the version store already keeps stale copies from being acted on).
     shouldEnqueueUpdate: (oldObj, newObj) => shouldEnqueueUpdate(oldObj, newObj, ANN_GROUP_BEING_CREATED),
     isForDriver: (content, classes) => isGroupForDriver(content, options.driverName, classes),
-    sync: (content, classes, observed) => syncObject(kind, content, syncDeps({ ...options, api, classes, observed })),
+    sync: (content, classes, observed) => syncObject(kind, content, { ...options, api, classes, observed }),
   });
 }

@@ -6,7 +6,7 @@
  */
 import type { GroupVersionAdapter } from './versions.js';
 import type { GroupContentStatus, GroupSnapshotMember } from './types.js';
-import type { PatchOp } from '../engine/patches.js';
+import { readinessUpdate, removedStatusFields, type PatchOp } from '../engine/patches.js';
 
 /** What a CSI call said about the group, as the status update takes it. */
 export interface GroupObservation {
@@ -39,10 +39,7 @@ export function groupStatusUpdate(current: GroupContentStatus | undefined, seen:
   }
   const ops: PatchOp[] = [];
   if (current.volumeGroupSnapshotHandle === undefined) ops.push({ op: 'add', path: '/status/volumeGroupSnapshotHandle', value: seen.groupSnapshotHandle });
-  if (current.readyToUse !== seen.readyToUse) {
-    ops.push({ op: 'add', path: '/status/readyToUse', value: seen.readyToUse });
-    if (seen.readyToUse && current.error !== undefined) ops.push({ op: 'remove', path: '/status/error' });
-  }
+  ops.push(...readinessUpdate(current, seen.readyToUse));
   if (current.creationTime === undefined) ops.push({ op: 'add', path: '/status/creationTime', value: seen.creationTime });
   if ((current.members?.length ?? 0) === 0 && seen.members.length > 0) {
     ops.push({ op: 'add', path: `/status/${adapter.membersField}`, value: adapter.membersToWire(seen.members) });
@@ -55,8 +52,5 @@ export function groupStatusUpdate(current: GroupContentStatus | undefined, seen:
  * too. The member list stays (as in Go), a record of what the group held.
  */
 export function clearedGroupStatus(current: GroupContentStatus | undefined): PatchOp[] {
-  if (!current) return [];
-  return (['volumeGroupSnapshotHandle', 'readyToUse', 'creationTime', 'error'] as const)
-    .filter((field) => current[field] !== undefined)
-    .map((field) => ({ op: 'remove', path: `/status/${field}` }));
+  return removedStatusFields(current, ['volumeGroupSnapshotHandle', 'readyToUse', 'creationTime', 'error']);
 }

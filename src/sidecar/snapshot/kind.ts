@@ -7,10 +7,10 @@ import { decideContent, isGroupMember } from './decision.js';
 import { shouldEnqueueUpdate } from '../engine/updates.js';
 import { isForDriver } from './filter.js';
 import { eventSubject, type WarningRecorder } from '../engine/failure.js';
-import { ContentLoop, type LoopOptions } from '../engine/loop.js';
+import { ControllerLoop, type LoopOptions } from '../engine/loop.js';
 import { restObjectApi, type ObjectApi } from '../engine/object-api.js';
 import { pollDelayForAge } from '../engine/poll-delay.js';
-import { SyncError, syncDeps, syncObject, type KindDeps, type Step, type SyncKind, type SyncTimings } from '../engine/sync.js';
+import { SyncError, syncObject, type SyncDeps, type Step, type SyncKind, type SyncTimings } from '../engine/sync.js';
 import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, FINALIZER_CONTENT } from '../keys.js';
 import { goQuote } from '../messages.js';
 import { snapshotMetadataParameters } from '../parameters.js';
@@ -28,7 +28,10 @@ export interface ContentSyncSettings extends SyncTimings {
   listSnapshots: boolean;
 }
 
-export type ContentSyncDeps = KindDeps<VolumeSnapshotContent, VolumeSnapshotClass, ContentSyncSettings>;
+/** What a VolumeSnapshotContent sync is given: the engine's dependencies and the driver. */
+export interface ContentSyncDeps extends SyncDeps<VolumeSnapshotContent, VolumeSnapshotClass, ContentSyncSettings> {
+  csi: CsiConnection;
+}
 
 export const CONTENT_QUEUE_NAME = 'csi-snapshotter-content';
 
@@ -63,7 +66,7 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
     beingCreated: ANN_BEING_CREATED,
     finalizer: FINALIZER_CONTENT,
     deletionSecretKeys: { name: ANN_DELETION_SECRET_NAME, namespace: ANN_DELETION_SECRET_NAMESPACE },
-    secretsOwner: 'snapshot content',
+    noun: 'snapshot',
     className: (content) => content.spec.volumeSnapshotClassName,
     needsClass: (content) => Boolean(content.spec.source.volumeHandle) && !isGroupMember(content),
     failurePrefix: {
@@ -128,17 +131,11 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
       createInputs: (name, err) => `failed to get input parameters to create snapshot for content ${name}: ${err}`,
       notBound: (name) => `cannot create snapshot. Snapshot content ${name} not bound to a snapshot`,
       classNotFound: (className) => `volumesnapshotclass.snapshot.storage.k8s.io ${goQuote(className)} not found`,
-      withoutClass: (name) => `failed to take snapshot ${name} without a snapshot class`,
       mark: (name, err) => `failed to add VolumeSnapshotBeingCreated annotation on the content ${name}: ${err}`,
       cutFailed: (content, err) => `failed to take snapshot of the volume ${(content as VolumeSnapshotContent).spec.source.volumeHandle}: ${err}`,
-      statusAfterCut: (name, err) => `error updating status for volume snapshot content ${name}: ${err}`,
       unmarkAfterCut: (name, err) => `failed to remove VolumeSnapshotBeingCreated annotation on the content ${name}: ${err}`,
       unmarkStep: (name, err) => `failed to remove VolumeSnapshotBeingCreated annotation from the content ${name}: ${err}`,
       unmarkAfterFinalErrorLog: 'Cannot remove the being-created annotation after a final error',
-      readAnnotationSecrets: (name, err) => `failed to get credentials from annotation for snapshot content ${name}: ${err}`,
-      readClassNotFound: (className, name) => `failed to get snapshot class ${className} for snapshot content ${name}: volumesnapshotclass.snapshot.storage.k8s.io ${goQuote(className)} not found`,
-      readSecretRef: (name, err) => `failed to get secret reference for snapshot content ${name}: ${err}`,
-      readSecret: (name, err) => `failed to get credentials for snapshot content ${name}: ${err}`,
       readFailed: (name, err) => `failed to list snapshot for content ${name}: ${err}`,
       deleteInputs: (name, err) => `failed to get input parameters to delete snapshot for content ${name}: ${err}`,
       deleteFailed: (name, err) => `failed to delete snapshot ${goQuote(name)}, err: failed to delete snapshot content ${name}: ${goQuote(err)}`,
@@ -149,7 +146,7 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
 
 /** Performs the next step of one VolumeSnapshotContent. Returns what the queue should do next. */
 export function syncContent(content: VolumeSnapshotContent, deps: ContentSyncDeps): Promise<Outcome> {
-  return syncObject(snapshotKind(deps.csi, deps.settings), content, syncDeps(deps));
+  return syncObject(snapshotKind(deps.csi, deps.settings), content, deps);
 }
 
 export interface ContentControllerOptions extends LoopOptions {
@@ -166,10 +163,10 @@ export interface ContentControllerOptions extends LoopOptions {
  * The VolumeSnapshotContent controller: the shared loop over VolumeSnapshotContents and
  * VolumeSnapshotClasses, keeping every content of this driver moving towards its goal.
  */
-export function contentController(options: ContentControllerOptions): ContentLoop<VolumeSnapshotContent, VolumeSnapshotContent, VolumeSnapshotClass> {
+export function contentController(options: ContentControllerOptions): ControllerLoop<VolumeSnapshotContent, VolumeSnapshotContent, VolumeSnapshotClass> {
   const api = options.api ?? restContentApi(options.client);
   const kind = snapshotKind(options.csi, options.settings);
-  return new ContentLoop(options, {
+  return new ControllerLoop(options, {
     kind: 'VolumeSnapshotContent',
     queueName: CONTENT_QUEUE_NAME,
     objects: VOLUME_SNAPSHOT_CONTENTS,
@@ -178,6 +175,6 @@ export function contentController(options: ContentControllerOptions): ContentLoo
     toModel: (wire) => wire,
     shouldEnqueueUpdate,
     isForDriver: (content, classes) => isForDriver(content, options.driverName, classes),
-    sync: (content, classes, observed) => syncObject(kind, content, syncDeps({ ...options, api, classes, observed })),
+    sync: (content, classes, observed) => syncObject(kind, content, { ...options, api, classes, observed }),
   });
 }

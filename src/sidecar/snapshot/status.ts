@@ -1,4 +1,4 @@
-import type { PatchOp } from '../engine/patches.js';
+import { readinessUpdate, removedStatusFields, type PatchOp } from '../engine/patches.js';
 import type { VolumeSnapshotContentStatus } from '../types.js';
 
 /** What a CSI call said about the snapshot, as the status update takes it. */
@@ -35,17 +35,11 @@ export function contentStatusUpdate(current: VolumeSnapshotContentStatus | undef
   if (current.volumeGroupSnapshotHandle === undefined && seen.groupSnapshotHandle) {
     ops.push({ op: 'add', path: '/status/volumeGroupSnapshotHandle', value: seen.groupSnapshotHandle });
   }
-  if (current.readyToUse !== seen.readyToUse) {
-    ops.push({ op: 'add', path: '/status/readyToUse', value: seen.readyToUse });
-    if (seen.readyToUse && current.error !== undefined) ops.push({ op: 'remove', path: '/status/error' });
-  }
+  ops.push(...readinessUpdate(current, seen.readyToUse));
   return ops;
 }
 
 /** After DeleteSnapshot: the snapshot is gone, so its handle, readiness, time and size go too. */
 export function clearedStatus(current: VolumeSnapshotContentStatus | undefined): PatchOp[] {
-  if (!current) return [];
-  return (['snapshotHandle', 'readyToUse', 'creationTime', 'restoreSize'] as const)
-    .filter((field) => current[field] !== undefined)
-    .map((field) => ({ op: 'remove', path: `/status/${field}` }));
+  return removedStatusFields(current, ['snapshotHandle', 'readyToUse', 'creationTime', 'restoreSize']);
 }
