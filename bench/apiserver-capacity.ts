@@ -57,7 +57,7 @@ function content(i: number): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kta-bench-'));
   const kubeconfig = join(dir, 'kubeconfig');
-  const server = spawn(process.execPath, [join(packageRoot(), 'dist/src/bin/kube-test-apiserver.js'), '--port', '0', '--kubeconfig-out', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [join(packageRoot(), 'dist/src/testing/bin/kube-test-apiserver.js'), '--port', '0', '--kubeconfig-out', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       server.stdout?.on('data', (c: Buffer) => {

@@ -19,7 +19,7 @@ describe('kube-test-apiserver bin', () => {
   test('prints one ready line, writes a working kubeconfig, exits 0 on SIGTERM', async () => {
     dir = mkdtempSync(join(tmpdir(), 'kta-bin-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const proc = spawn(process.execPath, [join(packageRoot(), 'dist/src/bin/kube-test-apiserver.js'), '--port', '0', '--kubeconfig-out', kubeconfig, '--group-snapshot-versions', 'v1'], {
+    const proc = spawn(process.execPath, [join(packageRoot(), 'dist/src/testing/bin/kube-test-apiserver.js'), '--port', '0', '--kubeconfig-out', kubeconfig, '--group-snapshot-versions', 'v1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
@@ -48,7 +48,7 @@ describe('kube-test-apiserver bin', () => {
 
   test('rejects an unknown group snapshot version with a clear message', async () => {
     dir = mkdtempSync(join(tmpdir(), 'kta-bin-'));
-    const proc = spawn(process.execPath, [join(packageRoot(), 'dist/src/bin/kube-test-apiserver.js'), '--kubeconfig-out', join(dir, 'kc'), '--group-snapshot-versions', 'v2'], {
+    const proc = spawn(process.execPath, [join(packageRoot(), 'dist/src/testing/bin/kube-test-apiserver.js'), '--kubeconfig-out', join(dir, 'kc'), '--group-snapshot-versions', 'v2'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

@@ -35,7 +35,7 @@ export interface ExitStatus {
 
 /** Path of the compiled bin the launcher runs. */
 export function sampleDriverBinPath(): string {
-  return join(packageRoot(), 'dist', 'src', 'bin', 'csi-sample-driver.js');
+  return join(packageRoot(), 'dist', 'src', 'testing', 'bin', 'csi-sample-driver.js');
 }
 
 const MAX_OUTPUT = 16 * 1024 * 1024;

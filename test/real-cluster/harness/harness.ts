@@ -104,7 +104,7 @@ export class RealCluster {
 
   /** Starts this project's csi-sample-driver (built into dist/) on a fresh socket and data folder. */
   async startSampleDriver(label = 'sample-driver', extraArgs: readonly string[] = []): Promise<DriverHandle> {
-    const script = join(packageRoot(), 'dist', 'src', 'bin', 'csi-sample-driver.js');
+    const script = join(packageRoot(), 'dist', 'src', 'testing', 'bin', 'csi-sample-driver.js');
     if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
     const dir = this.scratchDir(this.uniqueName(label));
     const socketPath = join(dir, 'csi.sock');

@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../observe/logger.js';
-import { DEFAULT_DRIVER_NAME, SampleDriver } from '../testing/sample-driver/driver.js';
-import { FaultError, validateFaults, type Faults } from '../testing/sample-driver/faults.js';
+import { createLogger } from '../../observe/logger.js';
+import { DEFAULT_DRIVER_NAME, SampleDriver } from '../sample-driver/driver.js';
+import { FaultError, validateFaults, type Faults } from '../sample-driver/faults.js';
 
 const NAME = 'csi-sample-driver';
 

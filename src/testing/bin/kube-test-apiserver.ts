@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { parseGroupSnapshotVersions, startTestApiServer } from '../testing/apiserver/index.js';
+import { parseGroupSnapshotVersions, startTestApiServer } from '../apiserver/index.js';
 
 const USAGE = 'usage: kube-test-apiserver --port 0 --kubeconfig-out PATH [--group-snapshot-versions v1beta1,v1beta2,v1] [--token TOKEN]';
 
