@@ -149,6 +149,8 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
     labels: config.leaderElectionLabels,
     log,
     metrics: metrics.leaderElection(),
+    // As client-go records them: `<identity> became leader` / `stopped leading`, on the Lease.
+    recordEvent: (reason, message) => events.record({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name, namespace }, 'Normal', reason, message),
     onStartedLeading: () => {
       log.info('Became leader, starting', { lease: `${namespace}/${name}` });
       startController();

@@ -53,6 +53,24 @@ describe('leader lease on SIGTERM', () => {
   });
 });
 
+describe('leader-election Events', () => {
+  test('the new leader records "<identity> became leader" on its Lease, as client-go electors do', async () => {
+    env = await Env.start();
+    env.startSidecar(['--leader-election', '--leader-election-namespace=default']);
+    await env.sidecar?.waitForOutput(/Became leader, starting/);
+    type Event = { type: string; reason: string; message: string; involvedObject: { kind: string; name: string; namespace?: string } };
+    const event = await waitFor('the LeaderElection Event', async () => {
+      const list = await env.rest.request<{ items: Event[] }>({ method: 'GET', path: '/api/v1/namespaces/default/events' });
+      return list.items.find((e) => e.reason === 'LeaderElection');
+    });
+    expect(event).toMatchObject({
+      type: 'Normal',
+      message: `${IDENTITY} became leader`,
+      involvedObject: { kind: 'Lease', name: 'external-snapshotter-leader-sample-csi-example-com', namespace: 'default' },
+    });
+  });
+});
+
 describe('Events on SIGTERM', () => {
   test('Warning events still queued when SIGTERM arrives reach the API server before the process exits', async () => {
     // Every CreateSnapshot fails for good: one SnapshotCreationFailed Warning per content. The long
