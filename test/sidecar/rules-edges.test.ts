@@ -11,8 +11,8 @@ import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_BEING_CREATED, ANN_GROU
 import { pointer, removeFinalizer } from '../../src/sidecar/engine/patches.js';
 import { clearedStatus, contentStatusUpdate } from '../../src/sidecar/snapshot/status.js';
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { content } from './fixtures.js';
-import { groupContent } from './group-fixtures.js';
+import { content } from './snapshot/fixtures.js';
+import { groupContent } from './group/fixtures.js';
 
 // The edges of the pure rules: objects a real cluster can hold but the scenario tables do not name
 // (malformed contents, partial statuses, a finalizer at the front of the list, key order).

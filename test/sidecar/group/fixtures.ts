@@ -1,6 +1,6 @@
-import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
-import type { GroupContentStatus, VolumeGroupSnapshotContent } from '../../src/sidecar/group/types.js';
-import type { DeletionPolicy } from '../../src/sidecar/types.js';
+import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../../src/sidecar/keys.js';
+import type { GroupContentStatus, VolumeGroupSnapshotContent } from '../../../src/sidecar/group/types.js';
+import type { DeletionPolicy } from '../../../src/sidecar/types.js';
 
 /** F-VGSC / F-VGSC-PRE of the conformance scenarios: a group content of driver csi-mock-plugin. */
 export interface GroupFixture {

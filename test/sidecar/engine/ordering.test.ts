@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { CsiConnection } from '../../src/csi/connection.js';
-import { loadKubeConfig } from '../../src/kube/config.js';
-import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
-import { RestClient } from '../../src/kube/rest.js';
-import { silentLogger } from '../../src/observe/logger.js';
-import type { Outcome } from '../../src/runtime/controller.js';
-import { restObjectApi } from '../../src/sidecar/engine/object-api.js';
-import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
-import { syncContent } from '../../src/sidecar/snapshot/kind.js';
-import { syncGroupContent } from '../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotClass, WireGroupContent } from '../../src/sidecar/group/types.js';
-import { groupVersionAdapter } from '../../src/sidecar/group/versions.js';
+import { CsiConnection } from '../../../src/csi/connection.js';
+import { loadKubeConfig } from '../../../src/kube/config.js';
+import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
+import { RestClient } from '../../../src/kube/rest.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import type { Outcome } from '../../../src/runtime/controller.js';
+import { restObjectApi } from '../../../src/sidecar/engine/object-api.js';
+import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
+import { syncContent } from '../../../src/sidecar/snapshot/kind.js';
+import { syncGroupContent } from '../../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotClass, WireGroupContent } from '../../../src/sidecar/group/types.js';
+import { groupVersionAdapter } from '../../../src/sidecar/group/versions.js';
 import {
   ANN_BEING_CREATED,
   ANN_BEING_DELETED,
@@ -18,10 +18,10 @@ import {
   ANN_GROUP_BEING_DELETED,
   FINALIZER_CONTENT,
   FINALIZER_GROUP_CONTENT,
-} from '../../src/sidecar/keys.js';
-import type { VolumeSnapshotClass } from '../../src/sidecar/types.js';
-import { startTestApiServer, type RequestRecord, type TestApiServer } from '../../src/testing/apiserver/index.js';
-import { startSampleDriver, type CallRecord, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+} from '../../../src/sidecar/keys.js';
+import type { VolumeSnapshotClass } from '../../../src/sidecar/types.js';
+import { startTestApiServer, type RequestRecord, type TestApiServer } from '../../../src/testing/apiserver/index.js';
+import { startSampleDriver, type CallRecord, type SampleDriverProcess } from '../../../src/testing/sample-driver/index.js';
 
 // The two promises that keep storage and API objects consistent across a crash at any instant:
 //  - the being-created mark is stored on the object before the driver is asked to cut a snapshot

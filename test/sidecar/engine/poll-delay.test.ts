@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../src/observe/logger.js';
-import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
-import { pollDelayForAge } from '../../src/sidecar/engine/poll-delay.js';
-import { readinessPollDelay, syncContent } from '../../src/sidecar/snapshot/kind.js';
-import { syncGroupContent } from '../../src/sidecar/group/kind.js';
-import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { GroupHarness } from './group-harness.js';
-import { CLASSES, ScenarioEnv } from './scenario-env.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
+import { pollDelayForAge } from '../../../src/sidecar/engine/poll-delay.js';
+import { readinessPollDelay, syncContent } from '../../../src/sidecar/snapshot/kind.js';
+import { syncGroupContent } from '../../../src/sidecar/group/kind.js';
+import type { VolumeSnapshotContent } from '../../../src/sidecar/types.js';
+import { GroupHarness } from '../group/harness.js';
+import { CLASSES, ScenarioEnv } from '../snapshot/scenario-env.js';
 
 // How long the sidecar waits before asking again about a snapshot that is not ready: a fifth of its
 // age, at least 1 s, at most the maximum. Readiness written late (always the maximum) or the driver

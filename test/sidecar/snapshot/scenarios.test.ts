@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
-import { sha256Hex } from '../../src/testing/sample-driver/index.js';
-import { waitFor } from '../helpers/process.js';
-import { silentLogger } from '../../src/observe/logger.js';
-import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
-import { syncContent } from '../../src/sidecar/snapshot/kind.js';
-import { uidFor } from '../helpers/uid.js';
+import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
+import { waitFor } from '../../helpers/process.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
+import { syncContent } from '../../../src/sidecar/snapshot/kind.js';
+import { uidFor } from '../../helpers/uid.js';
 import { CLASSES, EXTRA, ScenarioEnv } from './scenario-env.js';
 
 // Single-snapshot scenarios of conformance-scenarios.md (sections F, G and Z.2), one sync each,

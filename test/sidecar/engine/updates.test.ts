@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { shouldEnqueueUpdate, VersionStore } from '../../src/sidecar/engine/updates.js';
-import { isForDriver } from '../../src/sidecar/snapshot/filter.js';
-import { ANN_BEING_CREATED, ANN_BEING_DELETED } from '../../src/sidecar/keys.js';
-import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { content } from './fixtures.js';
+import { shouldEnqueueUpdate, VersionStore } from '../../../src/sidecar/engine/updates.js';
+import { isForDriver } from '../../../src/sidecar/snapshot/filter.js';
+import { ANN_BEING_CREATED, ANN_BEING_DELETED } from '../../../src/sidecar/keys.js';
+import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../../../src/sidecar/types.js';
+import { content } from '../snapshot/fixtures.js';
 
 const base = (): VolumeSnapshotContent => ({ ...content({ name: 'c', refUid: 'u', refName: 's', className: 'gold' }), metadata: { name: 'c', resourceVersion: '1' } });
 const next = (edit: (c: VolumeSnapshotContent) => void, from: VolumeSnapshotContent = base()): VolumeSnapshotContent => {

@@ -1,16 +1,14 @@
-import { CsiConnection } from '../../src/csi/connection.js';
-import { loadKubeConfig } from '../../src/kube/config.js';
-import { RestClient } from '../../src/kube/rest.js';
-import { silentLogger } from '../../src/observe/logger.js';
-import type { Outcome } from '../../src/runtime/controller.js';
-import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
-import { syncContent, type ContentSyncSettings } from '../../src/sidecar/snapshot/kind.js';
-import { ANN_BEING_DELETED, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
-import type { VolumeSnapshotClass, VolumeSnapshotContent, VolumeSnapshotContentStatus } from '../../src/sidecar/types.js';
-import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
-import { startSampleDriver, type CallRecord, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import type { Outcome } from '../../../src/runtime/controller.js';
+import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
+import { syncContent, type ContentSyncSettings } from '../../../src/sidecar/snapshot/kind.js';
+import { ANN_BEING_DELETED, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import type { VolumeSnapshotClass, VolumeSnapshotContent, VolumeSnapshotContentStatus } from '../../../src/sidecar/types.js';
+import type { TestApiServer } from '../../../src/testing/apiserver/index.js';
+import type { CallRecord } from '../../../src/testing/sample-driver/index.js';
+import { DRIVER, Testbed } from '../engine/testbed.js';
 
-export const DRIVER = 'sample.csi.example.com';
+export { DRIVER };
 const VSC = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
 
 /** F-CLASSES of the conformance scenarios, for this driver. */
@@ -62,32 +60,20 @@ export interface Warning {
  * The scenario tier: one sync of one content, against the test API server (in-process) and the
  * sample driver (a process), as the upstream sync tests run one sync per fixture.
  */
-export class ScenarioEnv {
+export class ScenarioEnv extends Testbed {
   warnings: Warning[] = [];
 
-  private constructor(
-    readonly api: TestApiServer,
-    readonly driver: SampleDriverProcess,
-    readonly rest: RestClient,
-    readonly csi: CsiConnection,
-  ) {}
+  /** The API test server (its faults and request log). */
+  get api(): TestApiServer {
+    return this.apiServer;
+  }
 
   static async start(): Promise<ScenarioEnv> {
-    const api = await startTestApiServer();
-    const driver = await startSampleDriver();
-    const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
-    const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
-    const env = new ScenarioEnv(api, driver, rest, csi);
+    const env = new ScenarioEnv(await Testbed.boot());
     // F-SECRETS
     await env.secret('default', 'secret', { foo: 'bar' });
     await env.secret('default', 'emptysecret', {});
     return env;
-  }
-
-  async stop(): Promise<void> {
-    this.csi.close();
-    await this.driver.dispose();
-    await this.api.stop();
   }
 
   async reset(): Promise<void> {
@@ -96,20 +82,12 @@ export class ScenarioEnv {
     await this.driver.clearCalls();
   }
 
-  async secret(namespace: string, name: string, data: Record<string, string>): Promise<void> {
-    const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
-    await this.rest.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/secrets`, body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: encoded } });
+  secret(namespace: string, name: string, data: Record<string, string>): Promise<void> {
+    return this.storeSecret(namespace, name, data);
   }
 
-  async volume(name: string, bytes = 1000): Promise<string> {
-    const reply = await this.csi.call(
-      '/csi.v1.Controller/CreateVolume',
-      { name, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] },
-      new Date(Date.now() + 10_000),
-    );
-    const id = reply.volume?.volume_id as string;
-    await this.driver.writeFile(id, 'data.bin', Buffer.alloc(bytes, 1));
-    return id;
+  volume(name: string, bytes = 1000): Promise<string> {
+    return this.createVolume(name, 'data.bin', Buffer.alloc(bytes, 1));
   }
 
   async storageSnapshot(volume: string, name: string): Promise<string> {
@@ -147,15 +125,8 @@ export class ScenarioEnv {
     return this.rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC}/${name}` });
   }
 
-  /** False only when the API server answers 404: any other failure is an error, never "gone". */
-  async exists(name: string): Promise<boolean> {
-    try {
-      await this.get(name);
-      return true;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return false;
-      throw err;
-    }
+  exists(name: string): Promise<boolean> {
+    return this.found(() => this.get(name));
   }
 
   /** Runs one sync of the stored object. */

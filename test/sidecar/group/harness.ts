@@ -1,20 +1,17 @@
-import { CsiConnection } from '../../src/csi/connection.js';
-import { loadKubeConfig } from '../../src/kube/config.js';
-import { collectionPath, objectPath, statusPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
-import { RestClient } from '../../src/kube/rest.js';
-import { silentLogger } from '../../src/observe/logger.js';
-import type { Outcome } from '../../src/runtime/controller.js';
-import { restObjectApi } from '../../src/sidecar/engine/object-api.js';
-import type { EventSubject, WarningRecorder } from '../../src/sidecar/engine/failure.js';
-import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../src/sidecar/group/types.js';
-import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from '../../src/sidecar/group/versions.js';
-import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
-import type { DeletionPolicy } from '../../src/sidecar/types.js';
-import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
-import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+import { collectionPath, objectPath, statusPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import type { Outcome } from '../../../src/runtime/controller.js';
+import { restObjectApi } from '../../../src/sidecar/engine/object-api.js';
+import type { EventSubject, WarningRecorder } from '../../../src/sidecar/engine/failure.js';
+import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../../src/sidecar/group/types.js';
+import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from '../../../src/sidecar/group/versions.js';
+import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../../src/sidecar/keys.js';
+import type { DeletionPolicy } from '../../../src/sidecar/types.js';
+import type { TestApiServer } from '../../../src/testing/apiserver/index.js';
+import { DRIVER, Testbed, type TestbedParts } from '../engine/testbed.js';
 
-export const DRIVER = 'sample.csi.example.com';
+export { DRIVER };
 
 export interface RecordedEvent {
   subject: EventSubject;
@@ -27,7 +24,7 @@ export interface RecordedEvent {
  * version, the sample driver over gRPC, and the REST client the sidecar uses. Events are collected
  * from the recorder interface instead of being sent.
  */
-export class GroupHarness {
+export class GroupHarness extends Testbed {
   readonly events: RecordedEvent[] = [];
   readonly classes = new Map<string, VolumeGroupSnapshotClass>();
   readonly adapter: GroupVersionAdapter;
@@ -35,28 +32,19 @@ export class GroupHarness {
   settings: GroupSyncSettings = { groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1, extraCreateMetadata: true, timeoutMs: 15_000, maxPollIntervalMs: 1000, retryIntervalMaxMs: 300_000 };
   private volumeCount = 0;
 
-  private constructor(
-    readonly version: GroupSnapshotVersion,
-    readonly server: TestApiServer,
-    readonly driver: SampleDriverProcess,
-    readonly csi: CsiConnection,
-    readonly rest: RestClient,
-  ) {
+  private constructor(readonly version: GroupSnapshotVersion, parts: TestbedParts) {
+    super(parts);
     this.adapter = groupVersionAdapter(version);
-    this.api = restObjectApi(rest, volumeGroupSnapshotContents(version), (wire) => this.adapter.toModel(wire as WireGroupContent));
+    this.api = restObjectApi(this.rest, volumeGroupSnapshotContents(version), (wire) => this.adapter.toModel(wire as WireGroupContent));
   }
 
   static async start(version: GroupSnapshotVersion): Promise<GroupHarness> {
-    const server = await startTestApiServer({ groupSnapshotVersions: [version] });
-    const driver = await startSampleDriver();
-    const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
-    return new GroupHarness(version, server, driver, csi, new RestClient({ kubeConfig: loadKubeConfig(server.kubeconfigPath) }));
+    return new GroupHarness(version, await Testbed.boot({ groupSnapshotVersions: [version] }));
   }
 
-  async stop(): Promise<void> {
-    this.csi.close();
-    await this.driver.dispose();
-    await this.server.stop();
+  /** The API test server serving only `version` (its faults and request log). */
+  get server(): TestApiServer {
+    return this.apiServer;
   }
 
   async reset(): Promise<void> {
@@ -93,29 +81,13 @@ export class GroupHarness {
     return this.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(volumeGroupSnapshotContents(this.version), name) });
   }
 
-  /** False only when the API server answers 404: any other failure is an error, never "gone". */
-  async exists(name: string): Promise<boolean> {
-    try {
-      await this.wire(name);
-      return true;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return false;
-      throw err;
-    }
+  exists(name: string): Promise<boolean> {
+    return this.found(() => this.wire(name));
   }
 
   async createVolumes(count: number, sizeText = 'data'): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const reply = await this.csi.call(
-        '/csi.v1.Controller/CreateVolume',
-        { name: `${this.version}-vol-${++this.volumeCount}`, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] },
-        new Date(Date.now() + 10_000),
-      );
-      const id = reply.volume?.volume_id as string;
-      await this.driver.writeFile(id, 'data.txt', sizeText);
-      ids.push(id);
-    }
+    for (let i = 0; i < count; i++) ids.push(await this.createVolume(`${this.version}-vol-${++this.volumeCount}`, 'data.txt', sizeText));
     return ids;
   }
 
@@ -134,12 +106,8 @@ export class GroupHarness {
     this.classes.set(name, klass);
   }
 
-  async createSecret(name: string, data: Record<string, string>): Promise<void> {
-    await this.rest.request({
-      method: 'POST',
-      path: '/api/v1/namespaces/default/secrets',
-      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) },
-    });
+  createSecret(name: string, data: Record<string, string>): Promise<void> {
+    return this.storeSecret('default', name, data);
   }
 
   /** A group content as the snapshot-controller (or a user, for pre-provisioned ones) creates it. */

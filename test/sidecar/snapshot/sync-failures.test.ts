@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../src/observe/logger.js';
-import type { Outcome } from '../../src/runtime/controller.js';
-import { restContentApi } from '../../src/sidecar/snapshot/kind.js';
-import { syncContent, type ContentSyncSettings } from '../../src/sidecar/snapshot/kind.js';
-import type { EventSubject } from '../../src/sidecar/engine/failure.js';
-import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER } from '../../src/sidecar/keys.js';
-import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { sha256Hex } from '../../src/testing/sample-driver/index.js';
-import { uidFor } from '../helpers/uid.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import type { Outcome } from '../../../src/runtime/controller.js';
+import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
+import { syncContent, type ContentSyncSettings } from '../../../src/sidecar/snapshot/kind.js';
+import type { EventSubject } from '../../../src/sidecar/engine/failure.js';
+import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER } from '../../../src/sidecar/keys.js';
+import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../../../src/sidecar/types.js';
+import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
+import { uidFor } from '../../helpers/uid.js';
 import { CLASSES, DRIVER, ScenarioEnv } from './scenario-env.js';
 
 // The failure paths of a VolumeSnapshotContent sync that the scenario tables do not reach: every API

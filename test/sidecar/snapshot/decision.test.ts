@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { decideContent, shouldDelete, type ContentStep } from '../../src/sidecar/snapshot/decision.js';
+import { decideContent, shouldDelete, type ContentStep } from '../../../src/sidecar/snapshot/decision.js';
 import { ANN_BEING_CREATED, content, type ContentFixture } from './fixtures.js';
 
 const withList = { listSnapshots: true };

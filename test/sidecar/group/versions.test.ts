@@ -1,11 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { VersionStore } from '../../src/sidecar/engine/updates.js';
-import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../src/sidecar/group/status.js';
-import { memberFromSnapshot } from '../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../src/sidecar/group/types.js';
-import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../src/sidecar/group/versions.js';
-import { errorStatusUpdate, type PatchOp } from '../../src/sidecar/engine/patches.js';
-import { applyJsonPatch } from '../../src/testing/apiserver/patch.js';
+import { VersionStore } from '../../../src/sidecar/engine/updates.js';
+import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from '../../../src/sidecar/group/status.js';
+import { memberFromSnapshot } from '../../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../../src/sidecar/group/types.js';
+import { groupVersionAdapter, preferredGroupVersion, type GroupSnapshotVersion } from '../../../src/sidecar/group/versions.js';
+import { errorStatusUpdate, type PatchOp } from '../../../src/sidecar/engine/patches.js';
+import { applyJsonPatch } from '../../../src/testing/apiserver/patch.js';
 
 const T = 1_763_773_512_123_456_789n;
 const apply = <O extends object>(obj: O, ops: PatchOp[]): O => applyJsonPatch(structuredClone(obj) as never, ops as never) as unknown as O;

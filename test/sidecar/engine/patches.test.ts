@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { applyJsonPatch } from '../../src/testing/apiserver/patch.js';
-import { addAnnotation, errorStatusUpdate, pointer, removeAnnotation, removeFinalizer, type PatchOp } from '../../src/sidecar/engine/patches.js';
-import { clearedStatus, contentStatusUpdate } from '../../src/sidecar/snapshot/status.js';
-import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
-import { ANN_BEING_CREATED, content } from './fixtures.js';
+import { applyJsonPatch } from '../../../src/testing/apiserver/patch.js';
+import { addAnnotation, errorStatusUpdate, pointer, removeAnnotation, removeFinalizer, type PatchOp } from '../../../src/sidecar/engine/patches.js';
+import { clearedStatus, contentStatusUpdate } from '../../../src/sidecar/snapshot/status.js';
+import { FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import { ANN_BEING_CREATED, content } from '../snapshot/fixtures.js';
 
 const T = 1_763_773_512_123_456_789n;
 // Applied with the test API server's JSON patch, which follows the real API server's rules.

@@ -1,22 +1,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../src/observe/logger.js';
-import { objectPath, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
-import type { WorkQueue } from '../../src/runtime/queue.js';
-import type { VersionStore } from '../../src/sidecar/engine/updates.js';
-import { groupContentController } from '../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotContent } from '../../src/sidecar/group/types.js';
-import { SUPPORTED_GROUP_VERSIONS } from '../../src/sidecar/group/versions.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import { objectPath, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
+import type { WorkQueue } from '../../../src/runtime/queue.js';
+import type { VersionStore } from '../../../src/sidecar/engine/updates.js';
+import { groupContentController } from '../../../src/sidecar/group/kind.js';
+import type { VolumeGroupSnapshotContent } from '../../../src/sidecar/group/types.js';
+import { SUPPORTED_GROUP_VERSIONS } from '../../../src/sidecar/group/versions.js';
 import {
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,
   ANN_GROUP_DELETION_SECRET_NAMESPACE,
   FINALIZER_GROUP_CONTENT,
   LABEL_MANAGED_BY,
-} from '../../src/sidecar/keys.js';
-import { sha256Hex } from '../../src/testing/sample-driver/index.js';
-import { waitFor } from '../helpers/process.js';
-import { uidFor } from '../helpers/uid.js';
-import { DRIVER, GroupHarness } from './group-harness.js';
+} from '../../../src/sidecar/keys.js';
+import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
+import { waitFor } from '../../helpers/process.js';
+import { uidFor } from '../../helpers/uid.js';
+import { DRIVER, GroupHarness } from './harness.js';
 
 // What the sidecar appends to the Go sidecar's text: what happens next (sidecar's nextStep()).
 const RETRY = ' (retrying with backoff, at most every 5m0s)';

@@ -1,5 +1,5 @@
-import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
-import type { DeletionPolicy, VolumeSnapshotContent, VolumeSnapshotContentStatus } from '../../src/sidecar/types.js';
+import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import type { DeletionPolicy, VolumeSnapshotContent, VolumeSnapshotContentStatus } from '../../../src/sidecar/types.js';
 
 /** F-VSC of the conformance scenarios: a content of driver csi-mock-plugin, built field by field. */
 export interface ContentFixture {

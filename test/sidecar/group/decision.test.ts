@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { decideGroup, shouldDeleteGroup, type GroupStep } from '../../src/sidecar/group/decision.js';
-import { isGroupForDriver } from '../../src/sidecar/group/filter.js';
-import { ANN_GROUP_BEING_CREATED } from '../../src/sidecar/keys.js';
-import type { VolumeGroupSnapshotClass } from '../../src/sidecar/group/types.js';
-import { groupContent, type GroupFixture } from './group-fixtures.js';
+import { decideGroup, shouldDeleteGroup, type GroupStep } from '../../../src/sidecar/group/decision.js';
+import { isGroupForDriver } from '../../../src/sidecar/group/filter.js';
+import { ANN_GROUP_BEING_CREATED } from '../../../src/sidecar/keys.js';
+import type { VolumeGroupSnapshotClass } from '../../../src/sidecar/group/types.js';
+import { groupContent, type GroupFixture } from './fixtures.js';
 
 const member = { volumeHandle: 'vol-1', snapshotHandle: 'snap-1' };
 

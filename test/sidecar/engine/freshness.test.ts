@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CsiConnection } from '../../src/csi/connection.js';
-import { loadKubeConfig } from '../../src/kube/config.js';
-import { RestClient } from '../../src/kube/rest.js';
-import { silentLogger } from '../../src/observe/logger.js';
-import { contentController } from '../../src/sidecar/snapshot/kind.js';
-import { ANN_BEING_DELETED, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
-import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
-import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
-import { waitFor } from '../helpers/process.js';
+import { CsiConnection } from '../../../src/csi/connection.js';
+import { loadKubeConfig } from '../../../src/kube/config.js';
+import { RestClient } from '../../../src/kube/rest.js';
+import { silentLogger } from '../../../src/observe/logger.js';
+import { contentController } from '../../../src/sidecar/snapshot/kind.js';
+import { ANN_BEING_DELETED, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import type { VolumeSnapshotContent } from '../../../src/sidecar/types.js';
+import { startTestApiServer, type TestApiServer } from '../../../src/testing/apiserver/index.js';
+import { startSampleDriver, type SampleDriverProcess } from '../../../src/testing/sample-driver/index.js';
+import { waitFor } from '../../helpers/process.js';
 
 // The informer's cache lags behind what the sidecar itself wrote whenever the API server's watch is
 // slow (a busy watch cache, a reconnect). A sync must act on the newest copy it knows, not on the
