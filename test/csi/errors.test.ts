@@ -11,7 +11,7 @@ function grpcError(code: Status, details: string): ServiceError {
   return err;
 }
 
-describe('create error classification (sidecar-behavior §6.11)', () => {
+describe('create error classification', () => {
   // Every gRPC code, with its Go name and whether the driver may still be creating the snapshot.
   const table: Array<[Status, string, 'final' | 'in-progress']> = [
     [Status.CANCELLED, 'Canceled', 'in-progress'],

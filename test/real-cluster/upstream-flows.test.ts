@@ -92,7 +92,7 @@ describe('upstream Go csi-snapshotter with the real snapshot-controller', () => 
     const groupContentName = `groupsnapcontent-${group.metadata.uid}`;
     expect(group.status?.boundVolumeGroupSnapshotContentName).toBe(groupContentName);
 
-    // Member names are snapshot-<sha256(group UID + volume handle)>, set by the controller (spec §8.5).
+    // Member names are snapshot-<sha256(group UID + volume handle)>, set by the controller.
     const memberName = (volumeHandle: string): string => `snapshot-${createHash('sha256').update(group.metadata.uid + volumeHandle).digest('hex')}`;
     const expectedMembers = members.map((member) => ({ name: memberName(member.volumeHandle), pvc: member.pvcName })).sort((a, b) => a.name.localeCompare(b.name));
 

@@ -74,10 +74,8 @@ export interface SyncKind<T extends SyncedObject, O> {
   className(obj: T): string | undefined;
   /** Whether a dynamic object must name a class (a group member of a single snapshot need not). */
   needsClass(obj: T): boolean;
-  /** Event reasons and message prefixes of failed creates and reads, by decision reason. */
-  failurePrefix: Record<string, string>;
-  readFailureReason: string;
-  deleteEventReason: string;
+  /** Event reasons are the Go sidecar's: `<prefix>SnapshotCreationFailed`, `<prefix>SnapshotDeleteError`, … */
+  reasonPrefix: '' | 'Group';
 
   /** The snapshot (or group) object this content is bound to. */
   ref(obj: T): { name?: string; namespace?: string; uid?: string };
@@ -219,9 +217,11 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
    * way the key is retried with backoff.
    */
   private async errorPolicy(step: Step, err: unknown): Promise<Outcome> {
-    const reason = step.kind === 'create' ? step.reason : step.kind === 'poll' || step.kind === 'refresh' ? this.kind.readFailureReason : undefined;
+    const { noun, reasonPrefix } = this.kind;
+    const reason = step.kind === 'create' ? step.reason : step.kind === 'poll' || step.kind === 'refresh' ? `${reasonPrefix}SnapshotContentCheckandUpdateFailed` : undefined;
     if (reason !== undefined) {
-      const message = this.kind.failurePrefix[reason] + errorText(err) + nextStep(err, this.deps.settings.retryIntervalMaxMs);
+      const what = reason.endsWith('CreationFailed') ? `Failed to create ${noun}: ` : `Failed to check and update ${noun} content: `;
+      const message = what + errorText(err) + nextStep(err, this.deps.settings.retryIntervalMaxMs);
       await recordFailure({
         latest: this.latest,
         reason,
@@ -234,7 +234,7 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
       });
       return { type: 'retry', error: new Error(message) };
     }
-    if (err instanceof DeleteError) this.deps.events.warning(this.kind.subject(this.latest), this.kind.deleteEventReason, err.event);
+    if (err instanceof DeleteError) this.deps.events.warning(this.kind.subject(this.latest), `${reasonPrefix}SnapshotDeleteError`, err.event);
     return { type: 'retry', error: err };
   }
 

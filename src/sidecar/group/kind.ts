@@ -76,12 +76,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     noun: 'group snapshot',
     className: (content) => content.spec.volumeGroupSnapshotClassName,
     needsClass: (content) => (content.spec.source.volumeHandles?.length ?? 0) > 0,
-    failurePrefix: {
-      GroupSnapshotCreationFailed: 'Failed to create group snapshot: ',
-      GroupSnapshotContentCheckandUpdateFailed: 'Failed to check and update group snapshot content: ',
-    },
-    readFailureReason: 'GroupSnapshotContentCheckandUpdateFailed',
-    deleteEventReason: 'GroupSnapshotDeleteError',
+    reasonPrefix: 'Group',
 
     ref: (content) => content.spec.volumeGroupSnapshotRef,
     naming: { prefix: settings.groupSnapshotNamePrefix, uuidLength: settings.groupSnapshotNameUuidLength },

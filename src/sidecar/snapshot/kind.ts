@@ -69,12 +69,7 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
     noun: 'snapshot',
     className: (content) => content.spec.volumeSnapshotClassName,
     needsClass: (content) => Boolean(content.spec.source.volumeHandle) && !isGroupMember(content),
-    failurePrefix: {
-      SnapshotCreationFailed: 'Failed to create snapshot: ',
-      SnapshotContentCheckandUpdateFailed: 'Failed to check and update snapshot content: ',
-    },
-    readFailureReason: 'SnapshotContentCheckandUpdateFailed',
-    deleteEventReason: 'SnapshotDeleteError',
+    reasonPrefix: '',
 
     ref: (content) => content.spec.volumeSnapshotRef,
     naming: { prefix: settings.snapshotNamePrefix, uuidLength: settings.snapshotNameUuidLength },

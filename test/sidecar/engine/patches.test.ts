@@ -38,7 +38,7 @@ describe('status updates', () => {
     expect(apply({ status: {} }, ops).status).toEqual({ snapshotHandle: 's', creationTime: 0n, volumeGroupSnapshotHandle: 'g', readyToUse: false });
   });
 
-  test('F-03 / §6.7: an error status on an object without status, then on one with status; the same message is not written twice (Z-36)', () => {
+  test('F-03: an error status on an object without status, then on one with status; the same message is not written twice (Z-36)', () => {
     const now = new Date('2026-11-22T01:02:03.456Z');
     expect(errorStatusUpdate(undefined, 'boom', now)).toEqual([{ op: 'add', path: '/status', value: { readyToUse: false, error: { time: '2026-11-22T01:02:03Z', message: 'boom' } } }]);
     const current = { snapshotHandle: 'sid1-6', restoreSize: 1000, readyToUse: false };

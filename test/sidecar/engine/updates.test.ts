@@ -82,7 +82,7 @@ describe('VersionStore (E-01, E-02)', () => {
   });
 });
 
-describe('driver match (§6.1, Z-35)', () => {
+describe('driver match (Z-35)', () => {
   const classes: Record<string, VolumeSnapshotClass> = {
     gold: { metadata: { name: 'gold' }, driver: 'csi-mock-plugin', deletionPolicy: 'Delete' },
     other: { metadata: { name: 'other' }, driver: 'other-driver', deletionPolicy: 'Delete' },

@@ -471,7 +471,7 @@ describe('Z.2 derived single-snapshot scenarios', () => {
 
   test('Z-36: the same failure again → no second status write and no second event', async () => {
     await env.content({ name: 'z36', refUid: uidFor('z36'), className: 'missing-class', volumeHandle: 'v' });
-    // The first failure is reported as a create failure, every later one as a check failure (§6.2).
+    // The first failure is reported as a create failure, every later one as a check failure.
     await env.sync('z36');
     await env.sync('z36');
     expect(env.warnings.map((w) => w.reason)).toEqual(['SnapshotCreationFailed', 'SnapshotContentCheckandUpdateFailed']);
