@@ -36,6 +36,10 @@ describe('status updates', () => {
   test('K-28/Z-37: size 0 is not written; a group id is written once', () => {
     const ops = contentStatusUpdate({}, { snapshotHandle: 's', readyToUse: false, creationTime: 0n, sizeBytes: 0n, groupSnapshotHandle: 'g' });
     expect(apply({ status: {} }, ops).status).toEqual({ snapshotHandle: 's', creationTime: 0n, volumeGroupSnapshotHandle: 'g', readyToUse: false });
+    // Once recorded it is not written again, even when the driver reports another one.
+    const recorded = apply({ status: {} }, ops).status;
+    expect(contentStatusUpdate(recorded, { snapshotHandle: 's', readyToUse: false, creationTime: 0n, sizeBytes: 0n, groupSnapshotHandle: 'g' })).toEqual([]);
+    expect(contentStatusUpdate(recorded, { snapshotHandle: 's', readyToUse: false, creationTime: 0n, sizeBytes: 0n, groupSnapshotHandle: 'other' })).toEqual([]);
   });
 
   test('F-03: an error status on an object without status, then on one with status; the same message is not written twice (Z-36)', () => {
