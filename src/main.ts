@@ -5,6 +5,7 @@ import { buildConfig, ExitError, type SidecarConfig } from './config/config.js';
 import { FlagError, HelpRequested, parseFlags, usage } from './config/flags.js';
 import { CsiConnection, type CallRecord } from './csi/connection.js';
 import { errorText } from './csi/errors.js';
+import { runTool, TOOLS } from './diagnose/cli.js';
 import {
   controllerCapabilities,
   getDriverName,
@@ -166,6 +167,8 @@ function validateBeyondFlags(config: SidecarConfig): void {
  * of the driver or the loss of leadership. Returns the exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  const tool = TOOLS.find((t) => t === argv[0]);
+  if (tool) return runTool(tool, argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
   const bootLog = createLogger({ name: PROGRAM });
   let config: SidecarConfig;
   try {

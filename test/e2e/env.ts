@@ -4,7 +4,7 @@ import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { startTestApiServer, type GroupVersion, type TestApiServer } from '../../src/testing/apiserver/index.js';
+import { startTestApiServer, type GroupVersion, type TestApiServer, type TestApiServerOptions } from '../../src/testing/apiserver/index.js';
 import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
 import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
@@ -30,8 +30,9 @@ export class Env {
     readonly csi: CsiConnection,
   ) {}
 
-  static async start(options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[]; recordObjects?: boolean } = {}): Promise<Env> {
+  static async start(options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[]; recordObjects?: boolean; api?: TestApiServerOptions } = {}): Promise<Env> {
     const api = await startTestApiServer({
+      ...options.api,
       ...(options.groupSnapshotVersions ? { groupSnapshotVersions: options.groupSnapshotVersions } : {}),
       recordObjects: options.recordObjects ?? false,
     });

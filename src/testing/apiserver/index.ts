@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AccessPolicy, type DeniedAccess } from './access.js';
 import { RequestLog } from './accounting.js';
-import { ALL_GROUP_SNAPSHOT_VERSIONS, buildResources, ResourceRegistry } from './resources.js';
+import { ALL_GROUP_SNAPSHOT_VERSIONS, buildResources, ResourceRegistry, SNAPSHOT_GROUP } from './resources.js';
 import type { GroupVersion } from './crd-schemas.js';
 import { DEFAULT_VERSION, type VersionInfo } from './discovery.js';
 import { Faults } from './faults.js';
@@ -17,6 +18,7 @@ import { WatchHub } from './watch.js';
 export type { RequestRecord, RequestFilter } from './accounting.js';
 export type { FailureSpec, LatencySpec, FaultMatch, WatchLagSpec } from './faults.js';
 export { RequestLog } from './accounting.js';
+export type { DeniedAccess } from './access.js';
 export { Faults } from './faults.js';
 export type { GroupVersion } from './crd-schemas.js';
 
@@ -43,6 +45,10 @@ export interface TestApiServerOptions {
   namespaces?: string[];
   /** Keep the object each successful create/update/patch stored in `requests` (for tests of write order). */
   recordObjects?: boolean;
+  /** Permissions its user lacks (RBAC left out on purpose); everything else is allowed. */
+  deny?: DeniedAccess[];
+  /** Serve the snapshot.storage.k8s.io CRDs (default true; false is a cluster without them installed). */
+  snapshotApi?: boolean;
 }
 
 export interface TestApiServer {
@@ -87,9 +93,11 @@ export function parseGroupSnapshotVersions(text: string): GroupVersion[] {
 
 /** Starts the Kubernetes API test server on 127.0.0.1 and writes a kubeconfig for it. */
 export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
-  const registry = new ResourceRegistry(buildResources(options.groupSnapshotVersions ?? ALL_GROUP_SNAPSHOT_VERSIONS));
+  const resources = buildResources(options.groupSnapshotVersions ?? ALL_GROUP_SNAPSHOT_VERSIONS);
+  const registry = new ResourceRegistry(options.snapshotApi === false ? resources.filter((r) => r.group !== SNAPSHOT_GROUP) : resources);
   const storage = new Storage(options.historyLimit ?? 10_000);
-  const rest = new RestOperations(storage, registry);
+  const access = new AccessPolicy(options.deny);
+  const rest = new RestOperations(storage, registry, access);
   const hub = new WatchHub();
   const faults = new Faults(options.faultSeed);
   const requests = new RequestLog();
@@ -128,6 +136,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     watch: { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000, defaultTimeoutSeconds: options.defaultWatchTimeoutSeconds ?? 1800 },
     afterWrite,
     recordObjects: options.recordObjects ?? false,
+    access,
   }, certificate);
   const address = await http.listen(options.port ?? 0, '127.0.0.1');
   const url = `https://127.0.0.1:${address.port}`;

@@ -1,3 +1,4 @@
+import { AccessPolicy } from './access.js';
 import {
   ApiError,
   STALE_OBJECT,
@@ -65,6 +66,7 @@ export class RestOperations {
   constructor(
     private readonly storage: Storage,
     private readonly registry: ResourceRegistry,
+    private readonly access: AccessPolicy = new AccessPolicy(),
   ) {}
 
   // ---- reads -------------------------------------------------------------------------------
@@ -131,15 +133,22 @@ export class RestOperations {
     }
   }
 
-  /** SelfSubjectAccessReview: every request of the configured user is allowed. */
+  /** SelfSubjectAccessReview: allowed unless the server was started with the permission denied. */
   private reviewAccess(scope: Scope, body: JsonValue): Reply {
     const review = this.decodeBody(scope, body);
+    const spec = isObject(review.spec) ? review.spec : {};
+    const ra = isObject(spec.resourceAttributes) ? spec.resourceAttributes : {};
+    const text = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
+    const attributes = { verb: text(ra.verb), group: text(ra.group), resource: text(ra.resource), subresource: text(ra.subresource), namespace: text(ra.namespace) };
+    const allowed = this.access.allows(attributes);
     const out: JsonObject = {
       kind: scope.def.kind,
       apiVersion: apiVersionOf(scope.def, scope.version),
       metadata: { creationTimestamp: null },
-      spec: isObject(review.spec) ? review.spec : {},
-      status: { allowed: true, reason: 'allowed by the kube-test-apiserver (every request of its user is allowed)' },
+      spec,
+      status: allowed
+        ? { allowed: true, reason: 'allowed by the kube-test-apiserver (every request of its user is allowed)' }
+        : { allowed: false, reason: AccessPolicy.reason(attributes) },
     };
     return { code: 201, body: toJson(out) };
   }

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessPolicy } from './access.js';
 import { createServer, type Server } from 'node:https';
 import type { ServingCertificate } from './certificate.js';
 import type { AddressInfo } from 'node:net';
 import type { RequestLog, RequestRecord } from './accounting.js';
 import { monotonicMicros } from '../monotonic.js';
 import { coreVersions, groupInfo, groupList, resourceList, versionDocument, type VersionInfo } from './discovery.js';
-import { ApiError, badRequest, internalError, methodNotAllowed, NOT_FOUND_PAGE, unauthorized } from './errors.js';
+import { ApiError, badRequest, forbidden, internalError, methodNotAllowed, NOT_FOUND_PAGE, unauthorized } from './errors.js';
 import type { Faults, RequestInfo } from './faults.js';
 import { parseJson, toJson, type JsonObject, type JsonValue } from './json.js';
 import { listObjects } from './lists.js';
@@ -30,6 +31,8 @@ export interface HttpContext {
   afterWrite(): void;
   /** Keep the stored object of every successful write in the request log (tests of write order). */
   recordObjects?: boolean;
+  /** Permissions the user lacks: such requests are answered 403 Forbidden. */
+  access: AccessPolicy;
 }
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -176,6 +179,12 @@ export class ApiHttpServer {
     if (injected) {
       record(injected.code, true);
       send(res, errorReply(injected));
+      return;
+    }
+    const attributes = { verb: info.verb, group: def.group, resource: def.plural, subresource: parsed.subresource, namespace: parsed.namespace };
+    if (!this.ctx.access.allows(attributes)) {
+      record(403);
+      send(res, errorReply(forbidden({ group: def.group, resource: def.plural }, parsed.name, AccessPolicy.reason(attributes))));
       return;
     }
     if (!verb || !def.verbs.includes(verb === 'watch' ? 'watch' : verb) || (def.virtual && verb !== 'create')) {
