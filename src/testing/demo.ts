@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CsiConnection } from '../csi/connection.js';
 import { loadKubeConfig } from '../kube/config.js';
-import { RestClient } from '../kube/rest.js';
+import { isNotFound, RestClient } from '../kube/rest.js';
 import { silentLogger } from '../observe/logger.js';
 import { FINALIZER_CONTENT } from '../sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../sidecar/types.js';
@@ -14,8 +15,8 @@ import { packageRoot } from '../util/package-root.js';
 /**
  * The demo: the sidecar on its embedded default, the project's own Kubernetes API server and sample
  * CSI driver. It takes one snapshot the way the snapshot-controller asks for it, shows the status
- * the sidecar writes, deletes it again, then leaves everything running for kubectl until Ctrl-C
- * (`--once` stops after the walk-through).
+ * the sidecar writes, deletes it again, takes a second one that it keeps, then leaves everything
+ * running for kubectl, doctor and explain until Ctrl-C (`--once` stops after the walk-through).
  */
 const VSC = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
 const once = process.argv.includes('--once');
@@ -33,17 +34,44 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
   }
 }
 
+/** A loopback port free right now, for the sidecar's HTTP endpoint (so the demo can print its URL). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function contentBody(name: string, volumeId: string): Record<string, unknown> {
+  return {
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshotContent',
+    metadata: { name, finalizers: [FINALIZER_CONTENT] },
+    spec: {
+      volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: name.replace('snapcontent-', ''), namespace: 'default', uid: randomUUID() },
+      deletionPolicy: 'Delete',
+      driver: 'sample.csi.example.com',
+      volumeSnapshotClassName: 'demo',
+      source: { volumeHandle: volumeId },
+    },
+  };
+}
+
 async function main(): Promise<number> {
   const api = await startTestApiServer();
   const driver = await startSampleDriver({ faults: { readyDelayMs: 2000 } });
   say(`API server      ${api.url} (kubeconfig ${api.kubeconfigPath})`);
   say(`CSI driver      ${driver.endpoint} (control ${driver.controlUrl})`);
 
-  const sidecar = spawn(
-    process.execPath,
-    [join(packageRoot(), 'dist/src/bin/csi-snapshotter.js'), `--csi-address=${driver.socketPath}`, `--kubeconfig=${api.kubeconfigPath}`, '--v=2', '--leader-election', '--http-endpoint=127.0.0.1:0'],
-    { stdio: ['ignore', 'inherit', 'pipe'] },
-  );
+  const port = await freePort();
+  const bin = join(packageRoot(), 'dist/src/bin/csi-snapshotter.js');
+  const flags = [`--csi-address=${driver.socketPath}`, `--kubeconfig=${api.kubeconfigPath}`];
+  const sidecar = spawn(process.execPath, [bin, ...flags, '--v=2', '--leader-election', `--http-endpoint=127.0.0.1:${port}`], { stdio: ['ignore', 'inherit', 'pipe'] });
+  say(`Metrics         http://127.0.0.1:${port}/metrics`);
   let sidecarLog = '';
   sidecar.stderr.setEncoding('utf8').on('data', (d: string) => {
     sidecarLog += d;
@@ -77,22 +105,7 @@ async function main(): Promise<number> {
     await until('the sidecar to lead', async () => (/Became leader/.test(sidecarLog) ? true : undefined));
     say('Sidecar         started, elected itself leader');
 
-    await rest.request({
-      method: 'POST',
-      path: VSC,
-      body: {
-        apiVersion: 'snapshot.storage.k8s.io/v1',
-        kind: 'VolumeSnapshotContent',
-        metadata: { name: 'snapcontent-demo', finalizers: [FINALIZER_CONTENT] },
-        spec: {
-          volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: 'demo-snapshot', namespace: 'default', uid: randomUUID() },
-          deletionPolicy: 'Delete',
-          driver: 'sample.csi.example.com',
-          volumeSnapshotClassName: 'demo',
-          source: { volumeHandle: volumeId },
-        },
-      },
-    });
+    await rest.request({ method: 'POST', path: VSC, body: contentBody('snapcontent-demo', volumeId) });
     say('Created         VolumeSnapshotContent snapcontent-demo (as the snapshot-controller does)');
     const cut = await until('the snapshot to be cut', async () => {
       const c = await rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC}/snapcontent-demo` });
@@ -118,13 +131,22 @@ async function main(): Promise<number> {
       try {
         await rest.request({ method: 'GET', path: `${VSC}/snapcontent-demo` });
         return undefined;
-      } catch {
-        return true;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
       }
     });
     say('Deleted         storage snapshot deleted (policy Delete), finalizer released, content gone');
     const sidecarWrites = api.requests.writes({ resource: 'volumesnapshotcontents', name: 'snapcontent-demo' }).length - 3;
     say(`API writes      ${sidecarWrites} by the sidecar for this snapshot, from creation to release`);
+
+    // A second snapshot that stays, so kubectl, doctor and explain have something to show.
+    await rest.request({ method: 'POST', path: VSC, body: contentBody('snapcontent-kept', volumeId) });
+    await until('the kept snapshot to be ready', async () => {
+      const c = await rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC}/snapcontent-kept` });
+      return c.status?.readyToUse ? c : undefined;
+    });
+    say('Kept            VolumeSnapshotContent snapcontent-kept, ready, left in place');
 
     if (once) {
       await stopAll();
@@ -132,7 +154,11 @@ async function main(): Promise<number> {
       return 0;
     }
     say('');
-    say(`Everything keeps running. Try:  KUBECONFIG=${api.kubeconfigPath} kubectl get volumesnapshotcontents`);
+    say('Everything keeps running. Try:');
+    say(`  KUBECONFIG=${api.kubeconfigPath} kubectl get volumesnapshotcontents`);
+    say(`  curl -s http://127.0.0.1:${port}/metrics | grep csi_sidecar`);
+    say(`  node ${bin} doctor ${flags.join(' ')}`);
+    say(`  node ${bin} explain snapcontent-kept ${flags.join(' ')}`);
     say('Press Ctrl-C to stop.');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
