@@ -126,46 +126,60 @@ function groupStepText(step: GroupStep): string {
   }
 }
 
-interface Holds {
-  deleting: boolean;
-  cleared: boolean;
-  beingCreated: boolean;
-  beingDeleted: boolean;
+/**
+ * A content of either kind as the explanation sees it: what it is, what holds it, and the step the
+ * sidecar's own decision takes next. One renderer prints both kinds.
+ */
+interface ContentView {
+  kind: 'VolumeSnapshotContent' | 'VolumeGroupSnapshotContent';
+  name: string;
+  driver: string;
+  /** Lines describing its spec and status, in order. */
+  facts: string[];
+  error: SnapshotError | undefined;
+  ready: boolean;
+  annotations: Record<string, string>;
+  /** The kind's being-created and being-deleted annotation keys. */
+  marks: { creating: string; deleting: string };
   finalizers: string[];
   ownFinalizer: string;
+  deletionTimestamp: string | undefined;
+  /** The sidecar's deletion rule allows the deletion path now. */
+  cleared: boolean;
+  stepText: string;
+  /** The step only waits for the storage (a readiness poll or a create). */
+  storageBusy: boolean;
   boundTo: ObjectReference | undefined;
   preProvisionedUnbound: boolean;
-  boundKind: string;
-  boundPlural: string;
-  boundGroup: string;
+  bound: { kind: string; plural: string; group: string };
 }
 
 /** Why a deleted content is still there, and what can be done; lines to print. */
-async function deletionLines(holds: Holds, options: ExplainOptions): Promise<{ why: string[]; todo: string[] }> {
+async function deletionLines(holds: ContentView, options: ExplainOptions): Promise<{ why: string[]; todo: string[] }> {
   const why: string[] = [];
   const todo: string[] = [];
-  if (!holds.deleting) return { why, todo };
+  if (!holds.deletionTimestamp) return { why, todo };
   if (holds.cleared) {
     why.push('the deletion is cleared to go: the sidecar runs it (or retries it after a failure, see the last error)');
     todo.push('if it keeps failing, fix what the last error names; the sidecar retries by itself');
-  } else if (holds.beingCreated) {
+  } else if (holds.marks.creating in holds.annotations) {
     why.push('a create may still be cutting storage (being-created mark): the sidecar keeps the content until that create has resolved, so no snapshot is leaked');
     todo.push('wait for the create to finish or fail; the sidecar then removes the mark and the deletion proceeds');
-  } else if (!holds.beingDeleted && !holds.preProvisionedUnbound) {
-    why.push(`waiting for the snapshot-controller: it marks the content being-deleted once the ${holds.boundKind} bound to it is gone`);
+  } else if (!(holds.marks.deleting in holds.annotations) && !holds.preProvisionedUnbound) {
+    why.push(`waiting for the snapshot-controller: it marks the content being-deleted once the ${holds.bound.kind} bound to it is gone`);
     if (holds.boundTo?.name && holds.boundTo.namespace) {
-      const path = `/apis/${holds.boundGroup}/${holds.boundTo.apiVersion?.split('/')[1] ?? 'v1'}/namespaces/${holds.boundTo.namespace}/${holds.boundPlural}/${holds.boundTo.name}`;
+      const path = `/apis/${holds.bound.group}/${holds.boundTo.apiVersion?.split('/')[1] ?? 'v1'}/namespaces/${holds.boundTo.namespace}/${holds.bound.plural}/${holds.boundTo.name}`;
       try {
         const bound = await getOrUndefined<{ metadata?: { uid?: string; deletionTimestamp?: string } }>(options.rest, path);
         if (bound && (!holds.boundTo.uid || bound.metadata?.uid === holds.boundTo.uid)) {
-          why.push(`the ${holds.boundKind} ${refText(holds.boundTo)} still exists${bound.metadata?.deletionTimestamp ? ' (being deleted)' : ''}`);
-          todo.push(`delete the ${holds.boundKind} ${refText(holds.boundTo)}, or wait for its own finalizers`);
+          why.push(`the ${holds.bound.kind} ${refText(holds.boundTo)} still exists${bound.metadata?.deletionTimestamp ? ' (being deleted)' : ''}`);
+          todo.push(`delete the ${holds.bound.kind} ${refText(holds.boundTo)}, or wait for its own finalizers`);
         } else {
-          why.push(`the ${holds.boundKind} ${refText(holds.boundTo)} is gone, yet the mark is missing`);
+          why.push(`the ${holds.bound.kind} ${refText(holds.boundTo)} is gone, yet the mark is missing`);
           todo.push('check that the snapshot-controller is running and look at its log');
         }
       } catch (err) {
-        why.push(`the ${holds.boundKind} ${refText(holds.boundTo)} could not be read: ${errorText(err)}`);
+        why.push(`the ${holds.bound.kind} ${refText(holds.boundTo)} could not be read: ${errorText(err)}`);
       }
     }
   }
@@ -217,121 +231,120 @@ function retryLine(error: SnapshotError | undefined, options: ExplainOptions): s
   return `next retry: within ${humanDuration(latest - at)} (backoff doubles from ${humanDuration(options.retryStartMs)} up to ${humanDuration(options.retryMaxMs)})`;
 }
 
-function driverLines(driver: string, options: ExplainOptions): string[] {
-  if (options.driverName === undefined || options.driverName === driver) return [];
-  return [`note: this content belongs to driver ${driver}; this sidecar serves ${options.driverName} and leaves it alone`];
+/** The explanation of one content: its facts, what holds it, the next step, Events, what to do. */
+async function render(view: ContentView, options: ExplainOptions, indent: string): Promise<string[]> {
+  const at = now(options);
+  const lines: string[] = [...view.facts];
+  const errText = errorLine(view.error, at);
+  if (errText) lines.push(errText);
+  const marks = [view.marks.creating, view.marks.deleting].filter((k) => k in view.annotations);
+  lines.push(`marks: ${marks.length ? marks.join(', ') : 'none'}`);
+  lines.push(finalizerLine(view.finalizers, view.ownFinalizer));
+  if (view.deletionTimestamp) lines.push(`deletion asked for ${humanDuration(at - Date.parse(view.deletionTimestamp))} ago`);
+  if (options.driverName !== undefined && options.driverName !== view.driver) {
+    lines.push(`note: this content belongs to driver ${view.driver}; this sidecar serves ${options.driverName} and leaves it alone`);
+  }
+  lines.push(`next step of the sidecar: ${view.stepText}`);
+  const { why, todo } = await deletionLines(view, options);
+  if (!view.deletionTimestamp && !view.ready) {
+    if (view.error) todo.push('fix what the last error names (driver log, class parameters, Secrets); the sidecar retries by itself');
+    else if (view.storageBusy) todo.push('the storage is still preparing the snapshot; if it never becomes ready, look at the driver\'s log');
+  }
+  lines.push(...why.map((w) => `why: ${w}`));
+  const retry = retryLine(view.error, options);
+  if (retry) lines.push(retry);
+  lines.push(...(await eventLines({ ...options, name: view.name }, view.kind)));
+  lines.push(...todo.map((t) => `what you can do: ${t}`));
+  return [`${indent}${view.kind} ${view.name}`, ...lines.map((l) => `${indent}  ${l}`)];
 }
 
-async function explainContent(content: VolumeSnapshotContent, options: ExplainOptions, indent = ''): Promise<string[]> {
-  const at = now(options);
-  const annotations = content.metadata.annotations ?? {};
+/** What both kinds hold in the same places. */
+function sharedFacts(content: VolumeSnapshotContent | VolumeGroupSnapshotContent): Pick<ContentView, 'name' | 'driver' | 'error' | 'ready' | 'annotations' | 'finalizers' | 'deletionTimestamp'> {
+  return {
+    name: content.metadata.name,
+    driver: content.spec.driver,
+    error: content.status?.error,
+    ready: content.status?.readyToUse === true,
+    annotations: content.metadata.annotations ?? {},
+    finalizers: content.metadata.finalizers ?? [],
+    deletionTimestamp: content.metadata.deletionTimestamp,
+  };
+}
+
+function contentView(content: VolumeSnapshotContent, options: ExplainOptions): ContentView {
   const status = content.status;
-  const lines: string[] = [`VolumeSnapshotContent ${content.metadata.name}`];
   const member = status?.volumeGroupSnapshotHandle ? `, member of group ${status.volumeGroupSnapshotHandle}` : '';
   const source = content.spec.source.volumeHandle ? `dynamic, from volume ${content.spec.source.volumeHandle}` : `pre-provisioned, storage snapshot ${content.spec.source.snapshotHandle ?? '(none named)'}`;
-  lines.push(`driver: ${content.spec.driver}; deletionPolicy: ${content.spec.deletionPolicy}; class: ${content.spec.volumeSnapshotClassName ?? '(none)'}`);
-  lines.push(`source: ${source}${member}; bound to VolumeSnapshot ${refText(content.spec.volumeSnapshotRef)}`);
-  if (!status) lines.push('status: none yet (no snapshot recorded)');
+  const facts = [
+    `driver: ${content.spec.driver}; deletionPolicy: ${content.spec.deletionPolicy}; class: ${content.spec.volumeSnapshotClassName ?? '(none)'}`,
+    `source: ${source}${member}; bound to VolumeSnapshot ${refText(content.spec.volumeSnapshotRef)}`,
+  ];
+  if (!status) facts.push('status: none yet (no snapshot recorded)');
   else {
     const parts = [status.readyToUse === true ? 'ready' : 'not ready'];
     if (status.snapshotHandle) parts.push(`snapshot ${status.snapshotHandle}`);
     if (status.restoreSize !== undefined) parts.push(`restore size ${String(status.restoreSize)} bytes`);
-    lines.push(`status: ${parts.join('; ')}`);
+    facts.push(`status: ${parts.join('; ')}`);
   }
-  const errText = errorLine(status?.error, at);
-  if (errText) lines.push(errText);
-  const marks = [ANN_BEING_CREATED, ANN_BEING_DELETED].filter((k) => k in annotations);
-  lines.push(`marks: ${marks.length ? marks.join(', ') : 'none'}`);
-  lines.push(finalizerLine(content.metadata.finalizers ?? [], FINALIZER_CONTENT));
-  if (content.metadata.deletionTimestamp) lines.push(`deletion asked for ${humanDuration(at - Date.parse(content.metadata.deletionTimestamp))} ago`);
-  lines.push(...driverLines(content.spec.driver, options));
   const step = decideContent(content, { listSnapshots: options.listSnapshots ?? true });
-  lines.push(`next step of the sidecar: ${contentStepText(step, content, options.listSnapshots)}`);
-  const { why, todo } = await deletionLines(
-    {
-      deleting: Boolean(content.metadata.deletionTimestamp),
-      cleared: shouldDelete(content),
-      beingCreated: ANN_BEING_CREATED in annotations,
-      beingDeleted: ANN_BEING_DELETED in annotations,
-      finalizers: content.metadata.finalizers ?? [],
-      ownFinalizer: FINALIZER_CONTENT,
-      boundTo: content.spec.volumeSnapshotRef,
-      preProvisionedUnbound: Boolean(content.spec.source.snapshotHandle && !content.spec.volumeSnapshotRef.uid),
-      boundKind: 'VolumeSnapshot',
-      boundPlural: 'volumesnapshots',
-      boundGroup: 'snapshot.storage.k8s.io',
-    },
-    options,
-  );
-  if (!content.metadata.deletionTimestamp && status?.readyToUse !== true) {
-    if (status?.error) todo.push('fix what the last error names (driver log, class parameters, Secrets); the sidecar retries by itself');
-    else if (step.kind === 'poll' || step.kind === 'create') todo.push('the storage is still preparing the snapshot; if it never becomes ready, look at the driver\'s log');
-  }
-  lines.push(...why.map((w) => `why: ${w}`));
-  const retry = status?.error ? retryLine(status.error, options) : undefined;
-  if (retry) lines.push(retry);
-  lines.push(...(await eventLines(options, 'VolumeSnapshotContent')));
-  lines.push(...todo.map((t) => `what you can do: ${t}`));
-  return lines.map((l, i) => (i === 0 ? `${indent}${l}` : `${indent}  ${l}`));
+  return {
+    kind: 'VolumeSnapshotContent',
+    ...sharedFacts(content),
+    facts,
+    marks: { creating: ANN_BEING_CREATED, deleting: ANN_BEING_DELETED },
+    ownFinalizer: FINALIZER_CONTENT,
+    cleared: shouldDelete(content),
+    stepText: contentStepText(step, content, options.listSnapshots),
+    storageBusy: step.kind === 'poll' || step.kind === 'create',
+    boundTo: content.spec.volumeSnapshotRef,
+    preProvisionedUnbound: Boolean(content.spec.source.snapshotHandle && !content.spec.volumeSnapshotRef.uid),
+    bound: { kind: 'VolumeSnapshot', plural: 'volumesnapshots', group: 'snapshot.storage.k8s.io' },
+  };
 }
 
-async function explainGroup(content: VolumeGroupSnapshotContent, options: ExplainOptions): Promise<string[]> {
-  const at = now(options);
-  const annotations = content.metadata.annotations ?? {};
+function groupView(content: VolumeGroupSnapshotContent): ContentView {
   const status = content.status;
-  const lines: string[] = [`VolumeGroupSnapshotContent ${content.metadata.name}`];
   const source = content.spec.source.volumeHandles
     ? `dynamic, from volumes ${content.spec.source.volumeHandles.join(', ')}`
     : `pre-provisioned, storage group ${content.spec.source.groupSnapshotHandles?.volumeGroupSnapshotHandle ?? '(none named)'}`;
-  lines.push(`  driver: ${content.spec.driver}; deletionPolicy: ${content.spec.deletionPolicy}; class: ${content.spec.volumeGroupSnapshotClassName ?? '(none)'}`);
-  lines.push(`  source: ${source}; bound to VolumeGroupSnapshot ${refText(content.spec.volumeGroupSnapshotRef)}`);
-  if (!status) lines.push('  status: none yet (no group recorded)');
-  else lines.push(`  status: ${status.readyToUse === true ? 'ready' : 'not ready'}${status.volumeGroupSnapshotHandle ? `; group ${status.volumeGroupSnapshotHandle}` : ''}; ${status.members?.length ?? 0} members`);
-  const errText = errorLine(status?.error, at);
-  if (errText) lines.push(`  ${errText}`);
-  const marks = [ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED].filter((k) => k in annotations);
-  lines.push(`  marks: ${marks.length ? marks.join(', ') : 'none'}`);
-  lines.push(`  ${finalizerLine(content.metadata.finalizers ?? [], FINALIZER_GROUP_CONTENT)}`);
-  if (content.metadata.deletionTimestamp) lines.push(`  deletion asked for ${humanDuration(at - Date.parse(content.metadata.deletionTimestamp))} ago`);
-  lines.push(...driverLines(content.spec.driver, options).map((l) => `  ${l}`));
-  lines.push(`  next step of the sidecar: ${groupStepText(decideGroup(content))}`);
-  const { why, todo } = await deletionLines(
-    {
-      deleting: Boolean(content.metadata.deletionTimestamp),
-      cleared: shouldDeleteGroup(content),
-      beingCreated: ANN_GROUP_BEING_CREATED in annotations,
-      beingDeleted: ANN_GROUP_BEING_DELETED in annotations,
-      finalizers: content.metadata.finalizers ?? [],
-      ownFinalizer: FINALIZER_GROUP_CONTENT,
-      boundTo: content.spec.volumeGroupSnapshotRef,
-      preProvisionedUnbound: Boolean(content.spec.source.groupSnapshotHandles && !content.spec.volumeGroupSnapshotRef.uid),
-      boundKind: 'VolumeGroupSnapshot',
-      boundPlural: 'volumegroupsnapshots',
-      boundGroup: GROUP_SNAPSHOT_GROUP,
-    },
-    options,
-  );
-  if (!content.metadata.deletionTimestamp && status?.readyToUse !== true && status?.error) {
-    todo.push('fix what the last error names (driver log, class parameters, Secrets); the sidecar retries by itself');
-  }
-  lines.push(...why.map((w) => `  why: ${w}`));
-  const retry = status?.error ? retryLine(status.error, options) : undefined;
-  if (retry) lines.push(`  ${retry}`);
-  lines.push(...(await eventLines(options, 'VolumeGroupSnapshotContent')).map((l) => `  ${l}`));
-  lines.push(...todo.map((t) => `  what you can do: ${t}`));
+  const facts = [
+    `driver: ${content.spec.driver}; deletionPolicy: ${content.spec.deletionPolicy}; class: ${content.spec.volumeGroupSnapshotClassName ?? '(none)'}`,
+    `source: ${source}; bound to VolumeGroupSnapshot ${refText(content.spec.volumeGroupSnapshotRef)}`,
+    status
+      ? `status: ${status.readyToUse === true ? 'ready' : 'not ready'}${status.volumeGroupSnapshotHandle ? `; group ${status.volumeGroupSnapshotHandle}` : ''}; ${status.members?.length ?? 0} members`
+      : 'status: none yet (no group recorded)',
+  ];
+  const step = decideGroup(content);
+  return {
+    kind: 'VolumeGroupSnapshotContent',
+    ...sharedFacts(content),
+    facts,
+    marks: { creating: ANN_GROUP_BEING_CREATED, deleting: ANN_GROUP_BEING_DELETED },
+    ownFinalizer: FINALIZER_GROUP_CONTENT,
+    cleared: shouldDeleteGroup(content),
+    stepText: groupStepText(step),
+    storageBusy: step.kind === 'poll' || step.kind === 'create',
+    boundTo: content.spec.volumeGroupSnapshotRef,
+    preProvisionedUnbound: Boolean(content.spec.source.groupSnapshotHandles && !content.spec.volumeGroupSnapshotRef.uid),
+    bound: { kind: 'VolumeGroupSnapshot', plural: 'volumegroupsnapshots', group: GROUP_SNAPSHOT_GROUP },
+  };
+}
 
-  const members = status?.members ?? [];
-  if (members.length > 0) {
-    const all = await options.rest.request<KubeList<VolumeSnapshotContent>>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS) }).catch(() => undefined);
-    lines.push('  members:');
-    for (const m of members) {
-      const found = all?.items.find((c) => c.status?.snapshotHandle === m.snapshotHandle || c.spec.source.snapshotHandle === m.snapshotHandle);
-      if (!found) {
-        lines.push(`    snapshot ${m.snapshotHandle} of volume ${m.volumeHandle}: no VolumeSnapshotContent yet (the snapshot-controller creates one per member)`);
-        continue;
-      }
-      lines.push(...(await explainContent(found, { ...options, name: found.metadata.name }, '    ')));
-    }
+function explainContent(content: VolumeSnapshotContent, options: ExplainOptions, indent = ''): Promise<string[]> {
+  return render(contentView(content, options), options, indent);
+}
+
+/** The group, then each member: its VolumeSnapshotContent explained, or why there is none yet. */
+async function explainGroup(content: VolumeGroupSnapshotContent, options: ExplainOptions): Promise<string[]> {
+  const lines = await render(groupView(content), options, '');
+  const members = content.status?.members ?? [];
+  if (members.length === 0) return lines;
+  const all = await options.rest.request<KubeList<VolumeSnapshotContent>>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS) }).catch(() => undefined);
+  lines.push('  members:');
+  for (const m of members) {
+    const found = all?.items.find((c) => c.status?.snapshotHandle === m.snapshotHandle || c.spec.source.snapshotHandle === m.snapshotHandle);
+    if (found) lines.push(...(await explainContent(found, options, '    ')));
+    else lines.push(`    snapshot ${m.snapshotHandle} of volume ${m.volumeHandle}: no VolumeSnapshotContent yet (the snapshot-controller creates one per member)`);
   }
   return lines;
 }
