@@ -222,7 +222,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       } catch (err) {
         throw new ExitError(255, `failed to start the HTTP endpoint: ${errorText(err)}`);
       }
-      log.v(2).info('Serving metrics', { address, path: config.metricsPath });
+      log.info('Serving metrics', { address, path: config.metricsPath });
     }
 
     const started = await startDriver(config, log, (record) => metrics.observeCsiCall(record));

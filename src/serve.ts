@@ -97,7 +97,7 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
         extraCreateMetadata: config.extraCreateMetadata,
         timeoutMs: config.timeoutMs,
         maxPollIntervalMs,
-      retryIntervalMaxMs: config.retryIntervalMaxMs,
+        retryIntervalMaxMs: config.retryIntervalMaxMs,
       },
       ...nodeSelector,
       events,
@@ -121,6 +121,8 @@ async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): P
   });
 
   const startController = (): void => {
+    // Logged at the default verbosity, as the Go sidecar does, so an operator sees the controllers start.
+    log.info('Starting CSI snapshotter', { controllers: controllers.map((c) => c.kind) });
     for (const controller of controllers) {
       controller.start(stopController.signal).catch((err: unknown) => {
         if (stopController.signal.aborted) return;
