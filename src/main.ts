@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from './kube/cluster-config.js';
 import { join } from 'node:path';
 import { buildConfig, ExitError, type SidecarConfig } from './config/config.js';
 import { FlagError, HelpRequested, parseFlags, usage } from './config/flags.js';
@@ -190,7 +190,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Outside a pod and without --kubeconfig there is no cluster to serve: the sidecar then only
     // checks the driver (driver-check mode). In a pod the in-cluster variables are always set.
     const driverCheckOnly = config.kubeconfig === '' && !process.env.KUBERNETES_SERVICE_HOST;
-    let kubeConfig: KubeConfig | undefined;
+    let kubeConfig: ClusterConfig | undefined;
     if (!driverCheckOnly) {
       try {
         kubeConfig = loadKubeConfig(config.kubeconfig);

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from './kube/cluster-config.js';
 import type { SidecarConfig } from './config/config.js';
 import type { CsiConnection } from './csi/connection.js';
 import { errorText } from './csi/errors.js';
@@ -25,7 +25,7 @@ const EVENT_FLUSH_MS = 4_000;
 export interface ServeInputs {
   config: SidecarConfig;
   /** Absent in driver-check mode: nothing is served, the process waits for a signal. */
-  kubeConfig?: KubeConfig;
+  kubeConfig?: ClusterConfig;
   conn: CsiConnection;
   facts: DriverFacts;
   metrics: SidecarMetrics;
@@ -48,7 +48,7 @@ export async function serve(inputs: ServeInputs): Promise<number> {
   return serveCluster({ ...inputs, kubeConfig });
 }
 
-async function serveCluster(inputs: ServeInputs & { kubeConfig: KubeConfig }): Promise<number> {
+async function serveCluster(inputs: ServeInputs & { kubeConfig: ClusterConfig }): Promise<number> {
   const { config, kubeConfig, conn, facts, metrics, log } = inputs;
   // One client (and so one --kube-api-qps/--kube-api-burst budget) per logical client: the
   // controllers' reads and writes, the Events about them, and (below) the leader election.

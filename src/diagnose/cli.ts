@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from '../kube/cluster-config.js';
 import { buildConfig, type SidecarConfig } from '../config/config.js';
 import { FlagError, HelpRequested, parseFlags } from '../config/flags.js';
 import { parseGoDuration } from '../config/go-values.js';
@@ -60,7 +60,7 @@ function toolArguments(tool: Tool, argv: readonly string[]): { positional: strin
   return { positional, stuckAfterMs, rest };
 }
 
-function kubeConfigFor(config: SidecarConfig): KubeConfig | undefined {
+function kubeConfigFor(config: SidecarConfig): ClusterConfig | undefined {
   if (config.kubeconfig === '' && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
   return loadKubeConfig(config.kubeconfig);
 }
@@ -101,7 +101,7 @@ export async function runTool(tool: Tool, argv: readonly string[], out: Streams)
     return 2;
   }
   const log = createLogger({ verbosity: config.verbosity, format: config.logFormat, name: `csi-snapshotter ${tool}`, stream: out.stderr });
-  let kubeConfig: KubeConfig | undefined;
+  let kubeConfig: ClusterConfig | undefined;
   try {
     kubeConfig = kubeConfigFor(config);
   } catch (err) {

@@ -1,6 +1,6 @@
 import { statSync, type Stats } from 'node:fs';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from '../kube/cluster-config.js';
 import type { SidecarConfig } from '../config/config.js';
 import { CsiConnection, csiTarget } from '../csi/connection.js';
 import { controllerCapabilities, deadlineIn, getDriverName, groupControllerCapabilities } from '../csi/driver-info.js';
@@ -31,7 +31,7 @@ import { humanDuration, type Finding } from './findings.js';
 export interface DoctorOptions {
   config: SidecarConfig;
   /** undefined: no --kubeconfig and not in a pod, which is itself reported. */
-  kubeConfig: KubeConfig | undefined;
+  kubeConfig: ClusterConfig | undefined;
   /** A content not ready, or not deleted, for longer than this is reported as stuck. */
   stuckAfterMs: number;
   log: Logger;

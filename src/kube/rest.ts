@@ -1,13 +1,14 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from './cluster-config.js';
+import type { Credential } from './credentials.js';
 import type { TokenBucket } from '../runtime/rate-limiter.js';
 import { parseJson, stringifyJson } from './json.js';
 
 /**
- * A small Kubernetes REST client with lossless JSON. client-node's KubeConfig supplies the server,
- * TLS material and credentials (re-applied on every request, so rotated tokens, exec plugins and
- * refreshed certificates take effect); the HTTP exchange and the JSON are ours, so int64 values
+ * A small Kubernetes REST client with lossless JSON. The ClusterConfig supplies the server, the TLS
+ * settings and the credentials (asked for on every request, so rotated token files and refreshed
+ * exec plugin credentials take effect); the HTTP exchange and the JSON are ours, so int64 values
  * such as nanosecond creation times survive a read-modify-write bit for bit.
  */
 
@@ -56,7 +57,7 @@ export interface WatchRequest<T> {
 }
 
 export interface RestClientOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterConfig;
   /** Every request (watches included) takes one token first, as --kube-api-qps/--kube-api-burst require. */
   limiter?: TokenBucket;
   userAgent?: string;
@@ -164,7 +165,7 @@ function readText(res: IncomingMessage): Promise<string> {
 }
 
 export class RestClient {
-  private readonly kc: KubeConfig;
+  private readonly cluster: ClusterConfig;
   private readonly limiter: TokenBucket | undefined;
   private readonly userAgent: string;
   private readonly server: URL;
@@ -174,12 +175,10 @@ export class RestClient {
   private readonly agent: http.Agent;
 
   constructor(options: RestClientOptions) {
-    this.kc = options.kubeConfig;
+    this.cluster = options.kubeConfig;
     this.limiter = options.limiter;
     this.userAgent = options.userAgent ?? 'csi-snapshotter-ts';
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster (set current-context)');
-    this.server = new URL(cluster.server);
+    this.server = this.cluster.server;
     this.transport = this.server.protocol === 'http:' ? http : https;
     this.agent = this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
   }
@@ -266,6 +265,17 @@ export class RestClient {
     });
   }
 
+  private tlsOptions(credential: Credential): https.RequestOptions {
+    if (this.server.protocol !== 'https:') return {};
+    const { tls } = this.cluster;
+    return {
+      rejectUnauthorized: !tls.insecureSkipVerify,
+      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+      ...(credential.cert !== undefined ? { cert: credential.cert, key: credential.key } : {}),
+    };
+  }
+
   private async send(
     method: HttpMethod,
     path: string,
@@ -275,23 +285,25 @@ export class RestClient {
     signal: AbortSignal | undefined,
   ): Promise<IncomingMessage> {
     await this.limiter?.take();
+    // Asked for on every request: token files are re-read and exec credentials renewed behind it.
+    const credential = await this.cluster.credentials.get();
     signal?.throwIfAborted();
     const headers: Record<string, string | number> = { Accept: 'application/json', 'User-Agent': this.userAgent };
     if (body !== undefined) {
       headers['Content-Type'] = contentType ?? 'application/json';
       headers['Content-Length'] = Buffer.byteLength(body);
     }
-    const options: https.RequestOptions = { method, headers };
-    // Credentials and TLS material: re-applied per request so refreshed tokens are picked up.
-    await this.kc.applyToHTTPSOptions(options);
-    // client-node builds a fresh agent per call (no connection reuse); a proxy agent is kept as is.
-    if (!this.kc.getCurrentCluster()?.proxyUrl) options.agent = this.agent;
-    options.signal = signal;
+    if (credential.authorization !== undefined) headers.Authorization = credential.authorization;
+    const options: https.RequestOptions = { method, headers, agent: this.agent, signal, ...this.tlsOptions(credential) };
     const url = new URL(this.server.href);
     url.pathname = `${this.server.pathname.replace(/\/$/, '')}${path}`;
     url.search = queryString(query);
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.transport.request(url, options, resolve);
+      const req = this.transport.request(url, options, (res) => {
+        // The credential was refused: a source that can fetch a fresh one (an exec plugin) does so for the next request.
+        if (res.statusCode === 401) this.cluster.credentials.rejected(credential);
+        resolve(res);
+      });
       req.on('error', (err) => reject(isAbort(err) ? err : new Error(`${method} ${url.pathname}: ${err.message}`, { cause: err })));
       req.end(body);
     });

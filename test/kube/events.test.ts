@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { CoreV1Api, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
+import { loadKubeConfig, type ClusterConfig } from '../../src/kube/config.js';
 import { EventRecorder, type InvolvedObject } from '../../src/kube/events.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { createLogger, silentLogger } from '../../src/observe/logger.js';
@@ -9,11 +10,13 @@ import { startTestApiServer, type TestApiServer } from '../../src/testing/apiser
 
 let server: TestApiServer;
 let kc: KubeConfig;
+let cluster: ClusterConfig;
 
 beforeAll(async () => {
   server = await startTestApiServer();
   kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfigPath);
+  cluster = loadKubeConfig(server.kubeconfigPath);
 });
 afterAll(async () => {
   await server?.stop();
@@ -24,7 +27,7 @@ function content(name: string): InvolvedObject {
 }
 
 function client(): RestClient {
-  return new RestClient({ kubeConfig: kc, limiter: new TokenBucket(100, 100) });
+  return new RestClient({ kubeConfig: cluster, limiter: new TokenBucket(100, 100) });
 }
 
 function recorder(log = silentLogger): EventRecorder {

@@ -12,6 +12,7 @@ import {
   type LeaderElection,
   type LeaderElectionOptions,
 } from '../../src/kube/leader.js';
+import { loadKubeConfig, type ClusterConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { createMetrics } from '../../src/observe/metrics.js';
@@ -59,6 +60,7 @@ describe('lease name, namespace, identity and timings', () => {
 describe('Lease election against the API test server', () => {
   let server: TestApiServer;
   let kc: KubeConfig;
+  let cluster: ClusterConfig;
   const electors: LeaderElection[] = [];
   const TIMINGS = { leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 200 };
 
@@ -66,6 +68,7 @@ describe('Lease election against the API test server', () => {
     server = await startTestApiServer();
     kc = new KubeConfig();
     kc.loadFromFile(server.kubeconfigPath);
+    cluster = loadKubeConfig(server.kubeconfigPath);
   });
   afterEach(async () => {
     server.faults.clear();
@@ -85,7 +88,7 @@ describe('Lease election against the API test server', () => {
   function candidate(name: string, identity: string, extra: Partial<LeaderElectionOptions> = {}): Candidate {
     const c: Candidate = { elector: undefined as unknown as LeaderElection, started: 0, stopped: 0, events: [] };
     c.elector = runLeaderElection({
-      client: new RestClient({ kubeConfig: kc, limiter: new TokenBucket(100, 100) }),
+      client: new RestClient({ kubeConfig: cluster, limiter: new TokenBucket(100, 100) }),
       namespace: 'default',
       name,
       identity,

@@ -45,7 +45,30 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return seq(oid(id), ...(critical ? [tlv(0x01, Buffer.from([0xff]))] : []), tlv(0x04, value));
 }
 
+export interface CertificateOptions {
+  commonName?: string;
+  /** DNS names in subjectAltName (default: localhost for a server, none for a client). */
+  dnsNames?: string[];
+  /** IPv4 addresses in subjectAltName (default: 127.0.0.1 for a server, none for a client). */
+  ipv4?: string[];
+  /** What the certificate is for: TLS server (the default) or client authentication. */
+  usage?: 'server' | 'client';
+}
+
 export function createServingCertificate(commonName = 'kube-test-apiserver'): ServingCertificate {
+  return createCertificate({ commonName });
+}
+
+/** A self-signed certificate that is its own CA, so a peer trusts it by listing it as the CA. */
+export function createCertificate(options: CertificateOptions = {}): ServingCertificate {
+  const usage = options.usage ?? 'server';
+  const commonName = options.commonName ?? 'kube-test-apiserver';
+  const dnsNames = options.dnsNames ?? (usage === 'server' ? ['localhost'] : []);
+  const ipv4 = options.ipv4 ?? (usage === 'server' ? ['127.0.0.1'] : []);
+  const altNames = [
+    ...dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))),
+    ...ipv4.map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))),
+  ];
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const serial = randomBytes(16);
   // DER integers are minimal and signed: a first byte of 0x40..0x7f is never padding and never negative.
@@ -56,8 +79,9 @@ export function createServingCertificate(commonName = 'kube-test-apiserver'): Se
   const extensions = seq(
     extension('2.5.29.19', true, seq(tlv(0x01, Buffer.from([0xff])))),
     extension('2.5.29.15', true, tlv(0x03, Buffer.from([0x02, 0x84]))),
-    extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))),
-    extension('2.5.29.17', false, seq(tlv(0x82, Buffer.from('localhost', 'ascii')), tlv(0x87, Buffer.from([127, 0, 0, 1])))),
+    // Extended key usage: serverAuth or clientAuth; OpenSSL refuses a certificate used for the other purpose.
+    extension('2.5.29.37', false, seq(oid(usage === 'server' ? '1.3.6.1.5.5.7.3.1' : '1.3.6.1.5.5.7.3.2'))),
+    ...(altNames.length > 0 ? [extension('2.5.29.17', false, seq(...altNames))] : []),
   );
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),

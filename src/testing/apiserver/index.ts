@@ -57,7 +57,10 @@ export interface TestApiServer {
   /** PEM of the self-signed serving certificate (also in the kubeconfig as its CA). */
   caPem: string;
   kubeconfigPath: string;
-  token: string;
+  /** The bearer token accepted now. */
+  readonly token: string;
+  /** Accepts `token` from now on instead (the kubeconfig is not rewritten): a rotated service-account token. */
+  setToken(token: string): void;
   /** Fault injection: `faults.fail({verb, resource, code, times})`, `faults.addLatency({ms})`. */
   faults: Faults;
   /** Request accounting: `requests.count({verb: 'patch', resource: 'volumesnapshotcontents'})`. */
@@ -124,7 +127,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   };
 
   const certificate = createServingCertificate();
-  const http = new ApiHttpServer({
+  const context = {
     storage,
     registry,
     rest,
@@ -137,7 +140,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     afterWrite,
     recordObjects: options.recordObjects ?? false,
     access,
-  }, certificate);
+  };
+  const http = new ApiHttpServer(context, certificate);
   const address = await http.listen(options.port ?? 0, '127.0.0.1');
   const url = `https://127.0.0.1:${address.port}`;
   let tempDir: string | undefined;
@@ -153,7 +157,12 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     url,
     caPem: certificate.certPem,
     kubeconfigPath,
-    token,
+    get token() {
+      return context.token;
+    },
+    setToken(next: string) {
+      context.token = next;
+    },
     faults,
     requests,
     resourceVersion: () => storage.resourceVersion,
