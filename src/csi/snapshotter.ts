@@ -54,6 +54,9 @@ export async function createSnapshot(
     deadline,
   );
   if (!reply.snapshot) throw new Error(`the CSI driver answered CreateSnapshot for ${input.name} without a snapshot`);
+  // snapshot_id is required by CSI. Without it the snapshot could never be read, restored or
+  // deleted, so the answer is refused (the driver may still have cut it: the create stays open).
+  if (!reply.snapshot.snapshot_id) throw new Error(`the CSI driver answered CreateSnapshot for ${input.name} without a snapshot id; the driver is at fault, report it to its vendor`);
   return { snapshot: snapshotInfo(reply.snapshot) };
 }
 

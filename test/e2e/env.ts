@@ -205,6 +205,13 @@ export class Env {
     await this.rest.request({ method: 'DELETE', path: `${VSC_PATH}/${name}` });
   }
 
+  /** A storage snapshot cut directly on the driver (for pre-provisioned contents); returns its id. */
+  async storageSnapshot(volumeName: string, snapshotName: string): Promise<string> {
+    const volume = await this.createVolume(volumeName);
+    const reply = await this.csi.call('/csi.v1.Controller/CreateSnapshot', { name: snapshotName, source_volume_id: volume }, new Date(Date.now() + 10_000));
+    return reply.snapshot?.snapshot_id as string;
+  }
+
   /** Snapshots the driver holds for a volume. */
   async driverSnapshots(volumeId: string): Promise<string[]> {
     const reply = await this.csi.call('/csi.v1.Controller/ListSnapshots', { source_volume_id: volumeId }, new Date(Date.now() + 10_000));

@@ -332,6 +332,8 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
     const requested = requestName(kind.naming.prefix, ref.uid, kind.naming.uuidLength);
 
     let seen: O;
+    // At the default verbosity, as the Go sidecar logs each create it sends.
+    this.deps.log.info(`Creating ${kind.noun} for ${kind.kind} ${name} through the CSI driver`, { name: requested });
     try {
       seen = await kind.cut({ object: working, name: requested, parameters, secrets, deadline: this.deadline() });
     } catch (err) {

@@ -83,6 +83,15 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
         { name, sourceVolumeId: object.spec.source.volumeHandle ?? '', parameters, secrets },
         deadline,
       );
+      // A repeated CreateSnapshot (a readiness check without LIST_SNAPSHOTS) must name the snapshot
+      // already recorded: CSI ties one snapshot to one name. Another id means the driver lost track;
+      // the recorded one is kept and nothing from this answer is trusted.
+      const recorded = object.status?.snapshotHandle;
+      if (recorded && snapshot.snapshotId !== recorded) {
+        throw new Error(
+          `the CSI driver answered CreateSnapshot for ${name} with snapshot id ${goQuote(snapshot.snapshotId)}, but ${goQuote(recorded)} is recorded for this content; the driver must answer one id per name (report it to its vendor); ${goQuote(recorded)} is kept`,
+        );
+      }
       return {
         snapshotHandle: snapshot.snapshotId,
         readyToUse: snapshot.readyToUse,

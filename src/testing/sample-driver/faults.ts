@@ -24,6 +24,23 @@ export interface Faults {
   withhold?: WithheldCapabilities;
   /** Methods, or whole services (`Controller`, `GroupController`), that answer UNIMPLEMENTED. */
   unimplemented?: string[];
+  /** Fields written over every Snapshot the driver answers: a driver that answers garbage. */
+  snapshotAnswer?: SnapshotAnswerFault;
+}
+
+/**
+ * Lies in the Snapshot of CreateSnapshot and ListSnapshots answers (the stored snapshot is unchanged).
+ * Each field is optional; a present one replaces what the driver would have said.
+ */
+export interface SnapshotAnswerFault {
+  /** The snapshot id answered, e.g. '' (none) or 10 KiB of text. */
+  snapshotId?: string;
+  /** size_bytes as an int64 in decimal, e.g. '-1'. */
+  sizeBytes?: string;
+  /** creation_time: seconds as an int64 in decimal (negative: before 1970); 'none' leaves the field out. */
+  creationTime?: { seconds: string; nanos: number } | 'none';
+  /** CreateSnapshot answers `<id>-<n>` on its n-th call: another id for the same name on each retry. */
+  newIdEachCall?: boolean;
 }
 
 export interface ErrorFault {
@@ -90,7 +107,7 @@ function stringList(value: unknown, what: string): string[] {
   return value as string[];
 }
 
-const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'probeNotReady', 'withhold', 'unimplemented'];
+const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'probeNotReady', 'withhold', 'unimplemented', 'snapshotAnswer'];
 
 /** Checks an untrusted JSON value and returns it as Faults; throws FaultError naming what is wrong. */
 export function validateFaults(input: unknown): Faults {
@@ -150,6 +167,37 @@ export function validateFaults(input: unknown): Faults {
     }
   }
   if (input.unimplemented !== undefined) out.unimplemented = stringList(input.unimplemented, 'unimplemented');
+  if (input.snapshotAnswer !== undefined) out.snapshotAnswer = validateSnapshotAnswer(input.snapshotAnswer);
+  return out;
+}
+
+function int64Text(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value) || BigInt(value) > 2n ** 63n - 1n || BigInt(value) < -(2n ** 63n)) {
+    throw new FaultError(`${what} must be an int64 in decimal, as a string`);
+  }
+  return value;
+}
+
+function validateSnapshotAnswer(input: unknown): SnapshotAnswerFault {
+  if (!isObject(input)) throw new FaultError('snapshotAnswer must be an object');
+  const out: SnapshotAnswerFault = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (key === 'snapshotId') {
+      if (typeof value !== 'string') throw new FaultError('snapshotAnswer.snapshotId must be a string');
+      out.snapshotId = value;
+    } else if (key === 'sizeBytes') out.sizeBytes = int64Text(value, 'snapshotAnswer.sizeBytes');
+    else if (key === 'creationTime') {
+      if (value === 'none') out.creationTime = 'none';
+      else {
+        if (!isObject(value)) throw new FaultError('snapshotAnswer.creationTime must be {seconds, nanos} or "none"');
+        const nanos = nonNegative(value.nanos ?? 0, 'snapshotAnswer.creationTime.nanos');
+        out.creationTime = { seconds: int64Text(value.seconds, 'snapshotAnswer.creationTime.seconds'), nanos };
+      }
+    } else if (key === 'newIdEachCall') {
+      if (typeof value !== 'boolean') throw new FaultError('snapshotAnswer.newIdEachCall must be a boolean');
+      out.newIdEachCall = value;
+    } else throw new FaultError(`snapshotAnswer.${key}: unknown (known: snapshotId, sizeBytes, creationTime, newIdEachCall)`);
+  }
   return out;
 }
 
@@ -175,6 +223,8 @@ export interface CallDecision {
 /** The live fault set: holds the counters and answers the per-call questions. */
 export class FaultState {
   private faults: Faults;
+  /** CreateSnapshot answers given while snapshotAnswer.newIdEachCall is on. */
+  private createAnswers = 0;
 
   constructor(initial: Faults = {}, private readonly random: () => number = Math.random) {
     this.faults = structuredClone(initial);
@@ -237,6 +287,18 @@ export class FaultState {
     this.faults.probeNotReady -= 1;
     if (this.faults.probeNotReady <= 0) delete this.faults.probeNotReady;
     return true;
+  }
+
+  /** The Snapshot a method answers, with the snapshotAnswer fault's lies written over it. */
+  answerSnapshot<T extends { snapshot_id?: string; size_bytes?: unknown; creation_time?: unknown }>(snapshot: T, method: string): T {
+    const lie = this.faults.snapshotAnswer;
+    if (!lie) return snapshot;
+    const out = { ...snapshot };
+    if (lie.snapshotId !== undefined) out.snapshot_id = lie.snapshotId;
+    if (lie.sizeBytes !== undefined) out.size_bytes = lie.sizeBytes;
+    if (lie.creationTime !== undefined) out.creation_time = lie.creationTime === 'none' ? null : lie.creationTime;
+    if (lie.newIdEachCall && method === 'CreateSnapshot') out.snapshot_id = `${out.snapshot_id ?? ''}-${++this.createAnswers}`;
+    return out;
   }
 
   withheld(kind: keyof WithheldCapabilities): Set<string> {

@@ -197,7 +197,7 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
           parameters: stringMap(req.parameters),
           readyDelayMs: faults.readyDelayMs,
         });
-        return { snapshot: snapshotReply(snapshot) };
+        return { snapshot: faults.answerSnapshot(snapshotReply(snapshot), 'CreateSnapshot') };
       },
 
       DeleteSnapshot: async (req) => {
@@ -218,7 +218,7 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
         const page = max > 0 ? rest.slice(0, max) : rest;
         const last = page.at(-1);
         return {
-          entries: page.map((s) => ({ snapshot: snapshotReply(s) })),
+          entries: page.map((s) => ({ snapshot: faults.answerSnapshot(snapshotReply(s), 'ListSnapshots') })),
           next_token: last && page.length < rest.length ? encodeToken(listKey(last)) : '',
         };
       },
