@@ -18,6 +18,12 @@ export interface Faults {
   readyDelayMs?: number;
   /** Answer this many more RPCs, then die abruptly (SIGKILL, like a crash) when the next one arrives. */
   exitAfterCalls?: number;
+  /**
+   * Die abruptly (SIGKILL, like a crash) when a call of one of these methods, or of any method of
+   * one of these services, arrives; the call is never answered. Unlike exitAfterCalls it names the
+   * moment by what the caller is doing, not by how many calls came before.
+   */
+  exitOn?: string[];
   /** The next N Probe calls answer ready=false. */
   probeNotReady?: number;
   /** Capabilities left out of the capability replies, so a caller's start-up checks can be tested. */
@@ -90,7 +96,7 @@ function stringList(value: unknown, what: string): string[] {
   return value as string[];
 }
 
-const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'probeNotReady', 'withhold', 'unimplemented'];
+const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'exitOn', 'probeNotReady', 'withhold', 'unimplemented'];
 
 /** Checks an untrusted JSON value and returns it as Faults; throws FaultError naming what is wrong. */
 export function validateFaults(input: unknown): Faults {
@@ -150,6 +156,7 @@ export function validateFaults(input: unknown): Faults {
     }
   }
   if (input.unimplemented !== undefined) out.unimplemented = stringList(input.unimplemented, 'unimplemented');
+  if (input.exitOn !== undefined) out.exitOn = stringList(input.exitOn, 'exitOn');
   return out;
 }
 
@@ -213,6 +220,7 @@ export class FaultState {
       if (f.exitAfterCalls <= 0) decision.crash = true;
       else f.exitAfterCalls -= 1;
     }
+    if ((f.exitOn ?? []).some((name) => name === method || name === service)) decision.crash = true;
     decision.unimplemented = (f.unimplemented ?? []).some((name) => name === method || name === service);
     decision.latencyMs = f.latencyMs?.[method] ?? f.latencyMs?.['*'] ?? 0;
     const key = f.errors && (method in f.errors ? method : '*' in f.errors ? '*' : undefined);
