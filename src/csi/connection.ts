@@ -51,6 +51,16 @@ export function csiTarget(address: string): string {
 }
 
 /**
+ * The connection to the driver broke after it was established. The sidecar then ends (exit 1),
+ * whatever it was doing, as the Go sidecar does: a restarted driver may be a different one.
+ */
+export class ConnectionLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`Lost connection to CSI driver, exiting: ${reason}`);
+  }
+}
+
+/**
  * A connection to a CSI driver over its unix socket: one gRPC channel shared by the Identity,
  * Controller and GroupController services. Every call is logged at verbosity 5 with secrets
  * stripped, timed for metrics, and bounded by the deadline the caller passes.
@@ -62,6 +72,9 @@ export class CsiConnection {
   private lastActivity = Date.now();
   private activeCalls = 0;
   private readonly lostListeners: Array<(reason: string) => void> = [];
+  private lost: string | undefined;
+  private readonly lostPromise: Promise<string>;
+  private resolveLost: (reason: string) => void = () => undefined;
 
   private constructor(
     readonly target: string,
@@ -74,6 +87,7 @@ export class CsiConnection {
       'grpc.max_reconnect_backoff_ms': 1000,
     });
     this.client = new grpc.Client(target, grpc.credentials.createInsecure(), { channelOverride: this.channel });
+    this.lostPromise = new Promise((resolve) => (this.resolveLost = resolve));
   }
 
   /**
@@ -104,9 +118,31 @@ export class CsiConnection {
     return conn;
   }
 
-  /** Registers a listener for the connection breaking after start-up. */
+  /** Why the connection broke, once it has; undefined while it holds. */
+  get lostReason(): string | undefined {
+    return this.lost;
+  }
+
+  /**
+   * Registers a listener for the connection breaking. A listener registered after the break is
+   * called at once (asynchronously): a loss during start-up must not go unheard because nobody was
+   * listening yet.
+   */
   onLost(listener: (reason: string) => void): void {
-    this.lostListeners.push(listener);
+    const reason = this.lost;
+    if (reason !== undefined) queueMicrotask(() => listener(reason));
+    else this.lostListeners.push(listener);
+  }
+
+  /**
+   * Settles as `work` does, or rejects with ConnectionLostError as soon as the connection breaks
+   * (at once if it already has), so that no step of start-up outlives the driver.
+   */
+  whileConnected<T>(work: Promise<T>): Promise<T> {
+    const lost = this.lostPromise.then((reason): never => {
+      throw new ConnectionLostError(reason);
+    });
+    return Promise.race([work, lost]);
   }
 
   /** Calls one CSI RPC. `deadline` bounds the call (the sidecar passes now + --timeout). */
@@ -166,7 +202,9 @@ export class CsiConnection {
           return;
         }
         const reason = `connection to the CSI driver on ${this.target} was lost (channel state ${State[next]})`;
-        for (const listener of this.lostListeners) listener(reason);
+        this.lost = reason;
+        this.resolveLost(reason);
+        for (const listener of this.lostListeners.splice(0)) listener(reason);
       });
     };
     watch(State.READY);
