@@ -1,9 +1,9 @@
+import { status as Status } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { join } from 'node:path';
-import { buildConfig, ExitError, type SidecarConfig } from './config/config.js';
+import { buildConfig, ExitError, invalidDurations, type SidecarConfig } from './config/config.js';
 import { FlagError, HelpRequested, parseFlags, usage } from './config/flags.js';
-import { status as Status } from '@grpc/grpc-js';
 import { ConnectionLostError, CsiConnection, type CallRecord } from './csi/connection.js';
 import { errorText, isGrpcError } from './csi/errors.js';
 import {
@@ -169,6 +169,8 @@ export function loadConfig(argv: readonly string[], out: { stdout: NodeJS.Writab
 
 /** Start-up checks the Go sidecar does not make (it panics or fails later on every object). */
 function validateBeyondFlags(config: SidecarConfig): void {
+  const durations = invalidDurations(config);
+  if (durations) throw new ExitError(1, durations);
   try {
     validateUuidLength('snapshot-name-uuid-length', config.snapshotNameUuidLength);
     validateUuidLength('groupsnapshot-name-uuid-length', config.groupSnapshotNameUuidLength);
