@@ -60,8 +60,8 @@ export async function checkDriver(conn: CsiConnection, config: SidecarConfig, lo
       return await conn.whileConnected(work);
     } catch (err) {
       if (err instanceof ConnectionLostError) throw err;
-      // A call cut short by the driver's exit fails (UNAVAILABLE) as the loss is reported: the
-      // loss is the cause worth naming, and it gets the connection-loss exit path.
+      // A call cut short by the driver's exit fails (UNAVAILABLE) just after the connection has
+      // reported the loss: the loss is the cause worth naming, and it takes the loss's exit path.
       if (conn.lostReason !== undefined) throw new ConnectionLostError(conn.lostReason);
       throw failure(err);
     }
