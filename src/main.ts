@@ -1,10 +1,11 @@
+import { status as Status } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { ClusterConfig } from './kube/cluster-config.js';
 import { join } from 'node:path';
-import { buildConfig, ExitError, type SidecarConfig } from './config/config.js';
+import { buildConfig, ExitError, invalidDurations, type SidecarConfig } from './config/config.js';
 import { FlagError, HelpRequested, parseFlags, usage } from './config/flags.js';
-import { CsiConnection, type CallRecord } from './csi/connection.js';
-import { errorText } from './csi/errors.js';
+import { ConnectionLostError, CsiConnection, type CallRecord } from './csi/connection.js';
+import { errorText, isGrpcError } from './csi/errors.js';
 import { runTool, TOOLS } from './diagnose/cli.js';
 import {
   controllerCapabilities,
@@ -18,7 +19,7 @@ import { RestClient } from './kube/rest.js';
 import { startHttpServer, type RunningHttpServer } from './observe/http-server.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { createMetrics } from './observe/metrics.js';
-import { serve } from './serve.js';
+import { reportDriverLoss, serve } from './serve.js';
 import { chooseGroupSnapshotVersion } from './sidecar/group/discovery.js';
 import { validateUuidLength } from './sidecar/names.js';
 import { packageRoot } from './util/package-root.js';
@@ -39,57 +40,67 @@ export interface DriverFacts {
   groupSnapshots: boolean;
 }
 
-/**
- * Connects to the driver and checks it can serve snapshots, in the Go sidecar's order and with its
- * exit codes: a driver that cannot create snapshots, or a wrong name prefix, stops the process;
- * a driver without group snapshots only switches that feature off.
- */
-export async function startDriver(
-  config: SidecarConfig,
-  log: Logger,
-  observeCall?: (record: CallRecord) => void,
-): Promise<{ conn: CsiConnection; facts: DriverFacts }> {
-  let conn: CsiConnection;
+/** Connects to the driver's socket (waiting up to 30 s for it), with the Go sidecar's exit code on failure. */
+export async function connectDriver(config: SidecarConfig, log: Logger, observeCall?: (record: CallRecord) => void): Promise<CsiConnection> {
   try {
-    conn = await CsiConnection.connect({ address: config.csiAddress, log, ...(observeCall ? { observeCall } : {}) });
+    return await CsiConnection.connect({ address: config.csiAddress, log, ...(observeCall ? { observeCall } : {}) });
   } catch (err) {
     throw new ExitError(1, errorText(err).startsWith('error connecting') ? errorText(err) : `error connecting to CSI driver: ${errorText(err)}`);
   }
-  try {
-    let name: string;
-    try {
-      name = await getDriverName(conn, config.timeoutMs);
-    } catch (err) {
-      throw new ExitError(1, `error getting CSI driver name: ${errorText(err)}`);
-    }
-    log.v(2).info('CSI driver name', { driver: name });
+}
 
+/**
+ * Checks a connected driver can serve snapshots, in the Go sidecar's order and with its exit
+ * codes: a driver that cannot create snapshots, or a wrong name prefix, stops the process; a driver
+ * without a GroupController service only switches group snapshots off. A driver that goes away
+ * during any of it ends start-up with ConnectionLostError, whichever call noticed first.
+ */
+export async function checkDriver(conn: CsiConnection, config: SidecarConfig, log: Logger): Promise<DriverFacts> {
+  const step = async <T>(work: Promise<T>, failure: (err: unknown) => ExitError): Promise<T> => {
     try {
-      await waitForDriverReady(conn, { timeoutMs: config.timeoutMs, log });
+      return await conn.whileConnected(work);
     } catch (err) {
-      throw new ExitError(1, `error waiting for CSI driver to be ready: ${errorText(err)}`);
+      if (err instanceof ConnectionLostError) throw err;
+      // A call cut short by the driver's exit fails (UNAVAILABLE) just after the connection has
+      // reported the loss: the loss is the cause worth naming, and it takes the loss's exit path.
+      if (conn.lostReason !== undefined) throw new ConnectionLostError(conn.lostReason);
+      throw failure(err);
     }
+  };
 
-    let controller: Set<string>;
-    try {
-      controller = await controllerCapabilities(conn, config.timeoutMs);
-    } catch (err) {
-      throw new ExitError(1, `error determining if driver supports create/delete snapshot operations: ${errorText(err)}`);
-    }
-    if (!controller.has('CREATE_DELETE_SNAPSHOT')) throw new ExitError(1, `CSI driver ${name} does not support ControllerCreateSnapshot`);
-    if (config.snapshotNamePrefix === '') throw new ExitError(1, 'Snapshot name prefix cannot be of length 0');
+  const name = await step(getDriverName(conn, config.timeoutMs), (err) => new ExitError(1, `error getting CSI driver name: ${errorText(err)}`));
+  log.v(2).info('CSI driver name', { driver: name });
 
-    let groupSnapshots = config.featureGates.CSIVolumeGroupSnapshot;
-    let group = new Set<string>();
-    if (groupSnapshots) {
-      try {
-        group = await groupControllerCapabilities(conn, config.timeoutMs);
-      } catch (err) {
-        log.warn('Cannot read the driver\'s group snapshot capabilities; group snapshots are disabled for this run', {
-          driver: name,
-          error: errorText(err),
-        });
-      }
+  await step(waitForDriverReady(conn, { timeoutMs: config.timeoutMs, log }), (err) => new ExitError(1, `error waiting for CSI driver to be ready: ${errorText(err)}`));
+
+  const controller = await step(
+    controllerCapabilities(conn, config.timeoutMs),
+    (err) => new ExitError(1, `error determining if driver supports create/delete snapshot operations: ${errorText(err)}`),
+  );
+  if (!controller.has('CREATE_DELETE_SNAPSHOT')) throw new ExitError(1, `CSI driver ${name} does not support ControllerCreateSnapshot`);
+  if (config.snapshotNamePrefix === '') throw new ExitError(1, 'Snapshot name prefix cannot be of length 0');
+
+  let groupSnapshots = config.featureGates.CSIVolumeGroupSnapshot;
+  let group = new Set<string>();
+  if (groupSnapshots) {
+    // UNIMPLEMENTED is a driver without a GroupController service: it simply has no group
+    // snapshots. Any other failure (UNAVAILABLE, a deadline, an internal error) is a driver that
+    // cannot answer now; taking it as "no group support" would silently serve a different feature
+    // set until the next restart, so it stops start-up as a failing ControllerGetCapabilities does.
+    const answer = await step(
+      groupControllerCapabilities(conn, config.timeoutMs).catch((err: unknown) => {
+        if (isGrpcError(err) && err.code === Status.UNIMPLEMENTED) return undefined;
+        throw err;
+      }),
+      (err) => new ExitError(1, `error determining if driver supports create/delete group snapshot operations: ${errorText(err)}`),
+    );
+    if (answer === undefined) {
+      log.warn('The CSI driver has no GroupController service (GroupControllerGetCapabilities is unimplemented); group snapshots are disabled for this run, single snapshots are served', {
+        driver: name,
+      });
+      groupSnapshots = false;
+    } else {
+      group = answer;
       if (!group.has('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT')) {
         groupSnapshots = false;
         log.warn(
@@ -100,14 +111,26 @@ export async function startDriver(
         throw new ExitError(1, 'group snapshot name prefix cannot be of length 0');
       }
     }
+  }
 
-    log.info('CSI driver ready', {
-      driver: name,
-      controllerCapabilities: [...controller].sort(),
-      groupControllerCapabilities: [...group].sort(),
-      groupSnapshots,
-    });
-    return { conn, facts: { name, controllerCapabilities: controller, groupCapabilities: group, groupSnapshots } };
+  log.info('CSI driver ready', {
+    driver: name,
+    controllerCapabilities: [...controller].sort(),
+    groupControllerCapabilities: [...group].sort(),
+    groupSnapshots,
+  });
+  return { name, controllerCapabilities: controller, groupCapabilities: group, groupSnapshots };
+}
+
+/** Connects to the driver and checks it (connectDriver, then checkDriver); the connection is closed on failure. */
+export async function startDriver(
+  config: SidecarConfig,
+  log: Logger,
+  observeCall?: (record: CallRecord) => void,
+): Promise<{ conn: CsiConnection; facts: DriverFacts }> {
+  const conn = await connectDriver(config, log, observeCall);
+  try {
+    return { conn, facts: await checkDriver(conn, config, log) };
   } catch (err) {
     conn.close();
     throw err;
@@ -147,6 +170,8 @@ export function loadConfig(argv: readonly string[], out: { stdout: NodeJS.Writab
 
 /** Start-up checks the Go sidecar does not make (it panics or fails later on every object). */
 function validateBeyondFlags(config: SidecarConfig): void {
+  const durations = invalidDurations(config);
+  if (durations) throw new ExitError(1, durations);
   try {
     validateUuidLength('snapshot-name-uuid-length', config.snapshotNameUuidLength);
     validateUuidLength('groupsnapshot-name-uuid-length', config.groupSnapshotNameUuidLength);
@@ -233,8 +258,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       log.warn('No Kubernetes configuration (no --kubeconfig and not running in a pod): the CSI driver was checked, no snapshot objects are served. Waiting for SIGTERM.');
     }
     // Group snapshots need both the driver's capability (checked in startDriver) and a served API.
+    // The driver may go away while discovery waits on the API server: that ends start-up at once.
     const groupSnapshotVersion =
-      kubeConfig && facts.groupSnapshots ? await chooseGroupSnapshotVersion(new RestClient({ kubeConfig }), config.timeoutMs, log) : undefined;
+      kubeConfig && facts.groupSnapshots ? await conn.whileConnected(chooseGroupSnapshotVersion(new RestClient({ kubeConfig }), config.timeoutMs, log)) : undefined;
 
     const code = await serve({
       config,
@@ -254,6 +280,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     conn?.close();
     await http?.stop();
+    if (err instanceof ConnectionLostError) {
+      reportDriverLoss(log, err.reason);
+      await log.flush();
+      return 1;
+    }
     log.error(err instanceof Error ? err.message : String(err));
     await log.flush();
     return err instanceof ExitError ? err.exitCode : 1;

@@ -174,6 +174,16 @@ function bind(controller: { start(signal?: AbortSignal): Promise<void>; stop(): 
   return { start: (signal) => controller.start(signal), stop: () => controller.stop() };
 }
 
+/** What the sidecar leaves behind when the driver goes away: the container's termination message and one log line. */
+export function reportDriverLoss(log: Logger, reason: string): void {
+  try {
+    writeFileSync(TERMINATION_LOG, 'Lost connection to CSI driver, exiting');
+  } catch {
+    // Outside a container there is no termination log; the log line says the same.
+  }
+  log.error('Lost connection to CSI driver, exiting', { reason });
+}
+
 interface Stopping {
   /** The exit code, once the process should end. */
   code: Promise<number>;
@@ -222,13 +232,9 @@ function waitForStop(conn: CsiConnection, log: Logger, graceful: () => Promise<v
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Also heard when the driver went away before serving began (onLost calls late listeners at once).
   conn.onLost((reason) => {
-    try {
-      writeFileSync(TERMINATION_LOG, 'Lost connection to CSI driver, exiting');
-    } catch {
-      // Outside a container there is no termination log; the log line says the same.
-    }
-    log.error('Lost connection to CSI driver, exiting', { reason });
+    reportDriverLoss(log, reason);
     exit(1);
   });
   return { code, exit, stopping: () => signalled };

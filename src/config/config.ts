@@ -1,5 +1,6 @@
 import { FeatureGateError, parseFeatureGates, type FeatureGates } from './feature-gates.js';
 import type { ParsedFlags } from './flags.js';
+import { formatGoDuration } from './go-values.js';
 import type { LogFormat } from '../observe/logger.js';
 
 /** The sidecar's settings, typed, after validation. Durations are in milliseconds. */
@@ -111,4 +112,35 @@ export function buildConfig(parsed: ParsedFlags): SidecarConfig {
     verbosity: v['v'],
     logFormat: format === 'json' ? 'json' : 'text',
   };
+}
+
+/**
+ * The durations that mean nothing at zero or below. Go accepts them all, and then every CSI call
+ * fails at once with DeadlineExceeded (`--timeout=0s`) or failed objects are retried in a tight
+ * loop (`--retry-interval-*`); refusing them at start-up names the mistake instead. The resync
+ * period is 0 to turn the periodic pass off, so only a negative one is refused. The leader-election
+ * durations are checked, when election is on, by their own nesting rule; `--log-flush-frequency`
+ * with the logging options. In the flag table's order, so the message reads like --help.
+ */
+const DURATION_RULES: ReadonlyArray<{ flag: string; value: (c: SidecarConfig) => number; zeroAllowed: boolean; what: string; example: string }> = [
+  { flag: 'resync-period', value: (c) => c.resyncPeriodMs, zeroAllowed: true, what: 'how often every object is looked at again; 0 turns that off', example: '15m' },
+  { flag: 'timeout', value: (c) => c.timeoutMs, zeroAllowed: false, what: 'the deadline of every CSI call', example: '1m' },
+  { flag: 'retry-interval-start', value: (c) => c.retryIntervalStartMs, zeroAllowed: false, what: 'the first retry delay after a failure', example: '1s' },
+  { flag: 'retry-interval-max', value: (c) => c.retryIntervalMaxMs, zeroAllowed: false, what: 'the longest retry delay', example: '5m' },
+];
+
+/**
+ * One line naming every duration flag whose value cannot work, with what the flag is for and a
+ * value that does; undefined when all are usable. Start-up refuses them with exit 1, as it does the
+ * Go sidecar's own semantic checks (an invalid --log-flush-frequency, say); exit 2 stays for values
+ * that do not parse.
+ */
+export function invalidDurations(config: SidecarConfig): string | undefined {
+  const problems = DURATION_RULES.flatMap(({ flag, value, zeroAllowed, what, example }) => {
+    const ms = value(config);
+    if (ms > 0 || (zeroAllowed && ms === 0)) return [];
+    const need = zeroAllowed ? 'must not be negative' : 'must be positive';
+    return [`--${flag}=${formatGoDuration(ms)} is invalid: it ${need} (${what}), for example --${flag}=${example}`];
+  });
+  return problems.length > 0 ? problems.join('; ') : undefined;
 }

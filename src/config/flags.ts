@@ -23,14 +23,14 @@ export interface FlagDefinition {
 
 export const FLAGS = [
   // The sidecar's own flags.
-  { group: 'sidecar', name: 'resync-period', type: 'duration', default: 15 * 60_000, help: 'How often every content object is looked at again even without a change. 0 disables the periodic pass.' },
+  { group: 'sidecar', name: 'resync-period', type: 'duration', default: 15 * 60_000, help: 'How often every content object is looked at again even without a change. 0 disables the periodic pass; negative values are refused.' },
   { group: 'sidecar', name: 'snapshot-name-prefix', type: 'string', default: 'snapshot', help: 'Prefix of the snapshot name sent to the driver in CreateSnapshot; the VolumeSnapshot UID follows it. Must not be empty.' },
   { group: 'sidecar', name: 'snapshot-name-uuid-length', type: 'int', default: -1, help: 'Use only this many characters of the VolumeSnapshot UID (dashes removed) in snapshot names; -1 uses the whole UID with dashes. For drivers with short name limits.' },
   { group: 'sidecar', name: 'worker-threads', type: 'int', default: 10, help: 'Number of content objects worked on at once, for single and (separately) group snapshots.' },
-  { group: 'sidecar', name: 'timeout', type: 'duration', default: 60_000, help: 'Deadline of each CSI operation (and of the start-up probes and capability checks).' },
+  { group: 'sidecar', name: 'timeout', type: 'duration', default: 60_000, help: 'Deadline of each CSI operation (and of the start-up probes and capability checks). Must be positive.' },
   { group: 'sidecar', name: 'extra-create-metadata', type: 'bool', default: false, help: 'Send the VolumeSnapshot (or VolumeGroupSnapshot) name and namespace and the content name to the driver as csi.storage.k8s.io/ parameters of create calls.' },
-  { group: 'sidecar', name: 'retry-interval-start', type: 'duration', default: 1000, help: 'First retry delay after a failed operation; it doubles on every further failure.' },
-  { group: 'sidecar', name: 'retry-interval-max', type: 'duration', default: 5 * 60_000, help: 'Longest retry delay after failed operations.' },
+  { group: 'sidecar', name: 'retry-interval-start', type: 'duration', default: 1000, help: 'First retry delay after a failed operation; it doubles on every further failure. Must be positive.' },
+  { group: 'sidecar', name: 'retry-interval-max', type: 'duration', default: 5 * 60_000, help: 'Longest retry delay after failed operations. Must be positive.' },
   { group: 'sidecar', name: 'node-deployment', type: 'bool', default: false, help: 'Run one sidecar per node: handle only objects labelled snapshot.storage.kubernetes.io/managed-by=$NODE_NAME. Needs NODE_NAME; cannot be combined with --leader-election.' },
   { group: 'sidecar', name: 'groupsnapshot-name-prefix', type: 'string', default: 'groupsnapshot', help: 'Prefix of the group snapshot name sent in CreateVolumeGroupSnapshot; the VolumeGroupSnapshot UID follows it. Must not be empty while group snapshots are on.' },
   { group: 'sidecar', name: 'groupsnapshot-name-uuid-length', type: 'int', default: -1, help: 'As --snapshot-name-uuid-length, for group snapshot names.' },

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { connectivityState as State } from '@grpc/grpc-js';
+import { statSync, type Stats } from 'node:fs';
 import type { Logger } from '../observe/logger.js';
 import { errorText, isGrpcError } from './errors.js';
 import { messageTypes, methodDefinition, type CsiMethod, type RequestOf, type ResponseOf } from './methods.js';
@@ -36,18 +37,61 @@ const IDLE_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * Normalises `--csi-address` to a grpc-js target. Only unix sockets are accepted: the sidecar must
- * notice the driver going away, and that is only defined for a local socket.
+ * notice the driver going away, and that is only defined for a local socket. The refusals say what
+ * was given and what to give instead, for the operator who reads them in a crash-looping pod.
  */
 export function csiTarget(address: string): string {
+  const example = 'for example --csi-address=/csi/csi.sock or --csi-address=unix:///csi/csi.sock';
   if (address.startsWith('/')) return `unix://${address}`;
-  if (address.startsWith('unix://')) {
-    const path = address.slice('unix://'.length);
-    if (!path.startsWith('/')) throw new Error(`CSI address ${JSON.stringify(address)} must name an absolute socket path (unix:///path)`);
-    return address;
+  if (address.startsWith('unix://') && address.slice('unix://'.length).startsWith('/')) return address;
+  if (address === '') throw new Error(`--csi-address is empty: give the absolute path of the CSI driver's socket, ${example}`);
+  // `unix:x`, `unix://x` and bare paths are all relative to a working directory the operator does not control.
+  const path = address.startsWith('unix:') ? address.slice('unix:'.length).replace(/^\/\//, '') : address;
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(address)?.[1];
+  if (scheme && scheme !== 'unix') {
+    throw new Error(`--csi-address=${address} is not a unix socket (scheme ${scheme}:): the sidecar talks to the CSI driver only over its unix socket; give the socket's absolute path, ${example}`);
   }
-  throw new Error(
-    `CSI address ${JSON.stringify(address)} is not a unix socket: only an absolute path or unix:///path is supported (OnConnectionLoss callback only supported for unix:// addresses)`,
-  );
+  throw new Error(`--csi-address=${address} is a relative path (${JSON.stringify(path)}): give the absolute path of the CSI driver's socket as this container mounts it, ${example}`);
+}
+
+/** What kind of file a path names, in words, for a path that exists but is not a socket. */
+function fileKind(stat: Stats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFile()) return 'a regular file';
+  if (stat.isFIFO()) return 'a named pipe';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'some other kind of file';
+}
+
+/**
+ * Throws when the socket path exists but is something else: nothing can accept a connection on a
+ * regular file or a directory (a common slip is naming the socket's directory), so the operator
+ * hears it at once instead of after the 30 s connection wait. A path that does not exist yet, or a
+ * socket nobody listens on, is waited for: the driver may still be starting.
+ */
+function refuseNonSocket(target: string): void {
+  const path = target.slice('unix://'.length);
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) {
+    throw new Error(
+      `error connecting to CSI driver: ${path} exists but is ${fileKind(stat)}, not a unix socket; --csi-address must name the socket the CSI driver listens on (check the driver's --endpoint and the shared volume's mount path)`,
+    );
+  }
+}
+
+/**
+ * The connection to the driver broke after it was established. The sidecar then ends (exit 1),
+ * whatever it was doing, as the Go sidecar does: a restarted driver may be a different one.
+ */
+export class ConnectionLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`Lost connection to CSI driver, exiting: ${reason}`);
+  }
 }
 
 /**
@@ -62,6 +106,9 @@ export class CsiConnection {
   private lastActivity = Date.now();
   private activeCalls = 0;
   private readonly lostListeners: Array<(reason: string) => void> = [];
+  private lost: string | undefined;
+  private readonly lostPromise: Promise<string>;
+  private resolveLost: (reason: string) => void = () => undefined;
 
   private constructor(
     readonly target: string,
@@ -74,6 +121,7 @@ export class CsiConnection {
       'grpc.max_reconnect_backoff_ms': 1000,
     });
     this.client = new grpc.Client(target, grpc.credentials.createInsecure(), { channelOverride: this.channel });
+    this.lostPromise = new Promise((resolve) => (this.resolveLost = resolve));
   }
 
   /**
@@ -82,6 +130,7 @@ export class CsiConnection {
    */
   static async connect(options: ConnectionOptions): Promise<CsiConnection> {
     const target = csiTarget(options.address);
+    refuseNonSocket(target);
     const conn = new CsiConnection(target, options);
     const limit = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const every = options.stillConnectingEveryMs ?? STILL_CONNECTING_EVERY_MS;
@@ -104,9 +153,31 @@ export class CsiConnection {
     return conn;
   }
 
-  /** Registers a listener for the connection breaking after start-up. */
+  /** Why the connection broke, once it has; undefined while it holds. */
+  get lostReason(): string | undefined {
+    return this.lost;
+  }
+
+  /**
+   * Registers a listener for the connection breaking. A listener registered after the break is
+   * called at once (asynchronously): a loss during start-up must not go unheard because nobody was
+   * listening yet.
+   */
   onLost(listener: (reason: string) => void): void {
-    this.lostListeners.push(listener);
+    const reason = this.lost;
+    if (reason !== undefined) queueMicrotask(() => listener(reason));
+    else this.lostListeners.push(listener);
+  }
+
+  /**
+   * Settles as `work` does, or rejects with ConnectionLostError as soon as the connection breaks
+   * (at once if it already has), so that no step of start-up outlives the driver.
+   */
+  whileConnected<T>(work: Promise<T>): Promise<T> {
+    const lost = this.lostPromise.then((reason): never => {
+      throw new ConnectionLostError(reason);
+    });
+    return Promise.race([work, lost]);
   }
 
   /** Calls one CSI RPC. `deadline` bounds the call (the sidecar passes now + --timeout). */
@@ -166,7 +237,9 @@ export class CsiConnection {
           return;
         }
         const reason = `connection to the CSI driver on ${this.target} was lost (channel state ${State[next]})`;
-        for (const listener of this.lostListeners) listener(reason);
+        this.lost = reason;
+        this.resolveLost(reason);
+        for (const listener of this.lostListeners.splice(0)) listener(reason);
       });
     };
     watch(State.READY);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { ApisApi } from '@kubernetes/client-node';
+import type { GroupVersion } from '../../src/testing/apiserver/index.js';
 import { raw, startHarness, type Harness, type Obj } from './helpers.js';
 
 let h: Harness | undefined;
@@ -37,6 +38,18 @@ describe('discovery', () => {
     expect((core.resources as Obj[]).map((r) => r.name)).toEqual(
       expect.arrayContaining(['namespaces', 'secrets', 'events', 'persistentvolumeclaims', 'persistentvolumes']),
     );
+  });
+
+  test.each([
+    // With v1 served, "v1.groupsnapshot.storage.k8s.io" sorts before "v1.snapshot.storage.k8s.io".
+    [['v1beta1', 'v1beta2', 'v1'], ['events.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'groupsnapshot.storage.k8s.io', 'snapshot.storage.k8s.io']],
+    [['v1'], ['events.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'groupsnapshot.storage.k8s.io', 'snapshot.storage.k8s.io']],
+    // Served at v1beta* only, the group snapshot APIServices sort after "v1.snapshot.storage.k8s.io".
+    [['v1beta1', 'v1beta2'], ['events.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'snapshot.storage.k8s.io', 'groupsnapshot.storage.k8s.io']],
+  ] as Array<[GroupVersion[], string[]]>)('/apis lists groups in the real server\'s order (group snapshot versions %j)', async (versions, order) => {
+    h = await startHarness({ groupSnapshotVersions: versions });
+    const list = (await raw(h.server, 'GET', '/apis')).json();
+    expect((list.groups as Obj[]).map((g) => g.name)).toEqual(order);
   });
 
   test('only the configured group snapshot versions are served', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { buildConfig, ExitError } from '../../src/config/config.js';
+import { buildConfig, ExitError, invalidDurations } from '../../src/config/config.js';
 import { FlagError, FLAGS, HelpRequested, parseFlags, usage } from '../../src/config/flags.js';
 import { formatGoDuration, parseGoBool, parseGoDuration, parseGoInt } from '../../src/config/go-values.js';
 
@@ -151,6 +151,8 @@ describe('flag parsing', () => {
     const config = buildConfig(parsed);
     expect(config.csiAddress).toMatch(/csi/);
     expect(config.leaderElection).toBe(true);
+    // What charts pass passes the start-up duration checks too.
+    expect(invalidDurations(config)).toBeUndefined();
   });
 
   test('usage lists every flag with its default', () => {
@@ -158,5 +160,31 @@ describe('flag parsing', () => {
     for (const flag of FLAGS) expect(text).toContain(`  -${flag.name}`);
     expect(text).toContain('(default 15m0s)');
     expect(text).toContain('(default "/run/csi/socket")');
+  });
+});
+
+describe('durations that cannot work', () => {
+  const check = (args: string[]): string | undefined => invalidDurations(buildConfig(parseFlags(args)));
+
+  test('the defaults, a resync period of 0 (off) and sub-second values are accepted', () => {
+    expect(check([])).toBeUndefined();
+    expect(check(['--resync-period=0', '--timeout=500ms', '--retry-interval-start=10ms', '--retry-interval-max=1ms'])).toBeUndefined();
+  });
+
+  test.each([
+    ['--timeout=0s', '--timeout=0s is invalid: it must be positive (the deadline of every CSI call), for example --timeout=1m'],
+    ['--timeout=-1m30s', '--timeout=-1m30s is invalid: it must be positive'],
+    ['--retry-interval-start=0', '--retry-interval-start=0s is invalid: it must be positive (the first retry delay after a failure)'],
+    ['--retry-interval-max=-1s', '--retry-interval-max=-1s is invalid: it must be positive (the longest retry delay)'],
+    ['--resync-period=-1ms', '--resync-period=-1ms is invalid: it must not be negative (how often every object is looked at again; 0 turns that off), for example --resync-period=15m'],
+  ])('%s is refused, saying what the flag is for', (arg, message) => {
+    expect(check([arg])).toContain(message);
+  });
+
+  test('every refused duration is named, in one line', () => {
+    const line = check(['--timeout=0s', '--resync-period=-5m', '--retry-interval-max=0s']) ?? '';
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line.match(/is invalid/g)).toHaveLength(3);
+    expect(line).toMatch(/^--resync-period=-5m0s .*; --timeout=0s .*; --retry-interval-max=0s /);
   });
 });

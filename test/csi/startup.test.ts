@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
@@ -77,6 +77,12 @@ describe('sidecar start-up against the sample driver', () => {
     expect(p.output).toMatch(/^W.*group snapshots are disabled for this run/m);
   });
 
+  test('a resync period of 0 (no periodic pass) is accepted', async () => {
+    const d = await driver();
+    const p = sidecar([`--csi-address=${d.socketPath}`, '--resync-period=0s']);
+    await p.waitForOutput(/CSI driver ready/);
+  });
+
   test('Z-13: with the group feature gate off the driver is not asked about groups', async () => {
     const d = await driver();
     const p = sidecar([`--csi-address=${d.socketPath}`, '--feature-gates=CSIVolumeGroupSnapshot=false']);
@@ -126,7 +132,7 @@ describe('sidecar start-up against the sample driver', () => {
 
 describe('sidecar start-up failures before any driver traffic', () => {
   test.each([
-    ['Z-05: a non-unix address', ['--csi-address=dns:///x:1'], 1, /only an absolute path or unix:\/\/\/path is supported/],
+    ['Z-05: a non-unix address', ['--csi-address=dns:///x:1'], 1, /--csi-address=dns:\/\/\/x:1 is not a unix socket \(scheme dns:\).*give the socket's absolute path, for example --csi-address=\/csi\/csi\.sock/],
     ['Z-01: node deployment with leader election', ['--node-deployment', '--leader-election'], 1, /Leader election cannot happen when node-deployment is set to true/],
     ['Z-03: both metrics addresses', ['--metrics-address=:1', '--http-endpoint=:2'], 1, /only one of `--metrics-address` and `--http-endpoint` can be set\./],
     ['Z-14: an unknown feature gate', ['--feature-gates=Foo=true'], 255, /Error while parsing feature gates: unrecognized feature gate: Foo/],
@@ -135,6 +141,45 @@ describe('sidecar start-up failures before any driver traffic', () => {
     const p = sidecar(args);
     expect((await p.waitForExit()).code).toBe(code);
     expect(p.output).toMatch(message);
+  });
+
+  test.each([
+    ['a bare relative path', 'csi.sock', '"csi.sock"'],
+    ['a dotted relative path', './run/csi.sock', '"./run/csi.sock"'],
+    ['unix:// with a relative path', 'unix://run/csi.sock', '"run/csi.sock"'],
+  ])('%s is refused at once with exit 1, saying what to give instead (no Go wording)', async (_name, address, shown) => {
+    const p = sidecar([`--csi-address=${address}`]);
+    expect((await p.waitForExit()).code).toBe(1);
+    const errors = p.output.split('\n').filter((line) => line.startsWith('E'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(
+      `error connecting to CSI driver: --csi-address=${address} is a relative path (${shown}): give the absolute path of the CSI driver's socket as this container mounts it, for example --csi-address=/csi/csi.sock or --csi-address=unix:///csi/csi.sock`,
+    );
+    expect(p.output).not.toMatch(/OnConnectionLoss|callback|Still connecting/);
+  });
+
+  test.each([
+    ['a regular file', 'a regular file', (path: string) => writeFileSync(path, 'not a socket')],
+    ['a directory (the socket\'s folder given by mistake)', 'a directory', (path: string) => mkdirSync(path)],
+  ])('a --csi-address that is %s is named as such at once (no 30 s wait), exit 1', async (_name, kind, make) => {
+    const dir = mkdtempSync(join(tmpdir(), 'csi-notsock-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'csi.sock');
+    make(path);
+    const p = sidecar([`--csi-address=${path}`]);
+    // Well inside the first 10 s "Still connecting" round of a sidecar that waits for the socket.
+    expect((await p.waitForExit(8_000)).code).toBe(1);
+    expect(p.output).toContain(`error connecting to CSI driver: ${path} exists but is ${kind}, not a unix socket; --csi-address must name the socket the CSI driver listens on`);
+    expect(p.output).not.toMatch(/Still connecting/);
+  });
+
+  test('durations that cannot work are refused in one line before the driver is contacted, exit 1', async () => {
+    const p = sidecar(['--timeout=0s', '--retry-interval-start=-1s', '--resync-period=-1m', '--csi-address=/nonexistent/socket', '--v=2']);
+    expect((await p.waitForExit()).code).toBe(1);
+    const errors = p.output.split('\n').filter((line) => line.startsWith('E'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/--resync-period=-1m0s is invalid: it must not be negative .*; --timeout=0s is invalid: it must be positive \(the deadline of every CSI call\), for example --timeout=1m; --retry-interval-start=-1s is invalid: it must be positive/);
+    expect(p.output).not.toMatch(/Connecting to CSI driver|Still connecting/);
   });
 
   test('Z-02: --node-deployment without NODE_NAME exits 255', async () => {

@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { PassThrough } from 'node:stream';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { Informer, type InformerOptions } from '../../src/kube/informer.js';
 import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CLASSES, VOLUME_SNAPSHOT_CONTENTS, type KubeObject } from '../../src/kube/resources.js';
 import { RestClient } from '../../src/kube/rest.js';
+import { createLogger } from '../../src/observe/logger.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
 
 const NANOS = 1763773512123456789n;
@@ -224,5 +226,76 @@ describe('Informer', () => {
     await informer.stop();
     expect(await pending).toBe(false);
     expect(informer.hasSynced()).toBe(false);
+  });
+});
+
+describe('Informer against a server with a small watch cache window', () => {
+  // As in production: the informer's watch breaks, more changes happen than the server's watch
+  // cache keeps, and resuming from its last resourceVersion is answered 410 by the window itself
+  // (no compaction helper involved). The informer must relist and report what it missed.
+  let small: TestApiServer;
+  let smallClient: RestClient;
+  beforeAll(async () => {
+    small = await startTestApiServer({ watchCache: { lowerBoundEvents: 4, eventFreshMs: 0 } });
+    smallClient = new RestClient({ kubeConfig: loadKubeConfig(small.kubeconfigPath) });
+  });
+  afterAll(async () => {
+    smallClient?.close();
+    await small?.stop();
+  });
+
+  test('an outage longer than the window: the resume is 410, the informer relists and converges', async () => {
+    const post = (obj: KubeObject) => smallClient.request<KubeObject>({ method: 'POST', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS), body: obj });
+    for (const name of ['stays', 'changes', 'vanishes']) await post(vsc(name));
+    let logText = '';
+    const stream = new PassThrough();
+    stream.setEncoding('utf8').on('data', (d: string) => (logText += d));
+    const seen: string[] = [];
+    const name = (o: KubeObject) => o.metadata?.name ?? '?';
+    const informer = new Informer<KubeObject>({
+      client: smallClient,
+      resource: VOLUME_SNAPSHOT_CONTENTS,
+      backoff: { initialMs: 20, maxMs: 200 },
+      watchTimeoutSeconds: 60,
+      log: createLogger({ verbosity: 2, stream }),
+      handlers: {
+        onAdd: (o) => seen.push(`add ${name(o)}`),
+        onUpdate: (_a, b) => seen.push(`update ${name(b)}`),
+        onDelete: (o) => seen.push(`delete ${name(o)}`),
+      },
+    });
+    running.push(informer);
+    informer.start();
+    await informer.waitForSync();
+    await until(() => small.openWatches() === 1, 'the watch');
+    const resumeFrom = Number(informer.lastResourceVersion());
+
+    const outage = small.faults.fail({ verb: 'watch', resource: 'volumesnapshotcontents', code: 500, times: 1_000_000 });
+    small.closeWatches();
+    await smallClient.request({ method: 'DELETE', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, 'vanishes') });
+    await smallClient.request({ method: 'PATCH', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, 'changes'), contentType: 'application/merge-patch+json', body: { metadata: { labels: { step: 'x' } } } });
+    for (let i = 0; i < 4; i++) await post(vsc(`appears-${i}`));
+    await until(() => small.requests.count({ verb: 'watch', resource: 'volumesnapshotcontents', injected: true }) > 0, 'a refused watch');
+    const lists = small.requests.count({ verb: 'list', resource: 'volumesnapshotcontents' });
+    small.faults.remove(outage);
+    // The informer's resume point has left the window: the server itself answers it 410.
+    const answer: unknown[] = [];
+    await smallClient.watch<KubeObject>({
+      path: collectionPath(VOLUME_SNAPSHOT_CONTENTS),
+      query: { resourceVersion: String(resumeFrom), timeoutSeconds: 1 },
+      signal: AbortSignal.timeout(10_000),
+      onEvent: (event) => answer.push(event),
+    });
+    expect(answer).toEqual([expect.objectContaining({ type: 'ERROR', object: expect.objectContaining({ code: 410, reason: 'Expired' }) })]);
+
+    await until(() => seen.includes('delete vanishes') && seen.includes('update changes') && seen.includes('add appears-3'), 'the relist');
+    expect(logText).toMatch(new RegExp(`watch resourceVersion expired, listing again .*resourceVersion="${resumeFrom}"`));
+    expect(small.requests.count({ verb: 'list', resource: 'volumesnapshotcontents' })).toBeGreaterThan(lists);
+    expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(['appears-0', 'appears-1', 'appears-2', 'appears-3', 'changes', 'stays']);
+    expect(seen.filter((l) => l.includes('stays'))).toEqual(['add stays']);
+    // And it follows changes again from the relist on.
+    await until(() => small.openWatches() === 1, 'the watch after relisting');
+    await post(vsc('later'));
+    await until(() => seen.includes('add later'), 'events after the relist');
   });
 });

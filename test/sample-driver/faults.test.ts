@@ -147,6 +147,7 @@ describe('fault injection', () => {
     });
     await expect(driver.patchFaults({ errors: { Probe: { code: 'NOPE' } } })).rejects.toThrow(/HTTP 400.*NOPE/);
     await expect(driver.setFaults({ exitAfterCalls: -1 })).rejects.toThrow(/HTTP 400/);
+    await expect(driver.setFaults({ exitOn: 'Probe' } as never)).rejects.toThrow(/HTTP 400.*exitOn must be a list of strings/);
     await expect(driver.setFaults({ surprise: true } as never)).rejects.toThrow(/unknown fault "surprise"/);
     expect(await driver.faults()).toEqual({ latencyMs: { Probe: 5, CreateSnapshot: 7 } });
     expect(await driver.setFaults({ readyDelayMs: 10 })).toEqual({ readyDelayMs: 10 });
@@ -169,6 +170,32 @@ describe('exitAfterCalls', () => {
       expect(err?.code).toBe(status.UNAVAILABLE);
       expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
       expect(lstatSync(crashing.socketPath).isSocket()).toBe(true);
+    } finally {
+      c.close();
+      await crashing.dispose();
+    }
+  });
+
+  test('exitOn: answers other methods, then dies abruptly when a named method or service is called', async () => {
+    const crashing = await startSampleDriver({ faults: { exitOn: ['Probe', 'GroupController'] } });
+    const c = new CsiClient(crashing.endpoint);
+    try {
+      // Methods not named are answered, however many come first.
+      await c.getPluginInfo();
+      await c.controllerGetCapabilities();
+      await c.getPluginInfo();
+      expect(crashing.running).toBe(true);
+      const err = await c.probe().then(
+        () => undefined,
+        (e: { code: number }) => e,
+      );
+      expect(err?.code).toBe(status.UNAVAILABLE);
+      expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      // A whole service named: any of its methods is the moment (after restart() with the same --faults).
+      await crashing.start();
+      await c.getPluginInfo();
+      await expectCode(c.groupControllerGetCapabilities(), status.UNAVAILABLE);
+      expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
     } finally {
       c.close();
       await crashing.dispose();

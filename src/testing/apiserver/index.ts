@@ -14,6 +14,7 @@ import { RestOperations, type Scope } from './rest.js';
 import { ApiHttpServer } from './server.js';
 import { Storage } from './storage.js';
 import { WatchHub } from './watch.js';
+import { DEFAULT_WATCH_CACHE, type WatchCacheOptions } from './watch-cache.js';
 
 export type { RequestRecord, RequestFilter } from './accounting.js';
 export type { FailureSpec, LatencySpec, FaultMatch, WatchLagSpec } from './faults.js';
@@ -21,6 +22,7 @@ export { RequestLog } from './accounting.js';
 export type { DeniedAccess } from './access.js';
 export { Faults } from './faults.js';
 export type { GroupVersion } from './crd-schemas.js';
+export { DEFAULT_WATCH_CACHE, type WatchCacheOptions } from './watch-cache.js';
 
 export interface TestApiServerOptions {
   /** TCP port on 127.0.0.1 (0 = any free port). */
@@ -31,8 +33,14 @@ export interface TestApiServerOptions {
   groupSnapshotVersions?: GroupVersion[];
   /** Bearer token clients must send (random by default). */
   token?: string;
-  /** Changes kept per resource for watches resuming from an older resourceVersion. */
+  /** Changes kept per resource for lists at an older resourceVersion (and their continue tokens). */
   historyLimit?: number;
+  /**
+   * The watch cache window watches resume from, per resource; older resourceVersions answer 410
+   * Expired. Default: the real kube-apiserver's (DEFAULT_WATCH_CACHE). A small window (say
+   * `{ lowerBoundEvents: 5, eventFreshMs: 0 }`) makes informers meet 410 after a short outage.
+   */
+  watchCache?: Partial<WatchCacheOptions>;
   /** Interval of BOOKMARK events on watches that allow them (default 60 s, like the real server). */
   bookmarkIntervalMs?: number;
   /** Duration of a watch without timeoutSeconds (default 1800 s). */
@@ -67,7 +75,7 @@ export interface TestApiServer {
   requests: RequestLog;
   /** The cluster-wide resourceVersion now. */
   resourceVersion(): number;
-  /** Drops watch history: resuming a watch from an older resourceVersion answers 410 Expired. */
+  /** Drops all history up to now: resuming a watch (or listing) from an older resourceVersion answers 410 Expired. */
   compact(): number;
   /** Ends every open watch (clients re-establish them). Returns how many were closed. */
   closeWatches(): number;
@@ -98,7 +106,7 @@ export function parseGroupSnapshotVersions(text: string): GroupVersion[] {
 export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
   const resources = buildResources(options.groupSnapshotVersions ?? ALL_GROUP_SNAPSHOT_VERSIONS);
   const registry = new ResourceRegistry(options.snapshotApi === false ? resources.filter((r) => r.group !== SNAPSHOT_GROUP) : resources);
-  const storage = new Storage(options.historyLimit ?? 10_000);
+  const storage = new Storage(options.historyLimit ?? 10_000, undefined, { ...DEFAULT_WATCH_CACHE, ...options.watchCache });
   const access = new AccessPolicy(options.deny);
   const rest = new RestOperations(storage, registry, access);
   const hub = new WatchHub();

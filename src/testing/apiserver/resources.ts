@@ -232,6 +232,25 @@ export function buildResources(groupVersions: GroupVersion[]): ResourceDef[] {
   return resources;
 }
 
+/**
+ * The aggregator's GroupPriorityMinimum of the built-in groups served here (kube-apiserver's
+ * default APIService priorities); CRD groups are registered with 1000. A built-in group missing
+ * here is an error, so a group added to this server cannot land in an invented place.
+ */
+const BUILT_IN_GROUP_PRIORITY: Record<string, number> = {
+  'events.k8s.io': 17750,
+  'authorization.k8s.io': 17600,
+  'coordination.k8s.io': 16500,
+};
+const CRD_GROUP_PRIORITY = 1000;
+
+function groupPriority(def: ResourceDef): number {
+  if (def.custom) return CRD_GROUP_PRIORITY;
+  const priority = BUILT_IN_GROUP_PRIORITY[def.group];
+  if (priority === undefined) throw new Error(`no discovery priority for the built-in group ${def.group}: add kube-apiserver's to BUILT_IN_GROUP_PRIORITY`);
+  return priority;
+}
+
 /** Looks resources up by group, version and plural. */
 export class ResourceRegistry {
   private readonly byPath = new Map<string, ResourceDef>();
@@ -244,16 +263,28 @@ export class ResourceRegistry {
     return this.byPath.get(`${group}/${version}/${plural}`);
   }
 
-  /** Groups in discovery order (core excluded), each with its versions, most preferred first. */
+  /**
+   * Groups in the real server's `/apis` order (core excluded), each with its versions, most
+   * preferred first. kube-apiserver's aggregator sorts its APIServices, one per group version named
+   * `<version>.<group>`, by group priority (highest first), then by that name, and lists each group
+   * where its first APIService falls. Every CRD group has priority 1000, so among the snapshot
+   * groups the one with the alphabetically first `<version>.<group>` comes first:
+   * groupsnapshot.storage.k8s.io (v1.groupsnapshot…) before snapshot.storage.k8s.io (v1.snapshot…),
+   * but snapshot first when the group snapshot API is served at v1beta* only.
+   */
   groups(): { name: string; versions: string[] }[] {
-    const groups = new Map<string, Set<string>>();
+    const groups = new Map<string, { versions: Set<string>; priority: number }>();
     for (const def of this.all) {
       if (!def.group) continue;
-      const set = groups.get(def.group) ?? new Set<string>();
-      def.versions.forEach((v) => set.add(v));
-      groups.set(def.group, set);
+      const entry = groups.get(def.group) ?? { versions: new Set<string>(), priority: groupPriority(def) };
+      def.versions.forEach((v) => entry.versions.add(v));
+      groups.set(def.group, entry);
     }
-    return [...groups].map(([name, versions]) => ({ name, versions: [...versions].sort(byVersionPriority) }));
+    const apiServices = [...groups].flatMap(([group, { versions, priority }]) => [...versions].map((version) => ({ group, name: `${version}.${group}`, priority })));
+    // Byte order, as Go compares strings.
+    apiServices.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const order = [...new Set(apiServices.map((a) => a.group))];
+    return order.map((name) => ({ name, versions: [...(groups.get(name)?.versions ?? [])].sort(byVersionPriority) }));
   }
 
   inGroupVersion(group: string, version: string): ResourceDef[] {

@@ -174,7 +174,8 @@ export class ApiHttpServer {
     };
 
     const delay = this.ctx.faults.latencyFor(info);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    // Unref'd: a request held for minutes must not keep a finished test process alive.
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
     const injected = this.ctx.faults.check(info);
     if (injected) {
       record(injected.code, true);

@@ -1,4 +1,5 @@
 import type { JsonObject } from './json.js';
+import { checkWatchCacheOptions, DEFAULT_WATCH_CACHE, WatchCache, type WatchCacheOptions } from './watch-cache.js';
 
 /** One version of one object, in the storage form. Never mutated once stored. */
 export interface StoredObject {
@@ -35,8 +36,10 @@ export function makeStored(object: JsonObject, rv: number): StoredObject {
 }
 
 /**
- * The objects of one resource, indexed by key and by namespace, with the change history a watch
- * resumes from. `horizon` is the resourceVersion at and below which history is no longer kept.
+ * The objects of one resource, indexed by key and by namespace, with two histories: the one lists
+ * at an old resourceVersion read (as etcd keeps it; `horizon` is the resourceVersion at and below
+ * which it is gone), and the watch cache window watches resume from (`watchCache`), which is
+ * shorter, as on a real server.
  */
 export class Collection {
   readonly byKey = new Map<string, StoredObject>();
@@ -45,8 +48,16 @@ export class Collection {
   readonly log: StoreEvent[] = [];
   horizon = 0;
   readonly subscribers = new Set<Subscriber>();
+  readonly watchCache: WatchCache;
 
-  constructor(private readonly historyLimit: number) {}
+  constructor(
+    private readonly historyLimit: number,
+    watchCache: WatchCacheOptions = DEFAULT_WATCH_CACHE,
+    startRv = 0,
+    now: () => number = () => performance.now(),
+  ) {
+    this.watchCache = new WatchCache(watchCache, startRv, now);
+  }
 
   get(key: string): StoredObject | undefined {
     return this.byKey.get(key);
@@ -82,6 +93,7 @@ export class Collection {
       ns.set(current.key, current);
     }
     this.log.push(event);
+    this.watchCache.add(event);
     if (this.log.length > this.historyLimit * 1.25) {
       const dropped = this.log.splice(0, this.log.length - this.historyLimit);
       this.horizon = Math.max(this.horizon, (dropped[dropped.length - 1] as StoreEvent).rv);
@@ -89,8 +101,8 @@ export class Collection {
     for (const subscriber of this.subscribers) subscriber(event);
   }
 
-  /** Events after `rv`, or undefined when that part of the history is gone. */
-  eventsSince(rv: number): StoreEvent[] | undefined {
+  /** Events after `rv` in the list history, or undefined when that part of it is gone. */
+  private historySince(rv: number): StoreEvent[] | undefined {
     if (rv < this.horizon) return undefined;
     let lo = 0;
     let hi = this.log.length;
@@ -104,7 +116,7 @@ export class Collection {
 
   /** The objects as they were at `rv` (undefined when history no longer reaches back that far). */
   snapshotAt(rv: number): Map<string, StoredObject> | undefined {
-    const later = this.eventsSince(rv);
+    const later = this.historySince(rv);
     if (!later) return undefined;
     if (later.length === 0) return this.byKey;
     const snapshot = new Map(this.byKey);
@@ -117,6 +129,7 @@ export class Collection {
   }
 
   compact(rv: number): void {
+    this.watchCache.compact(rv);
     this.horizon = Math.max(this.horizon, rv);
     const keep = this.log.findIndex((e) => e.rv > rv);
     this.log.splice(0, keep === -1 ? this.log.length : keep);
@@ -126,13 +139,18 @@ export class Collection {
 /** All collections and the one cluster-wide resourceVersion counter. */
 export class Storage {
   private counter: number;
+  private readonly startRv: number;
   private readonly collections = new Map<string, Collection>();
 
   constructor(
     private readonly historyLimit = 10_000,
     firstResourceVersion = 1000,
+    private readonly watchCacheOptions: WatchCacheOptions = DEFAULT_WATCH_CACHE,
+    private readonly now: () => number = () => performance.now(),
   ) {
+    checkWatchCacheOptions(watchCacheOptions);
     this.counter = firstResourceVersion;
+    this.startRv = firstResourceVersion;
   }
 
   get resourceVersion(): number {
@@ -141,7 +159,9 @@ export class Storage {
 
   collection(storageKey: string): Collection {
     let c = this.collections.get(storageKey);
-    if (!c) this.collections.set(storageKey, (c = new Collection(this.historyLimit)));
+    // Every resource's watch cache starts with the server (as a real server's cachers do), also one
+    // first used later: a watch from before the start is 410, one from any later version is served.
+    if (!c) this.collections.set(storageKey, (c = new Collection(this.historyLimit, this.watchCacheOptions, this.startRv, this.now)));
     return c;
   }
 

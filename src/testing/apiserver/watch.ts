@@ -125,9 +125,10 @@ export function serveWatch(storage: Storage, hub: WatchHub, scope: Scope, res: S
   let backlog: StoreEvent[] = [];
   if (!initialState && rvParam !== '' && rvParam !== '0') {
     const rv = Number(rvParam);
-    const since = Number.isInteger(rv) ? collection.eventsSince(rv) : undefined;
+    const since = Number.isInteger(rv) ? collection.watchCache.eventsSince(rv) : undefined;
     if (!since) {
-      const error = gone(`too old resource version: ${rvParam} (${collection.horizon + 1})`);
+      // The real server's words: the version asked for, and the oldest one it could resume from.
+      const error = gone(`too old resource version: ${rvParam} (${collection.watchCache.floor})`);
       writeNow('ERROR', toJson(error.toStatus()));
       stopLag?.();
       res.end();

@@ -18,6 +18,12 @@ export interface Faults {
   readyDelayMs?: number;
   /** Answer this many more RPCs, then die abruptly (SIGKILL, like a crash) when the next one arrives. */
   exitAfterCalls?: number;
+  /**
+   * Die abruptly (SIGKILL, like a crash) when a call of one of these methods, or of any method of
+   * one of these services, arrives; the call is never answered. Unlike exitAfterCalls it names the
+   * moment by what the caller is doing, not by how many calls came before.
+   */
+  exitOn?: string[];
   /** The next N Probe calls answer ready=false. */
   probeNotReady?: number;
   /** Capabilities left out of the capability replies, so a caller's start-up checks can be tested. */
@@ -107,7 +113,7 @@ function stringList(value: unknown, what: string): string[] {
   return value as string[];
 }
 
-const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'probeNotReady', 'withhold', 'unimplemented', 'snapshotAnswer'];
+const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'exitOn', 'probeNotReady', 'withhold', 'unimplemented', 'snapshotAnswer'];
 
 /** Checks an untrusted JSON value and returns it as Faults; throws FaultError naming what is wrong. */
 export function validateFaults(input: unknown): Faults {
@@ -167,6 +173,7 @@ export function validateFaults(input: unknown): Faults {
     }
   }
   if (input.unimplemented !== undefined) out.unimplemented = stringList(input.unimplemented, 'unimplemented');
+  if (input.exitOn !== undefined) out.exitOn = stringList(input.exitOn, 'exitOn');
   if (input.snapshotAnswer !== undefined) out.snapshotAnswer = validateSnapshotAnswer(input.snapshotAnswer);
   return out;
 }
@@ -263,6 +270,7 @@ export class FaultState {
       if (f.exitAfterCalls <= 0) decision.crash = true;
       else f.exitAfterCalls -= 1;
     }
+    if ((f.exitOn ?? []).some((name) => name === method || name === service)) decision.crash = true;
     decision.unimplemented = (f.unimplemented ?? []).some((name) => name === method || name === service);
     decision.latencyMs = f.latencyMs?.[method] ?? f.latencyMs?.['*'] ?? 0;
     const key = f.errors && (method in f.errors ? method : '*' in f.errors ? '*' : undefined);

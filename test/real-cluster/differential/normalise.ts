@@ -40,9 +40,13 @@ export function normaliseValue(value: unknown, context: NormaliseContext): unkno
     const out: Record<string, unknown> = {};
     let object = value as Record<string, unknown>;
     // The real server lists a group version's custom resources in the order of an unordered map
-    // (its CRD lister), which differs from one server start to the next: sorted by name here.
+    // (its CRD lister), which differs from one server start to the next; each resource's own
+    // subresources follow it in a stable order. So only the resources are put in name order (byte
+    // order, by the part before '/'), and the stable sort keeps each one's subresources as the
+    // server sent them, where they are still compared.
     if (object.kind === 'APIResourceList' && Array.isArray(object.resources)) {
-      const resources = [...(object.resources as { name?: unknown }[])].sort((a, b) => String(a.name).localeCompare(String(b.name)));
+      const base = (entry: { name?: unknown }): string => String(entry.name).split('/')[0] ?? '';
+      const resources = [...(object.resources as { name?: unknown }[])].sort((a, b) => (base(a) < base(b) ? -1 : base(a) > base(b) ? 1 : 0));
       object = { ...object, resources };
     }
     for (const key of Object.keys(object).sort()) {

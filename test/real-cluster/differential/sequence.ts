@@ -18,8 +18,16 @@ function snapshotClass(name: string, labels: Record<string, string>, extra: Body
   return { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name, labels }, driver: DRIVER, deletionPolicy: 'Delete', ...extra };
 }
 
+/** The API groups both servers serve; the real one serves many more, which the order step leaves out. */
+const SHARED_GROUPS = new Set(['events.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'snapshot.storage.k8s.io', 'groupsnapshot.storage.k8s.io']);
+
 async function discovery(r: Recorder): Promise<void> {
   await r.send('version document keys', 'GET', '/version', {}, (body) => Object.keys(body).sort());
+  // The real server's group order is stable (aggregator priorities, then APIService names), and
+  // clients such as kubectl resolve resource names in that order: compared as each server sends it.
+  await r.send('API group order', 'GET', '/apis', {}, (body) =>
+    ((body.groups ?? []) as Body[]).map((group) => String(group.name)).filter((name) => SHARED_GROUPS.has(name)),
+  );
   await r.send('snapshot group', 'GET', '/apis/snapshot.storage.k8s.io');
   await r.send('snapshot v1 resources', 'GET', SNAP);
   await r.send('group snapshot group', 'GET', GROUP);
