@@ -49,6 +49,8 @@ export interface CutRequest<T> {
   parameters: Record<string, string>;
   secrets: Record<string, string>;
   deadline: Date;
+  /** For what the driver answered that is wrong but not fatal. */
+  log: Logger;
 }
 
 /** Secret references from class parameters, for reading a pre-provisioned snapshot. */
@@ -335,7 +337,7 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
     // At the default verbosity, as the Go sidecar logs each create it sends.
     this.deps.log.info(`Creating ${kind.noun} for ${kind.kind} ${name} through the CSI driver`, { name: requested });
     try {
-      seen = await kind.cut({ object: working, name: requested, parameters, secrets, deadline: this.deadline() });
+      seen = await kind.cut({ object: working, name: requested, parameters, secrets, deadline: this.deadline(), log: this.deps.log });
     } catch (err) {
       if (err instanceof SyncError) throw err;
       if (classifyCreateError(err) === 'final') {

@@ -75,7 +75,7 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
     naming: { prefix: settings.snapshotNamePrefix, uuidLength: settings.snapshotNameUuidLength },
     ...(settings.extraCreateMetadata ? { metadataParameters: snapshotMetadataParameters } : {}),
     missingSource: (content) => (content.spec.source.volumeHandle ? undefined : `cannot create snapshot. Volume handle not found in snapshot content ${content.metadata.name}`),
-    cut: async ({ object, name, parameters, secrets, deadline }) => {
+    cut: async ({ object, name, parameters, secrets, deadline, log }) => {
       // The driver's identity was checked at start-up and a new driver process means a new
       // connection (the sidecar exits on connection loss), so CreateSnapshot is the only RPC.
       const { snapshot } = await createSnapshot(
@@ -83,14 +83,17 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
         { name, sourceVolumeId: object.spec.source.volumeHandle ?? '', parameters, secrets },
         deadline,
       );
-      // A repeated CreateSnapshot (a readiness check without LIST_SNAPSHOTS) must name the snapshot
-      // already recorded: CSI ties one snapshot to one name. Another id means the driver lost track;
-      // the recorded one is kept and nothing from this answer is trusted.
+      // A repeated CreateSnapshot (a readiness check without LIST_SNAPSHOTS) should name the snapshot
+      // already recorded: CSI ties one snapshot to one name. The recorded handle is kept, as the Go
+      // sidecar keeps it, and its readiness is taken; the mismatch is the driver's fault and is said.
       const recorded = object.status?.snapshotHandle;
       if (recorded && snapshot.snapshotId !== recorded) {
-        throw new Error(
-          `the CSI driver answered CreateSnapshot for ${name} with snapshot id ${goQuote(snapshot.snapshotId)}, but ${goQuote(recorded)} is recorded for this content; the driver must answer one id per name (report it to its vendor); ${goQuote(recorded)} is kept`,
-        );
+        log.warn('The CSI driver answered CreateSnapshot with another snapshot id than the one recorded; the recorded id is kept. The driver should answer one id per name: report it to its vendor', {
+          content: object.metadata.name,
+          name,
+          recorded,
+          answered: snapshot.snapshotId,
+        });
       }
       return {
         snapshotHandle: snapshot.snapshotId,
