@@ -1,17 +1,20 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../../src/util/package-root.js';
 import { KubeHttp } from '../kube/http.js';
 import { writeKubeconfig } from '../kube/kubeconfig.js';
 import { kubectl } from './kubectl.js';
+import { SECRETS_COMPONENT, writeOverlay, writeUpstreamRbacOverlay } from './manifests.js';
 import { ManagedProcess } from './managed-process.js';
 import { freeLocalPort } from './ports.js';
 import { programPath, type UpstreamBinaries } from './upstream-binaries.js';
 import { pollUntil } from './wait.js';
 
-/** The ServiceAccount of manifests/rbac.yaml whose token the sidecar kubeconfig carries. */
+/** The ServiceAccount of manifests/ (applied to `default`) whose token the sidecar kubeconfig carries. */
 export const SIDECAR_SERVICE_ACCOUNT = { namespace: 'default', name: 'csi-snapshotter' };
+
+/** Suffix of the upstream RBAC's names (and ServiceAccount) that the Go sidecar runs under. */
+const UPSTREAM_RBAC_SUFFIX = '-upstream';
 
 export interface ControlPlaneOptions {
   /** Names the folder inside the run folder and prefixes the process names. */
@@ -24,6 +27,8 @@ export interface ControlPlane {
   server: string;
   adminKubeconfig: string;
   sidecarKubeconfig: string;
+  /** A token of a ServiceAccount bound to the Go sidecar's own upstream RBAC (optional Secret rule on). */
+  goSidecarKubeconfig: string;
   processes: ManagedProcess[];
 }
 
@@ -107,14 +112,41 @@ async function installSnapshotCrds(kubectlPath: string, adminKubeconfig: string,
   await kubectl(kubectlPath, adminKubeconfig, ['wait', '--for=condition=Established', '--timeout=120s', 'crd', '--all']);
 }
 
-/** Applies manifests/rbac.yaml and writes a kubeconfig holding a token of its ServiceAccount. */
-async function writeSidecarKubeconfig(kubectlPath: string, admin: KubeHttp, adminKubeconfig: string, server: string, pkiDir: string, path: string): Promise<void> {
-  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-f', join(packageRoot(), 'manifests', 'rbac.yaml')]);
-  const { namespace, name } = SIDECAR_SERVICE_ACCOUNT;
+async function writeTokenKubeconfig(admin: KubeHttp, server: string, pkiDir: string, path: string, namespace: string, name: string): Promise<void> {
   const tokenRequest = await admin.json<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 24 * 3600 } },
   });
   writeKubeconfig(path, { server, caFile: join(pkiDir, 'ca.crt'), userName: `${namespace}-${name}`, user: { token: tokenRequest.status.token } });
+}
+
+/**
+ * Applies manifests/ to `default` with the optional Secrets component (the suites' classes name
+ * Secrets) and writes a kubeconfig holding a token of its ServiceAccount. The example Deployment is
+ * stored too, but nothing runs it: there is no kube-controller-manager. The Go sidecar gets its
+ * own upstream RBAC beside it (names suffixed), which grants more than manifests/ does.
+ */
+async function writeSidecarKubeconfigs(
+  kubectlPath: string,
+  admin: KubeHttp,
+  adminKubeconfig: string,
+  server: string,
+  pkiDir: string,
+  workDir: string,
+  snapshotterDir: string,
+): Promise<{ sidecarKubeconfig: string; goSidecarKubeconfig: string }> {
+  const { namespace, name } = SIDECAR_SERVICE_ACCOUNT;
+  const overlay = join(workDir, 'manifests-overlay');
+  writeOverlay(overlay, { namespace, components: [SECRETS_COMPONENT] });
+  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-k', overlay]);
+  const upstreamOverlay = join(workDir, 'upstream-rbac-overlay');
+  writeUpstreamRbacOverlay(upstreamOverlay, snapshotterDir, { namespace, nameSuffix: UPSTREAM_RBAC_SUFFIX });
+  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-k', upstreamOverlay]);
+
+  const sidecarKubeconfig = join(workDir, 'sidecar.kubeconfig');
+  const goSidecarKubeconfig = join(workDir, 'go-sidecar.kubeconfig');
+  await writeTokenKubeconfig(admin, server, pkiDir, sidecarKubeconfig, namespace, name);
+  await writeTokenKubeconfig(admin, server, pkiDir, goSidecarKubeconfig, namespace, `${name}${UPSTREAM_RBAC_SUFFIX}`);
+  return { sidecarKubeconfig, goSidecarKubeconfig };
 }
 
 async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string): Promise<ManagedProcess> {
@@ -159,11 +191,10 @@ export async function startControlPlane(runDir: string, binaries: UpstreamBinari
 
     const kubectlPath = programPath(binaries, 'kubectl');
     await installSnapshotCrds(kubectlPath, adminKubeconfig, binaries.crdDir);
-    const sidecarKubeconfig = join(workDir, 'sidecar.kubeconfig');
-    await writeSidecarKubeconfig(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, sidecarKubeconfig);
+    const kubeconfigs = await writeSidecarKubeconfigs(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, workDir, binaries.snapshotterDir);
 
     if (options.snapshotController) processes.push(await startSnapshotController(runDir, label, binaries, adminKubeconfig));
-    return { server: apiserver.server, adminKubeconfig, sidecarKubeconfig, processes };
+    return { server: apiserver.server, adminKubeconfig, ...kubeconfigs, processes };
   } catch (error) {
     await Promise.all(processes.map((p) => p.stop()));
     throw error;

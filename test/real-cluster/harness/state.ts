@@ -9,6 +9,8 @@ export interface HarnessState {
   server: string;
   adminKubeconfig: string;
   sidecarKubeconfig: string;
+  /** For the Go sidecar: a ServiceAccount bound to the upstream RBAC. */
+  goSidecarKubeconfig: string;
 }
 
 export const STATE_ENV = 'REAL_CLUSTER_STATE';
