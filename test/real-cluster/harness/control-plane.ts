@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeHttp } from '../kube/http.js';
 import { writeKubeconfig } from '../kube/kubeconfig.js';
@@ -29,6 +29,11 @@ export interface ControlPlane {
   sidecarKubeconfig: string;
   /** A token of a ServiceAccount bound to the Go sidecar's own upstream RBAC (optional Secret rule on). */
   goSidecarKubeconfig: string;
+  /**
+   * The API server's audit log (JSON lines): every request of a ServiceAccount, at Metadata level
+   * (user, verb, resource, namespace, status code), so suites can see what a sidecar asked for.
+   */
+  auditLog: string;
   processes: ManagedProcess[];
 }
 
@@ -69,9 +74,24 @@ async function startEtcd(runDir: string, workDir: string, label: string, binarie
   return { process: etcd, url };
 }
 
-async function startApiServer(runDir: string, workDir: string, label: string, binaries: UpstreamBinaries, pkiDir: string, etcdUrl: string): Promise<{ process: ManagedProcess; server: string }> {
+/** Audit only ServiceAccounts (the sidecars), and only who did what: no bodies. */
+const AUDIT_POLICY = [
+  'apiVersion: audit.k8s.io/v1',
+  'kind: Policy',
+  'omitStages: ["RequestReceived"]',
+  'rules:',
+  '  - level: Metadata',
+  '    userGroups: ["system:serviceaccounts"]',
+  '  - level: None',
+  '',
+].join('\n');
+
+async function startApiServer(runDir: string, workDir: string, label: string, binaries: UpstreamBinaries, pkiDir: string, etcdUrl: string): Promise<{ process: ManagedProcess; server: string; auditLog: string }> {
   const port = await freeLocalPort();
   const pki = (name: string): string => join(pkiDir, name);
+  const auditPolicy = join(workDir, 'audit-policy.yaml');
+  writeFileSync(auditPolicy, AUDIT_POLICY);
+  const auditLog = join(workDir, 'audit.log');
   const apiserver = ManagedProcess.start(runDir, `${label}-kube-apiserver`, programPath(binaries, 'kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
@@ -88,8 +108,12 @@ async function startApiServer(runDir: string, workDir: string, label: string, bi
     // A configuration value only: nothing routes to these addresses.
     '--service-cluster-ip-range=10.96.0.0/24',
     '--profiling=false',
+    `--audit-policy-file=${auditPolicy}`,
+    `--audit-log-path=${auditLog}`,
+    '--audit-log-format=json',
+    '--audit-log-mode=blocking',
   ]);
-  return { process: apiserver, server: `https://127.0.0.1:${port}` };
+  return { process: apiserver, server: `https://127.0.0.1:${port}`, auditLog };
 }
 
 async function waitForApiServer(admin: KubeHttp, apiserver: ManagedProcess): Promise<void> {
@@ -194,7 +218,7 @@ export async function startControlPlane(runDir: string, binaries: UpstreamBinari
     const kubeconfigs = await writeSidecarKubeconfigs(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, workDir, binaries.snapshotterDir);
 
     if (options.snapshotController) processes.push(await startSnapshotController(runDir, label, binaries, adminKubeconfig));
-    return { server: apiserver.server, adminKubeconfig, ...kubeconfigs, processes };
+    return { server: apiserver.server, adminKubeconfig, ...kubeconfigs, auditLog: apiserver.auditLog, processes };
   } catch (error) {
     await Promise.all(processes.map((p) => p.stop()));
     throw error;
