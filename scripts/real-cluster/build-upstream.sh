@@ -4,7 +4,7 @@
 # test/real-cluster/go/, into a cache folder outside the work tree. The folder is keyed by a hash
 # of the modules' go.mod/go.sum and of our own Go sources, so a second run builds nothing.
 #
-# Prints one JSON line on stdout: {"binDir": ..., "crdDir": ..., "key": ...}. Progress goes to
+# Prints one JSON line on stdout: {"binDir": ..., "crdDir": ..., "snapshotterDir": ..., "key": ...}. Progress goes to
 # stderr. Exit 3 means the Go toolchain is missing.
 set -euo pipefail
 
@@ -88,4 +88,9 @@ client_dir="$(go -C "$modules_dir/snapshotter" mod download -json github.com/kub
 crd_dir="$client_dir/config/crd"
 [[ -d "$crd_dir" ]] || { log "CRD folder not found: $crd_dir"; exit 1; }
 
-printf '{"binDir":"%s","crdDir":"%s","key":"%s"}\n' "$bin_dir" "$crd_dir" "$key"
+# The external-snapshotter module itself, for its deploy/ manifests (the RBAC the Go sidecar ships).
+snapshotter_dir="$(go -C "$modules_dir/snapshotter" mod download -json github.com/kubernetes-csi/external-snapshotter/v8 |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+[[ -d "$snapshotter_dir/deploy" ]] || { log "external-snapshotter module not found: $snapshotter_dir"; exit 1; }
+
+printf '{"binDir":"%s","crdDir":"%s","snapshotterDir":"%s","key":"%s"}\n' "$bin_dir" "$crd_dir" "$snapshotter_dir" "$key"

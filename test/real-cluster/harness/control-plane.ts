@@ -1,17 +1,20 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../../src/util/package-root.js';
 import { KubeHttp } from '../kube/http.js';
 import { writeKubeconfig } from '../kube/kubeconfig.js';
 import { kubectl } from './kubectl.js';
+import { SECRETS_COMPONENT, writeOverlay, writeUpstreamRbacOverlay } from './manifests.js';
 import { ManagedProcess } from './managed-process.js';
 import { freeLocalPort } from './ports.js';
 import { programPath, type UpstreamBinaries } from './upstream-binaries.js';
 import { pollUntil } from './wait.js';
 
-/** The ServiceAccount of manifests/rbac.yaml whose token the sidecar kubeconfig carries. */
+/** The ServiceAccount of manifests/ (applied to `default`) whose token the sidecar kubeconfig carries. */
 export const SIDECAR_SERVICE_ACCOUNT = { namespace: 'default', name: 'csi-snapshotter' };
+
+/** Suffix of the upstream RBAC's names (and ServiceAccount) that the Go sidecar runs under. */
+const UPSTREAM_RBAC_SUFFIX = '-upstream';
 
 export interface ControlPlaneOptions {
   /** Names the folder inside the run folder and prefixes the process names. */
@@ -24,6 +27,13 @@ export interface ControlPlane {
   server: string;
   adminKubeconfig: string;
   sidecarKubeconfig: string;
+  /** A token of a ServiceAccount bound to the Go sidecar's own upstream RBAC (optional Secret rule on). */
+  goSidecarKubeconfig: string;
+  /**
+   * The API server's audit log (JSON lines): every request of a ServiceAccount, at Metadata level
+   * (user, verb, resource, namespace, status code), so suites can see what a sidecar asked for.
+   */
+  auditLog: string;
   processes: ManagedProcess[];
 }
 
@@ -64,9 +74,24 @@ async function startEtcd(runDir: string, workDir: string, label: string, binarie
   return { process: etcd, url };
 }
 
-async function startApiServer(runDir: string, workDir: string, label: string, binaries: UpstreamBinaries, pkiDir: string, etcdUrl: string): Promise<{ process: ManagedProcess; server: string }> {
+/** Audit only ServiceAccounts (the sidecars), and only who did what: no bodies. */
+const AUDIT_POLICY = [
+  'apiVersion: audit.k8s.io/v1',
+  'kind: Policy',
+  'omitStages: ["RequestReceived"]',
+  'rules:',
+  '  - level: Metadata',
+  '    userGroups: ["system:serviceaccounts"]',
+  '  - level: None',
+  '',
+].join('\n');
+
+async function startApiServer(runDir: string, workDir: string, label: string, binaries: UpstreamBinaries, pkiDir: string, etcdUrl: string): Promise<{ process: ManagedProcess; server: string; auditLog: string }> {
   const port = await freeLocalPort();
   const pki = (name: string): string => join(pkiDir, name);
+  const auditPolicy = join(workDir, 'audit-policy.yaml');
+  writeFileSync(auditPolicy, AUDIT_POLICY);
+  const auditLog = join(workDir, 'audit.log');
   const apiserver = ManagedProcess.start(runDir, `${label}-kube-apiserver`, programPath(binaries, 'kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
@@ -83,8 +108,12 @@ async function startApiServer(runDir: string, workDir: string, label: string, bi
     // A configuration value only: nothing routes to these addresses.
     '--service-cluster-ip-range=10.96.0.0/24',
     '--profiling=false',
+    `--audit-policy-file=${auditPolicy}`,
+    `--audit-log-path=${auditLog}`,
+    '--audit-log-format=json',
+    '--audit-log-mode=blocking',
   ]);
-  return { process: apiserver, server: `https://127.0.0.1:${port}` };
+  return { process: apiserver, server: `https://127.0.0.1:${port}`, auditLog };
 }
 
 async function waitForApiServer(admin: KubeHttp, apiserver: ManagedProcess): Promise<void> {
@@ -107,14 +136,41 @@ async function installSnapshotCrds(kubectlPath: string, adminKubeconfig: string,
   await kubectl(kubectlPath, adminKubeconfig, ['wait', '--for=condition=Established', '--timeout=120s', 'crd', '--all']);
 }
 
-/** Applies manifests/rbac.yaml and writes a kubeconfig holding a token of its ServiceAccount. */
-async function writeSidecarKubeconfig(kubectlPath: string, admin: KubeHttp, adminKubeconfig: string, server: string, pkiDir: string, path: string): Promise<void> {
-  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-f', join(packageRoot(), 'manifests', 'rbac.yaml')]);
-  const { namespace, name } = SIDECAR_SERVICE_ACCOUNT;
+async function writeTokenKubeconfig(admin: KubeHttp, server: string, pkiDir: string, path: string, namespace: string, name: string): Promise<void> {
   const tokenRequest = await admin.json<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 24 * 3600 } },
   });
   writeKubeconfig(path, { server, caFile: join(pkiDir, 'ca.crt'), userName: `${namespace}-${name}`, user: { token: tokenRequest.status.token } });
+}
+
+/**
+ * Applies manifests/ to `default` with the optional Secrets component (the suites' classes name
+ * Secrets) and writes a kubeconfig holding a token of its ServiceAccount. The example Deployment is
+ * stored too, but nothing runs it: there is no kube-controller-manager. The Go sidecar gets its
+ * own upstream RBAC beside it (names suffixed), which grants more than manifests/ does.
+ */
+async function writeSidecarKubeconfigs(
+  kubectlPath: string,
+  admin: KubeHttp,
+  adminKubeconfig: string,
+  server: string,
+  pkiDir: string,
+  workDir: string,
+  snapshotterDir: string,
+): Promise<{ sidecarKubeconfig: string; goSidecarKubeconfig: string }> {
+  const { namespace, name } = SIDECAR_SERVICE_ACCOUNT;
+  const overlay = join(workDir, 'manifests-overlay');
+  writeOverlay(overlay, { namespace, components: [SECRETS_COMPONENT] });
+  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-k', overlay]);
+  const upstreamOverlay = join(workDir, 'upstream-rbac-overlay');
+  writeUpstreamRbacOverlay(upstreamOverlay, snapshotterDir, { namespace, nameSuffix: UPSTREAM_RBAC_SUFFIX });
+  await kubectl(kubectlPath, adminKubeconfig, ['apply', '-k', upstreamOverlay]);
+
+  const sidecarKubeconfig = join(workDir, 'sidecar.kubeconfig');
+  const goSidecarKubeconfig = join(workDir, 'go-sidecar.kubeconfig');
+  await writeTokenKubeconfig(admin, server, pkiDir, sidecarKubeconfig, namespace, name);
+  await writeTokenKubeconfig(admin, server, pkiDir, goSidecarKubeconfig, namespace, `${name}${UPSTREAM_RBAC_SUFFIX}`);
+  return { sidecarKubeconfig, goSidecarKubeconfig };
 }
 
 async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string): Promise<ManagedProcess> {
@@ -159,11 +215,10 @@ export async function startControlPlane(runDir: string, binaries: UpstreamBinari
 
     const kubectlPath = programPath(binaries, 'kubectl');
     await installSnapshotCrds(kubectlPath, adminKubeconfig, binaries.crdDir);
-    const sidecarKubeconfig = join(workDir, 'sidecar.kubeconfig');
-    await writeSidecarKubeconfig(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, sidecarKubeconfig);
+    const kubeconfigs = await writeSidecarKubeconfigs(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, workDir, binaries.snapshotterDir);
 
     if (options.snapshotController) processes.push(await startSnapshotController(runDir, label, binaries, adminKubeconfig));
-    return { server: apiserver.server, adminKubeconfig, sidecarKubeconfig, processes };
+    return { server: apiserver.server, adminKubeconfig, ...kubeconfigs, auditLog: apiserver.auditLog, processes };
   } catch (error) {
     await Promise.all(processes.map((p) => p.stop()));
     throw error;

@@ -28,6 +28,6 @@ export default async function globalSetup(): Promise<void> {
   killEverythingOnExit(runDir);
   const started = Date.now();
   const controlPlane = await startControlPlane(runDir, binaries, { label: 'cluster', snapshotController: true });
-  writeState({ runDir, binaries, server: controlPlane.server, adminKubeconfig: controlPlane.adminKubeconfig, sidecarKubeconfig: controlPlane.sidecarKubeconfig });
+  writeState({ runDir, binaries, server: controlPlane.server, adminKubeconfig: controlPlane.adminKubeconfig, sidecarKubeconfig: controlPlane.sidecarKubeconfig, goSidecarKubeconfig: controlPlane.goSidecarKubeconfig, auditLog: controlPlane.auditLog });
   console.log(`real-cluster: etcd, kube-apiserver and snapshot-controller ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${controlPlane.server} (run folder ${runDir})`);
 }

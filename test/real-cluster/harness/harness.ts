@@ -21,7 +21,7 @@ export interface DriverHandle {
 }
 
 export interface SidecarOptions {
-  /** Defaults to the RBAC-limited sidecar kubeconfig. */
+  /** Defaults to a kubeconfig limited by RBAC: manifests/ for this sidecar, upstream's for the Go one. */
   kubeconfig?: string;
   /** Extra flags after --kubeconfig and --csi-address. */
   args?: readonly string[];
@@ -56,7 +56,7 @@ export class RealCluster {
     return this.state.adminKubeconfig;
   }
 
-  /** Token of the ServiceAccount bound only to manifests/rbac.yaml. */
+  /** Token of the ServiceAccount `default/csi-snapshotter`, bound only to the RBAC of manifests/. */
   get sidecarKubeconfig(): string {
     return this.state.sidecarKubeconfig;
   }
@@ -121,13 +121,13 @@ export class RealCluster {
 
   /**
    * Starts the upstream Go csi-snapshotter (external-snapshotter v8.6) against a driver, with group
-   * snapshots enabled, and waits until its controller runs. By default it uses the RBAC-limited
-   * kubeconfig, like in a cluster.
+   * snapshots enabled, and waits until its controller runs. By default it uses a kubeconfig limited
+   * by the upstream RBAC (with its optional Secret rule), like in a cluster installed from upstream.
    */
   async startGoSidecar(driver: DriverHandle, options: SidecarOptions = {}): Promise<ManagedProcess> {
     // The v8.6.0 release still has the group snapshot gate off by default (later commits turn it on).
     const args = ['--feature-gates=CSIVolumeGroupSnapshot=true', ...(options.args ?? ['--v=5'])];
-    const sidecar = this.startSidecarCommand('go-csi-snapshotter', this.program('csi-snapshotter'), driver, { ...options, args });
+    const sidecar = this.startSidecarCommand('go-csi-snapshotter', this.program('csi-snapshotter'), driver, { ...options, kubeconfig: options.kubeconfig ?? this.state.goSidecarKubeconfig, args });
     await sidecar.waitForLog(/Starting CSI snapshotter/, READY_TIMEOUT_MS);
     return sidecar;
   }

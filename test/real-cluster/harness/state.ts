@@ -9,6 +9,10 @@ export interface HarnessState {
   server: string;
   adminKubeconfig: string;
   sidecarKubeconfig: string;
+  /** For the Go sidecar: a ServiceAccount bound to the upstream RBAC. */
+  goSidecarKubeconfig: string;
+  /** The API server's audit log of ServiceAccount requests (see ControlPlane.auditLog). */
+  auditLog: string;
 }
 
 export const STATE_ENV = 'REAL_CLUSTER_STATE';

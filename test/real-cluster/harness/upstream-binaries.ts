@@ -6,6 +6,8 @@ import { packageRoot } from '../../../src/util/package-root.js';
 export interface UpstreamBinaries {
   binDir: string;
   crdDir: string;
+  /** The external-snapshotter module (its deploy/ manifests) in the Go module cache. */
+  snapshotterDir: string;
   key: string;
 }
 
