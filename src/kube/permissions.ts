@@ -1,7 +1,8 @@
 /**
  * Every API permission the sidecar uses, with the reason it needs it. `doctor` asks the API server
- * about each one (SelfSubjectAccessReview), and the RBAC in manifests/ is checked against this list
- * in the real-cluster suite, so a new call without its grant (or a grant nothing uses) is noticed.
+ * about each one (SelfSubjectAccessReview). A fast test holds manifests/ to exactly this list, and the
+ * real-cluster suite holds manifests/ to exactly the requests the sidecar makes (audit log), so a
+ * new call without its grant, or a grant nothing uses, is noticed.
  */
 export type PermissionNeed =
   /** Every run that serves a cluster. */

@@ -1,9 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { loadAllYaml } from '@kubernetes/client-node';
+import { loadAll } from 'js-yaml';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildConfig } from '../../src/config/config.js';
 import { parseFlags } from '../../src/config/flags.js';
+import { resourceText, SIDECAR_PERMISSIONS } from '../../src/kube/permissions.js';
 import { LEADER_HEALTH_PATH, parseListenAddress } from '../../src/observe/http-server.js';
 import { packageRoot } from '../../src/util/package-root.js';
 
@@ -36,7 +37,7 @@ interface Deployment {
 }
 
 function yamlFile<T>(name: string): T[] {
-  return loadAllYaml(readFileSync(join(MANIFESTS, name), 'utf8')) as T[];
+  return loadAll(readFileSync(join(MANIFESTS, name), 'utf8')) as T[];
 }
 
 const deployment = yamlFile<Deployment>('deployment.yaml')[0];
@@ -109,5 +110,33 @@ describe('the kustomization', () => {
     expect(values.sidecars.snapshotter.resources?.requests).toEqual(sidecar.resources?.requests);
     expect(values.sidecars.snapshotter.resources?.limits?.memory).toBe(sidecar.resources?.limits?.memory);
     expect(values.sidecars.snapshotter.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
+});
+
+describe('the RBAC rules', () => {
+  interface Rule {
+    apiGroups: string[];
+    resources: string[];
+    verbs: string[];
+  }
+  interface RbacObject {
+    kind: string;
+    rules?: Rule[];
+  }
+  const rbac = yamlFile<RbacObject>('rbac.yaml');
+  /** `group/resource:verb` for every grant, sorted. */
+  const grants = (rules: Rule[]): string[] =>
+    rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
+  const needed = (which: (need: string) => boolean): string[] =>
+    SIDECAR_PERMISSIONS.filter((p) => which(p.needed)).flatMap((p) => p.verbs.map((v) => `${p.group}/${resourceText(p)}:${v}`)).sort();
+
+  test('grant exactly the permissions doctor checks (src/kube/permissions.ts), no more and no fewer', () => {
+    const clusterRole = rbac.find((o) => o.kind === 'ClusterRole');
+    const role = rbac.find((o) => o.kind === 'Role');
+    expect(grants(clusterRole?.rules ?? [])).toEqual(needed((n) => n === 'always' || n === 'group-snapshots'));
+    expect(grants(role?.rules ?? [])).toEqual(needed((n) => n === 'leader-election'));
+    const component = yamlFile<{ patches: Array<{ patch: string }> }>('components/snapshotter-secrets/kustomization.yaml')[0];
+    const added = component?.patches.flatMap((p) => (loadAll(p.patch) as Array<Array<{ value: Rule }>>).flat().map((op) => op.value)) ?? [];
+    expect(grants(added)).toEqual(needed((n) => n === 'secrets'));
   });
 });
