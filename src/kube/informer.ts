@@ -157,7 +157,9 @@ export class Informer<T extends KubeObject> {
         }
         failures++;
         const delayMs = this.backoffMs(failures, cause);
-        this.log.warn(listing ? 'listing failed, will retry' : 'watch failed, will retry', { error: cause, retryInMs: Math.round(delayMs) });
+        const refused = refusalAdvice(cause, listing ? 'list' : 'watch', this.options.resource.plural);
+        if (refused) this.log.error(refused, { retryInMs: Math.round(delayMs) });
+        else this.log.warn(listing ? 'listing failed, will retry' : 'watch failed, will retry', { error: cause, retryInMs: Math.round(delayMs) });
         await sleep(delayMs, signal);
       }
     }
@@ -317,4 +319,20 @@ class ListError extends Error {
   constructor(override readonly cause: unknown) {
     super(cause instanceof Error ? cause.message : String(cause));
   }
+}
+
+/**
+ * Rejected credentials or a missing grant do not heal by retrying: they are errors that say what to
+ * fix, not warnings. (Retrying still goes on, as a rotated token or a new RBAC rule takes effect
+ * without a restart.)
+ */
+function refusalAdvice(err: unknown, verb: 'list' | 'watch', resource: string): string | undefined {
+  if (!(err instanceof ApiError)) return undefined;
+  if (err.statusCode === 401) {
+    return `The API server rejected the sidecar's credentials (401 Unauthorized) to ${verb} ${resource}: check the kubeconfig or the pod's service account token; "csi-snapshotter doctor" with the same flags checks them`;
+  }
+  if (err.statusCode === 403) {
+    return `The sidecar may not ${verb} ${resource} (403 Forbidden: ${err.message}): grant it to the sidecar's service account (manifests/rbac.yaml has every rule it needs); "csi-snapshotter doctor" lists what is missing`;
+  }
+  return undefined;
 }

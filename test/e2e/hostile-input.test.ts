@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import type { SnapshotAnswerFault } from '../../src/testing/sample-driver/faults.js';
@@ -201,5 +202,21 @@ describe('hostile driver answers', () => {
     await env.sidecar?.waitForOutput(/Starting CSI snapshotter/);
     await servedBeside('logged');
     expect(env.sidecar?.output).toMatch(/Creating snapshot for VolumeSnapshotContent logged through the CSI driver.*name="snapshot-[0-9a-f-]{36}"/);
+  });
+});
+
+describe('hostile configuration', () => {
+  test('rejected credentials and a missing grant are errors that say what to fix, not quiet retries', async () => {
+    env = await Env.start({ api: { deny: [{ verb: 'list', group: 'snapshot.storage.k8s.io', resource: 'volumesnapshotclasses' }] } });
+    env.startSidecar();
+    await env.sidecar?.waitForOutput(
+      /^E.*The sidecar may not list volumesnapshotclasses \(403 Forbidden: .*cannot list resource \\?"volumesnapshotclasses\\?".*\): grant it to the sidecar's service account/m,
+    );
+    await env.sidecar?.stop();
+    const wrong = `${env.api.kubeconfigPath}.wrong`;
+    writeFileSync(wrong, readFileSync(env.api.kubeconfigPath, 'utf8').replace(env.api.token, 'not-the-token'));
+    env.startSidecar([`--kubeconfig=${wrong}`]);
+    await env.sidecar?.waitForOutput(/^E.*The API server rejected the sidecar's credentials \(401 Unauthorized\) to list volumesnapshot(contents|classes): check the kubeconfig/m);
+    stillRunning();
   });
 });
