@@ -109,16 +109,7 @@ describe('csi-snapshotter explain', () => {
   test('a content of another driver is named as such', async () => {
     env = await Env.start();
     const e = env;
-    await e.rest.request({
-      method: 'POST',
-      path: VSC_PATH,
-      body: {
-        apiVersion: 'snapshot.storage.k8s.io/v1',
-        kind: 'VolumeSnapshotContent',
-        metadata: { name: 'foreign' },
-        spec: { volumeSnapshotRef: { name: 'vs', namespace: 'default', uid: uidFor('foreign') }, deletionPolicy: 'Retain', driver: 'other.csi.example.com', source: { volumeHandle: 'v' } },
-      },
-    });
+    await e.createContent({ name: 'foreign', volumeHandle: 'v', policy: 'Retain', driver: 'other.csi.example.com' });
     const { out } = await explain(e, 'foreign');
     expect(out).toContain('  note: this content belongs to driver other.csi.example.com; this sidecar serves sample.csi.example.com and leaves it alone\n');
   });

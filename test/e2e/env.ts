@@ -99,6 +99,8 @@ export class Env {
     policy?: DeletionPolicy;
     annotations?: Record<string, string>;
     uid?: string;
+    /** Another driver's content (default: this driver's). */
+    driver?: string;
   }): Promise<VolumeSnapshotContent> {
     return this.rest.request<VolumeSnapshotContent>({
       method: 'POST',
@@ -110,7 +112,7 @@ export class Env {
         spec: {
           volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${options.name}`, namespace: 'default', uid: options.uid ?? uidFor(options.name) },
           deletionPolicy: options.policy ?? 'Delete',
-          driver: this.driverName,
+          driver: options.driver ?? this.driverName,
           ...(options.className ? { volumeSnapshotClassName: options.className } : {}),
           source: options.snapshotHandle ? { snapshotHandle: options.snapshotHandle } : { volumeHandle: options.volumeHandle },
         },

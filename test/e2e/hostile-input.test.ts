@@ -4,7 +4,6 @@ import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESP
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import type { SnapshotAnswerFault } from '../../src/testing/sample-driver/faults.js';
 import { waitFor } from '../helpers/process.js';
-import { uidFor } from '../helpers/uid.js';
 import { Env, VSC_PATH } from './env.js';
 
 /**
@@ -60,16 +59,7 @@ function stillRunning(): void {
 describe('hostile objects', () => {
   test('a content of an unknown driver is left alone', async () => {
     await start();
-    await env.rest.request({
-      method: 'POST',
-      path: VSC_PATH,
-      body: {
-        apiVersion: 'snapshot.storage.k8s.io/v1',
-        kind: 'VolumeSnapshotContent',
-        metadata: { name: 'foreign' },
-        spec: { volumeSnapshotRef: { name: 'vs', namespace: 'default', uid: uidFor('foreign') }, deletionPolicy: 'Delete', driver: 'other.csi.example.com', source: { volumeHandle: 'v' } },
-      },
-    });
+    await env.createContent({ name: 'foreign', volumeHandle: 'v', policy: 'Delete', driver: 'other.csi.example.com' });
     await servedBeside('good-1');
     const foreign = await env.getContent('foreign');
     expect(foreign.status).toBeUndefined();
