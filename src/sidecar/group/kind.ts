@@ -12,7 +12,8 @@ import { decideGroup, recordedGroupHandle } from './decision.js';
 import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
-import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from './versions.js';
+import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from './versions.js';
+import { memberContentName, memberSnapshotHandle, restMemberContents, type MemberContents } from './members.js';
 import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
 import { goQuote, kubeTime } from '../messages.js';
 import { groupMetadataParameters } from '../parameters.js';
@@ -29,6 +30,8 @@ export interface GroupSyncDeps extends SyncDeps<VolumeGroupSnapshotContent, Volu
   csi: CsiConnection;
   /** The served API version in use: Event subjects and the member-list layout follow it. */
   adapter: GroupVersionAdapter;
+  /** v1alpha1: where member contents are read (the status names them; their handles are theirs). */
+  members?: MemberContents;
 }
 
 export const GROUP_CONTENT_QUEUE_NAME = 'csi-snapshotter-groupsnapshotcontent';
@@ -58,13 +61,35 @@ type GroupKind = SyncKind<VolumeGroupSnapshotContent, GroupObservation>;
  * adapter converts at the API edge): CreateVolumeGroupSnapshot, GetVolumeGroupSnapshot,
  * DeleteVolumeGroupSnapshot.
  */
-export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date): GroupKind {
+export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date, memberContents?: MemberContents): GroupKind {
+  /**
+   * The storage ids of the recorded members. Beta and GA versions record them in status; v1alpha1
+   * records member contents by name, whose handles are read from them. A member content already
+   * gone, or one whose handle was cleared, is left out rather than failing the whole group.
+   */
+  const recordedSnapshotIds = async (content: VolumeGroupSnapshotContent): Promise<string[]> => {
+    const recorded = content.status?.members ?? [];
+    if (!adapter.membersByContent) return recorded.map((m) => m.snapshotHandle);
+    const ids: string[] = [];
+    for (const member of recorded) {
+      const id = member.snapshotHandle || (member.contentName && memberContents ? memberSnapshotHandle(await memberContents.get(member.contentName)) : undefined);
+      if (id) ids.push(id);
+    }
+    return ids;
+  };
+  /** The members as the status records them; in v1alpha1 each also names its member content. */
+  const membersOf = (content: VolumeGroupSnapshotContent, snapshots: SnapshotInfo[]): GroupSnapshotMember[] =>
+    snapshots.map((snapshot) => {
+      const member = memberFromSnapshot(snapshot);
+      if (adapter.membersByContent) member.contentName = memberContentName(content.metadata.uid ?? '', snapshot.sourceVolumeId);
+      return member;
+    });
   /** What GetVolumeGroupSnapshot says, as the status takes it; `members` false for a pre-provisioned group (its spec lists them). */
-  const observe = (group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
+  const observe = (content: VolumeGroupSnapshotContent, group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
     groupSnapshotHandle: handle,
     readyToUse: group.readyToUse,
     creationTime: group.creationTime !== undefined ? groupTime(group.creationTime) : kubeTime(now()),
-    members: members ? group.snapshots.map(memberFromSnapshot) : [],
+    members: members ? membersOf(content, group.snapshots) : [],
   });
   return {
     kind: 'VolumeGroupSnapshotContent',
@@ -93,7 +118,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
         groupSnapshotHandle: group.groupSnapshotId,
         readyToUse: group.readyToUse,
         creationTime: groupTime(group.creationTime),
-        members: group.snapshots.map(memberFromSnapshot),
+        members: membersOf(object, group.snapshots),
       };
     },
     readSecrets: (content, mode) =>
@@ -107,15 +132,15 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
       const name = content.metadata.name;
       if (mode === 'poll') {
         const groupSnapshotId = content.status?.volumeGroupSnapshotHandle ?? '';
-        const snapshotIds = (content.status?.members ?? []).map((m) => m.snapshotHandle);
-        return observe(await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), groupSnapshotId, true);
+        const snapshotIds = await recordedSnapshotIds(content);
+        return observe(content, await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), groupSnapshotId, true);
       }
       const handles = content.spec.source.groupSnapshotHandles;
       const snapshotIds = handles?.volumeSnapshotHandles ?? [];
       if (snapshotIds.length === 0) throw new SyncError(`cannot list group snapshot ${name}. No snapshots found in the group snapshot content`);
       const groupSnapshotId = recordedGroupHandle(content);
       if (!groupSnapshotId) throw new SyncError(`failed to list group snapshot for group snapshot content ${name}: groupSnapshotHandle is missing`);
-      return observe(await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), handles?.volumeGroupSnapshotHandle ?? groupSnapshotId, false);
+      return observe(content, await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), handles?.volumeGroupSnapshotHandle ?? groupSnapshotId, false);
     },
     statusUpdate: (current, seen) => groupStatusUpdate(current, seen, adapter),
     clearedStatus: clearedGroupStatus,
@@ -123,8 +148,8 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     hasStorageToDelete: () => true,
     deleteFromStorage: async (content, secrets, deadline) => {
       const name = content.metadata.name;
-      const recorded = content.status?.members ?? [];
-      const snapshotIds = recorded.length > 0 ? recorded.map((m) => m.snapshotHandle) : (content.spec.source.groupSnapshotHandles?.volumeSnapshotHandles ?? []);
+      const recorded = await recordedSnapshotIds(content);
+      const snapshotIds = recorded.length > 0 ? recorded : (content.spec.source.groupSnapshotHandles?.volumeSnapshotHandles ?? []);
       if (snapshotIds.length === 0) throw new Error(`cannot delete group snapshot content ${name}. No snapshots found in the group snapshot`);
       const groupSnapshotId = recordedGroupHandle(content);
       if (!groupSnapshotId) throw new Error(`failed to delete group snapshot content ${name}: groupsnapshotHandle is missing`);
@@ -153,14 +178,14 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
 
 /** Performs the next step of one VolumeGroupSnapshotContent and says what the queue should do next. */
 export function syncGroupContent(content: VolumeGroupSnapshotContent, deps: GroupSyncDeps): Promise<Outcome> {
-  const kind = groupKind(deps.csi, deps.settings, deps.adapter, deps.now ?? (() => new Date()));
+  const kind = groupKind(deps.csi, deps.settings, deps.adapter, deps.now ?? (() => new Date()), deps.members);
   return syncObject(kind, content, deps);
 }
 
 export interface GroupContentControllerOptions extends LoopOptions {
   csi: CsiConnection;
-  /** The served groupsnapshot.storage.k8s.io version chosen at start-up. */
-  version: GroupSnapshotVersion;
+  /** The served groupsnapshot.storage.k8s.io version (and v1alpha1 schema) chosen at start-up. */
+  version: GroupApiMode;
   settings: GroupSyncSettings;
   /** `--node-deployment`: only group contents (and, as in Go, group classes) labelled for this node. */
   labelSelector?: string;
@@ -175,14 +200,14 @@ export interface GroupContentControllerOptions extends LoopOptions {
  */
 export function groupContentController(options: GroupContentControllerOptions): ControllerLoop<WireGroupContent, VolumeGroupSnapshotContent, VolumeGroupSnapshotClass> {
   const adapter = groupVersionAdapter(options.version);
-  const resource = volumeGroupSnapshotContents(options.version);
+  const resource = volumeGroupSnapshotContents(adapter.version);
   const api = options.api ?? restObjectApi(options.client, resource, (wire) => adapter.toModel(wire as WireGroupContent));
-  const kind = groupKind(options.csi, options.settings, adapter, () => new Date());
+  const kind = groupKind(options.csi, options.settings, adapter, () => new Date(), adapter.membersByContent ? restMemberContents(options.client) : undefined);
   return new ControllerLoop(options, {
     kind: 'VolumeGroupSnapshotContent',
     queueName: GROUP_CONTENT_QUEUE_NAME,
     objects: resource,
-    classes: volumeGroupSnapshotClasses(options.version),
+    classes: volumeGroupSnapshotClasses(adapter.version),
     ...(options.labelSelector ? { objectLabelSelector: options.labelSelector, classLabelSelector: options.labelSelector } : {}),
     toModel: (wire) => adapter.toModel(wire),
     // The Go sidecar queues every update; the sidecar's own writes are skipped here as for
