@@ -1,4 +1,5 @@
 import type { CsiConnection } from '../../csi/connection.js';
+import { errorText } from '../../csi/errors.js';
 import { createGroupSnapshot, deleteGroupSnapshot, getGroupSnapshot, type GroupSnapshotInfo } from '../../csi/group-snapshotter.js';
 import type { SnapshotInfo } from '../../csi/snapshotter.js';
 import { volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../kube/resources.js';
@@ -13,7 +14,7 @@ import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
 import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from './versions.js';
-import { memberContentName, memberSnapshotHandle, restMemberContents, type MemberContents } from './members.js';
+import { ensureMembers, MemberError, memberContentName, memberSnapshotHandle, restMemberObjects, type MemberObjects } from './members.js';
 import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
 import { goQuote, kubeTime } from '../messages.js';
 import { groupMetadataParameters } from '../parameters.js';
@@ -30,8 +31,8 @@ export interface GroupSyncDeps extends SyncDeps<VolumeGroupSnapshotContent, Volu
   csi: CsiConnection;
   /** The served API version in use: Event subjects and the member-list layout follow it. */
   adapter: GroupVersionAdapter;
-  /** v1alpha1: where member contents are read (the status names them; their handles are theirs). */
-  members?: MemberContents;
+  /** v1alpha1: where member objects are created and read (the status names them; their handles are theirs). */
+  members?: MemberObjects;
 }
 
 export const GROUP_CONTENT_QUEUE_NAME = 'csi-snapshotter-groupsnapshotcontent';
@@ -61,7 +62,7 @@ type GroupKind = SyncKind<VolumeGroupSnapshotContent, GroupObservation>;
  * adapter converts at the API edge): CreateVolumeGroupSnapshot, GetVolumeGroupSnapshot,
  * DeleteVolumeGroupSnapshot.
  */
-export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date, memberContents?: MemberContents): GroupKind {
+export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date, memberObjects?: MemberObjects): GroupKind {
   /**
    * The storage ids of the recorded members. Beta and GA versions record them in status; v1alpha1
    * records member contents by name, whose handles are read from them. A member content already
@@ -72,7 +73,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     if (!adapter.membersByContent) return recorded.map((m) => m.snapshotHandle);
     const ids: string[] = [];
     for (const member of recorded) {
-      const id = member.snapshotHandle || (member.contentName && memberContents ? memberSnapshotHandle(await memberContents.get(member.contentName)) : undefined);
+      const id = member.snapshotHandle || (member.contentName && memberObjects ? memberSnapshotHandle(await memberObjects.getContent(member.contentName)) : undefined);
       if (id) ids.push(id);
     }
     return ids;
@@ -114,6 +115,16 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
         { name, sourceVolumeIds: object.spec.source.volumeHandles ?? [], parameters, secrets },
         deadline,
       );
+      if (adapter.membersByContent) {
+        // v1alpha1: the members exist before the status names them. A failure keeps the
+        // being-created mark (a SyncError), so the retry cuts nothing new and adopts what exists.
+        if (!memberObjects) throw new SyncError(`cannot create the members of group snapshot content ${object.metadata.name}: no API for member objects`);
+        try {
+          await ensureMembers(memberObjects, object, group.groupSnapshotId, group.snapshots);
+        } catch (err) {
+          throw new SyncError(err instanceof MemberError ? err.message : `failed to create the members of group snapshot content ${object.metadata.name}: ${errorText(err)}`, { cause: err });
+        }
+      }
       return {
         groupSnapshotHandle: group.groupSnapshotId,
         readyToUse: group.readyToUse,
@@ -202,7 +213,7 @@ export function groupContentController(options: GroupContentControllerOptions): 
   const adapter = groupVersionAdapter(options.version);
   const resource = volumeGroupSnapshotContents(adapter.version);
   const api = options.api ?? restObjectApi(options.client, resource, (wire) => adapter.toModel(wire as WireGroupContent));
-  const kind = groupKind(options.csi, options.settings, adapter, () => new Date(), adapter.membersByContent ? restMemberContents(options.client) : undefined);
+  const kind = groupKind(options.csi, options.settings, adapter, () => new Date(), adapter.membersByContent ? restMemberObjects(options.client) : undefined);
   return new ControllerLoop(options, {
     kind: 'VolumeGroupSnapshotContent',
     queueName: GROUP_CONTENT_QUEUE_NAME,
