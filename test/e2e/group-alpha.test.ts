@@ -1,4 +1,10 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { collectionPath, objectPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
+import { memberContentName, memberSnapshotName } from '../../src/sidecar/group/members.js';
+import type { WireGroupContent } from '../../src/sidecar/group/types.js';
+import { ANN_GROUP_BEING_CREATED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import { waitFor } from '../helpers/process.js';
+import { uidFor } from '../helpers/uid.js';
 import { Env } from './env.js';
 
 // The sidecar as a separate process against the API test server serving one of the two v1alpha1
@@ -55,5 +61,77 @@ describe('v1alpha1 clusters', () => {
     const output = await singleSnapshotServed(env, []);
     expect(output.match(/disabling the VolumeGroupSnapshot feature/g)).toHaveLength(1);
     expect(output).not.toMatch(/VolumeGroupSnapshotContent caches synced/);
+  });
+
+  test('the sidecar killed between the first and the last member: after the restart each member exists exactly once and the group is ready', async () => {
+    env = await Env.start({ groupSnapshotVersions: ['v1alpha1-v7'] });
+    const e = env;
+    const VGSC = volumeGroupSnapshotContents('v1alpha1');
+    await e.rest.request({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotClasses('v1alpha1')),
+      body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1alpha1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: e.driverName, deletionPolicy: 'Delete' },
+    });
+    const volumes = [await e.createVolume('alpha-1'), await e.createVolume('alpha-2'), await e.createVolume('alpha-3')];
+    // The first member's VolumeSnapshot is held by the API server, so the sidecar is caught with one member content made.
+    e.api.faults.addLatency({ verb: 'create', resource: 'volumesnapshots', ms: 120_000 });
+    e.startSidecar();
+    await e.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
+    const created = await e.rest.request<WireGroupContent>({
+      method: 'POST',
+      path: collectionPath(VGSC),
+      body: {
+        apiVersion: 'groupsnapshot.storage.k8s.io/v1alpha1',
+        kind: 'VolumeGroupSnapshotContent',
+        metadata: { name: 'groupsnapcontent-restart', finalizers: [FINALIZER_GROUP_CONTENT] },
+        spec: {
+          volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', name: 'vgs-restart', namespace: 'default', uid: uidFor('vgs-restart') },
+          deletionPolicy: 'Delete',
+          driver: e.driverName,
+          volumeGroupSnapshotClassName: 'group-gold',
+          source: { volumeHandles: volumes },
+        },
+      },
+    });
+    const uid = created.metadata.uid ?? '';
+    const contentNames = volumes.map((v) => memberContentName(uid, v));
+    const snapshotNames = volumes.map((v) => memberSnapshotName(uid, v));
+    const existing = async (path: (name: string) => string, names: string[]) => {
+      let count = 0;
+      for (const name of names) {
+        try {
+          await e.rest.request({ method: 'GET', path: path(name) });
+          count++;
+        } catch {
+          // Not there (yet).
+        }
+      }
+      return count;
+    };
+    const contentPath = (name: string) => objectPath(VOLUME_SNAPSHOT_CONTENTS, name);
+    const snapshotPath = (name: string) => objectPath(VOLUME_SNAPSHOTS, name, 'default');
+    await waitFor('the first member content', async () => ((await existing(contentPath, contentNames)) === 1 ? true : undefined));
+    expect(await existing(snapshotPath, snapshotNames)).toBe(0);
+    await e.sidecar?.stop();
+    expect((await e.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(VGSC, 'groupsnapcontent-restart') })).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+
+    e.api.faults.clear();
+    e.startSidecar();
+    const ready = await waitFor('the group to be ready', async () => {
+      const c = await e.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(VGSC, 'groupsnapcontent-restart') });
+      return c.status?.readyToUse === true && !c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] ? c : undefined;
+    }, 60_000);
+    expect(ready.status?.volumeSnapshotContentRefList).toEqual(expect.arrayContaining(contentNames.map((name) => ({ kind: 'VolumeSnapshotContent', name }))));
+    expect(ready.status?.volumeSnapshotContentRefList).toHaveLength(3);
+    expect(await existing(contentPath, contentNames)).toBe(3);
+    expect(await existing(snapshotPath, snapshotNames)).toBe(3);
+    // Nothing else was created: every content and snapshot in the cluster is one of these members.
+    const all = await e.rest.request<{ items: unknown[] }>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS) });
+    const snapshots = await e.rest.request<{ items: unknown[] }>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOTS, 'default') });
+    expect([all.items.length, snapshots.items.length]).toEqual([3, 3]);
+    // One storage group: the second sidecar's create found the first one's by name.
+    const creates = (await e.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot').map((c) => c.request.name);
+    expect(creates.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(creates).size).toBe(1);
   });
 });
