@@ -8,7 +8,7 @@ import { shouldEnqueueUpdate } from '../engine/updates.js';
 import { eventSubject, type WarningRecorder } from '../engine/failure.js';
 import { ControllerLoop, type LoopOptions } from '../engine/loop.js';
 import { restObjectApi, type ObjectApi } from '../engine/object-api.js';
-import { SyncError, syncObject, type SyncDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
+import { SyncError, syncObject, type ReadSecretSource, type SyncDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
 import { decideGroup, recordedGroupHandle } from './decision.js';
 import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
@@ -56,6 +56,18 @@ export function memberFromSnapshot(snapshot: SnapshotInfo): GroupSnapshotMember 
 }
 
 type GroupKind = SyncKind<VolumeGroupSnapshotContent, GroupObservation>;
+
+/**
+ * The class parameters naming the Secret for GetVolumeGroupSnapshot of a pre-provisioned group, as
+ * each era's sidecar read them: v7.0 used the single-snapshot list keys (its template variable
+ * `${volumesnapshotcontent.name}` being the group content's name), v8.0–8.1 the group snapshotter
+ * keys, v8.2 on the group get keys.
+ */
+function getSecretSource(mode: GroupApiMode, contentName: string): ReadSecretSource {
+  if (mode === 'v1alpha1-v7') return { prefix: 'csi.storage.k8s.io/snapshotter-list', label: 'SnapshotterList', variables: { 'volumesnapshotcontent.name': contentName } };
+  if (mode === 'v1alpha1-v8') return { prefix: 'csi.storage.k8s.io/group-snapshotter', label: 'GroupSnapshotter', variables: { 'volumegroupsnapshotcontent.name': contentName } };
+  return { prefix: 'csi.storage.k8s.io/group-snapshotter-get', label: 'GroupSnapshotterGet', variables: { 'volumegroupsnapshotcontent.name': contentName } };
+}
 
 /**
  * VolumeGroupSnapshotContents as the sync engine sees them, in the version-free model (the version
@@ -135,10 +147,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     readSecrets: (content, mode) =>
       mode === 'poll'
         ? { fromAnnotations: true }
-        : {
-          fromClass: { prefix: 'csi.storage.k8s.io/group-snapshotter-get', label: 'GroupSnapshotterGet', variables: { 'volumegroupsnapshotcontent.name': content.metadata.name } },
-          fromAnnotations: false,
-        },
+        : { fromClass: getSecretSource(adapter.mode, content.metadata.name), fromAnnotations: false },
     read: async (content, mode, secrets, deadline) => {
       const name = content.metadata.name;
       if (mode === 'poll') {

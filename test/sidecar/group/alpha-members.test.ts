@@ -131,4 +131,16 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotDeleteError']);
     expect(await h.exists(g.name)).toBe(true);
   });
+
+  test('GetVolumeGroupSnapshot of a pre-provisioned group takes its Secret from this era\'s class keys only', async () => {
+    const volumes = await h.createVolumes(1);
+    const pre = await h.cutGroup(unique('pre'), volumes);
+    // The keys of v8.2 and later name a Secret this era's sidecar never read.
+    const className = unique('later-keys');
+    await h.createClass(className, { 'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'nope', 'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default' });
+    const later = unique('pre-later');
+    await h.createContent({ name: later, pre, className });
+    expect(await h.syncByName(later)).toEqual({ type: 'done' });
+    expect((await h.calls('GetVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([{}]);
+  });
 });

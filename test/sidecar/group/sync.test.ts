@@ -75,10 +75,14 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       replicas: '3',
       ...SECRET_PARAMETERS,
     });
-    await h.createClass('class-get-secret', {
-      'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
-      'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default',
-    });
+    // The Secret for GetVolumeGroupSnapshot, under the class keys of each era.
+    const getSecretKeys: Record<string, string> =
+      mode === 'v1alpha1-v7'
+        ? { 'csi.storage.k8s.io/snapshotter-list-secret-name': 'get-${volumesnapshotcontent.name}', 'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default' }
+        : mode === 'v1alpha1-v8'
+          ? { 'csi.storage.k8s.io/group-snapshotter-secret-name': 'get-${volumegroupsnapshotcontent.name}', 'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default' }
+          : { 'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}', 'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default' };
+    await h.createClass('class-get-secret', getSecretKeys);
     await h.createSecret('group-secret', { user: 'admin' });
   });
   afterAll(async () => {
