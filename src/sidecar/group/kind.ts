@@ -14,7 +14,7 @@ import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
 import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from './versions.js';
-import { ensureMembers, MemberError, memberContentName, memberSnapshotHandle, restMemberObjects, type MemberObjects } from './members.js';
+import { ensureMembers, MemberError, memberContentName, memberSnapshotHandle, persistentVolumesByHandle, restMemberObjects, type MemberObjects } from './members.js';
 import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
 import { goQuote, kubeTime } from '../messages.js';
 import { groupMetadataParameters } from '../parameters.js';
@@ -131,11 +131,26 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
         // v1alpha1: the members exist before the status names them. A failure keeps the
         // being-created mark (a SyncError), so the retry cuts nothing new and adopts what exists.
         if (!memberObjects) throw new SyncError(`cannot create the members of group snapshot content ${object.metadata.name}: no API for member objects`);
+        let volumes = new Map<string, string>();
+        try {
+          // v8.0–8.1 name each member's PersistentVolume; asked before any member exists, so a
+          // missing `list persistentvolumes` grant stops the create before it leaves anything behind.
+          if (adapter.mode === 'v1alpha1-v8') volumes = await persistentVolumesByHandle(memberObjects, object.spec.driver);
+        } catch (err) {
+          throw new SyncError(`failed to list persistentvolumes to name the volumes of the members of group snapshot content ${object.metadata.name}: ${errorText(err)}`, { cause: err });
+        }
         try {
           await ensureMembers(memberObjects, object, group.groupSnapshotId, group.snapshots);
         } catch (err) {
           throw new SyncError(err instanceof MemberError ? err.message : `failed to create the members of group snapshot content ${object.metadata.name}: ${errorText(err)}`, { cause: err });
         }
+        return {
+          groupSnapshotHandle: group.groupSnapshotId,
+          readyToUse: group.readyToUse,
+          creationTime: groupTime(group.creationTime),
+          // No PV for a volume: an empty name, as the v8.0 sidecar wrote it.
+          members: membersOf(object, group.snapshots).map((m) => (adapter.mode === 'v1alpha1-v8' ? { ...m, persistentVolumeName: volumes.get(m.volumeHandle) ?? '' } : m)),
+        };
       }
       return {
         groupSnapshotHandle: group.groupSnapshotId,

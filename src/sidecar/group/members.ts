@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SnapshotInfo } from '../../csi/snapshotter.js';
-import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS } from '../../kube/resources.js';
+import { collectionPath, objectPath, PERSISTENT_VOLUMES, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS } from '../../kube/resources.js';
 import { isConflict, isNotFound, type RestClient } from '../../kube/rest.js';
 import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_IN_GROUP, LABEL_GROUP_NAME } from '../keys.js';
 import { errorText } from '../../csi/errors.js';
@@ -34,8 +34,16 @@ export interface MemberSnapshot {
   spec: { source: { volumeSnapshotContentName?: string; persistentVolumeClaimName?: string } };
 }
 
+/** A PersistentVolume as far as naming a member's source volume needs it. */
+export interface PersistentVolumeRef {
+  metadata: { name: string };
+  spec?: { csi?: { driver?: string; volumeHandle?: string } };
+}
+
 /** The API operations on member objects; over REST in the sidecar. Reads answer undefined for a 404. */
 export interface MemberObjects {
+  /** Every PersistentVolume (v8.0–8.1 name each member's source volume in the group's status). */
+  listPersistentVolumes(): Promise<PersistentVolumeRef[]>;
   getContent(name: string): Promise<VolumeSnapshotContent | undefined>;
   createContent(body: Record<string, unknown>): Promise<VolumeSnapshotContent>;
   /** A merge patch of the content's status subresource. */
@@ -55,6 +63,7 @@ async function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
 
 export function restMemberObjects(client: RestClient): MemberObjects {
   return {
+    listPersistentVolumes: async () => (await client.request<{ items?: PersistentVolumeRef[] }>({ method: 'GET', path: collectionPath(PERSISTENT_VOLUMES) })).items ?? [],
     getContent: (name) => orUndefined(client.request<VolumeSnapshotContent>({ method: 'GET', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, name) })),
     createContent: (body) => client.request<VolumeSnapshotContent>({ method: 'POST', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS), body }),
     patchContentStatus: (name, status) =>
@@ -159,4 +168,17 @@ async function readOr<T>(read: Promise<T>, words: string): Promise<T> {
   } catch (err) {
     throw new MemberError(`${words}: ${errorText(err)}`, { cause: err });
   }
+}
+
+/**
+ * The PersistentVolume of each source volume, by CSI volume handle, among the volumes of `driver`
+ * (as the v8.0 sidecar matched them); a volume without one is absent from the map.
+ */
+export async function persistentVolumesByHandle(api: MemberObjects, driver: string): Promise<Map<string, string>> {
+  const byHandle = new Map<string, string>();
+  for (const pv of await api.listPersistentVolumes()) {
+    const csi = pv.spec?.csi;
+    if (csi?.driver === driver && csi.volumeHandle) byHandle.set(csi.volumeHandle, pv.metadata.name);
+  }
+  return byHandle;
 }

@@ -143,4 +143,33 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(await h.syncByName(later)).toEqual({ type: 'done' });
     expect((await h.calls('GetVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([{}]);
   });
+
+  test('v8.0-8.1 name each member\'s PersistentVolume (the one of this driver with the source volume\'s handle, else empty); v7.0 lists no PersistentVolumes', async () => {
+    const volumes = await h.createVolumes(3);
+    const pv = (name: string, driver: string, volumeHandle: string) =>
+      h.rest.request({ method: 'POST', path: '/api/v1/persistentvolumes', body: { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name }, spec: { csi: { driver, volumeHandle } } } });
+    const [pvA, pvB] = [unique('pv-a'), unique('pv-b')];
+    await pv(pvA, DRIVER, volumes[0] as string);
+    await pv(pvB, DRIVER, volumes[1] as string);
+    // The third volume's handle, but another driver's volume.
+    await pv(unique('pv-other'), 'other.csi.example.com', volumes[2] as string);
+    const name = unique('with-pvs');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    const pvLists = () => h.server.requests.all({ resource: 'persistentvolumes', verb: 'list' }).length;
+    const listsBefore = pvLists();
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    const list = (await h.wire(name)).status?.[h.adapter.membersField] as Array<Record<string, unknown>>;
+    const lists = pvLists() - listsBefore;
+    if (mode === 'v1alpha1-v8') {
+      expect(list).toEqual(expect.arrayContaining([
+        { volumeSnapshotContentRef: { name: memberContentName(uid, volumes[0] as string) }, persistentVolumeRef: { name: pvA } },
+        { volumeSnapshotContentRef: { name: memberContentName(uid, volumes[1] as string) }, persistentVolumeRef: { name: pvB } },
+        { volumeSnapshotContentRef: { name: memberContentName(uid, volumes[2] as string) }, persistentVolumeRef: { name: '' } },
+      ]));
+      expect(lists).toBe(1);
+    } else {
+      expect(list).toHaveLength(3);
+      expect(lists).toBe(0);
+    }
+  });
 });
