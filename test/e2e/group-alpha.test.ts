@@ -134,4 +134,50 @@ describe('v1alpha1 clusters', () => {
     expect(creates.length).toBeGreaterThanOrEqual(2);
     expect(new Set(creates).size).toBe(1);
   });
+
+  test('without the optional RBAC rule for member objects: status.error and a Warning Event name the verb and resource refused, and nothing of the group is released', async () => {
+    env = await Env.start({ groupSnapshotVersions: ['v1alpha1'], api: { deny: [{ verb: 'create', group: 'snapshot.storage.k8s.io', resource: 'volumesnapshots' }] } });
+    const e = env;
+    const VGSC = volumeGroupSnapshotContents('v1alpha1');
+    await e.rest.request({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotClasses('v1alpha1')),
+      body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1alpha1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: e.driverName, deletionPolicy: 'Delete' },
+    });
+    e.startSidecar();
+    await e.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
+    const volumes = [await e.createVolume('rbac-1'), await e.createVolume('rbac-2')];
+    await e.rest.request({
+      method: 'POST',
+      path: collectionPath(VGSC),
+      body: {
+        apiVersion: 'groupsnapshot.storage.k8s.io/v1alpha1',
+        kind: 'VolumeGroupSnapshotContent',
+        metadata: { name: 'groupsnapcontent-rbac', finalizers: [FINALIZER_GROUP_CONTENT] },
+        spec: {
+          volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', name: 'vgs-rbac', namespace: 'default', uid: uidFor('vgs-rbac') },
+          deletionPolicy: 'Delete',
+          driver: e.driverName,
+          volumeGroupSnapshotClassName: 'group-gold',
+          source: { volumeHandles: volumes },
+        },
+      },
+    });
+    const failed = await waitFor('the failure in status', async () => {
+      const c = await e.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(VGSC, 'groupsnapcontent-rbac') });
+      return (c.status?.error as { message?: string } | undefined)?.message ? c : undefined;
+    });
+    const message = (failed.status?.error as { message: string }).message;
+    expect(message).toContain('failed to create member VolumeSnapshot default/snapshot-');
+    expect(message).toContain('cannot create resource "volumesnapshots" in API group "snapshot.storage.k8s.io"');
+    expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+    expect(failed.status?.volumeGroupSnapshotHandle).toBeUndefined();
+    const events = await waitFor('the Warning Event', async () => {
+      const list = await e.rest.request<{ items: Array<{ reason: string; message: string; involvedObject: { name: string } }> }>({ method: 'GET', path: '/api/v1/namespaces/default/events' });
+      const mine = list.items.filter((ev) => ev.involvedObject.name === 'groupsnapcontent-rbac');
+      return mine.length > 0 ? mine : undefined;
+    });
+    expect(events[0]?.reason).toBe('GroupSnapshotCreationFailed');
+    expect(events[0]?.message).toContain('cannot create resource "volumesnapshots"');
+  });
 });
