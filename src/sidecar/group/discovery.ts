@@ -21,6 +21,11 @@ export const ALPHA_FLAVOURS: Record<'v1alpha1-v7' | 'v1alpha1-v8', { schema: str
   'v1alpha1-v8': { schema: 'external-snapshotter v8.0-v8.1', membersField: 'pvVolumeSnapshotContentList' },
 };
 
+interface OpenApiDefinition {
+  properties?: { status?: { properties?: Record<string, unknown> } };
+  'x-kubernetes-group-version-kind'?: Array<{ group?: string; version?: string; kind?: string }>;
+}
+
 const GROUP_VERSION_PATH = `apis/${GROUP_SNAPSHOT_GROUP}/v1alpha1`;
 const CONTENT_DEFINITION = 'io.k8s.storage.groupsnapshot.v1alpha1.VolumeGroupSnapshotContent';
 
@@ -38,13 +43,18 @@ export async function alphaFlavour(rest: RestClient, signal: AbortSignal): Promi
   if (!relative) throw new Error(`the API server's OpenAPI v3 document does not list ${GROUP_VERSION_PATH}`);
   // serverRelativeURL carries a hash query (`?hash=...`) that makes the document cacheable.
   const url = new URL(relative, 'https://api-server.invalid');
-  const doc = await rest.request<{ components?: { schemas?: Record<string, { properties?: { status?: { properties?: Record<string, unknown> } } }> } }>({
+  const doc = await rest.request<{ components?: { schemas?: Record<string, OpenApiDefinition> } }>({
     method: 'GET',
     path: url.pathname,
     query: Object.fromEntries(url.searchParams),
     signal,
   });
-  const status = doc.components?.schemas?.[CONTENT_DEFINITION]?.properties?.status?.properties ?? {};
+  const schemas = doc.components?.schemas ?? {};
+  // Found by the group-version-kind the server tags it with, and by its usual name only as a fallback.
+  const content =
+    Object.values(schemas).find((d) => (d['x-kubernetes-group-version-kind'] ?? []).some((g) => g.group === GROUP_SNAPSHOT_GROUP && g.version === 'v1alpha1' && g.kind === 'VolumeGroupSnapshotContent')) ??
+    schemas[CONTENT_DEFINITION];
+  const status = content?.properties?.status?.properties ?? {};
   const v7 = 'volumeSnapshotContentRefList' in status;
   const v8 = 'pvVolumeSnapshotContentList' in status;
   if (v7 !== v8) return v7 ? 'v1alpha1-v7' : 'v1alpha1-v8';
