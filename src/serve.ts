@@ -12,7 +12,7 @@ import { TokenBucket } from './runtime/rate-limiter.js';
 import type { QueueProgress } from './runtime/queue-metrics.js';
 import { contentController } from './sidecar/snapshot/kind.js';
 import { groupContentController } from './sidecar/group/kind.js';
-import type { GroupSnapshotVersion } from './sidecar/group/versions.js';
+import type { GroupApiMode } from './sidecar/group/versions.js';
 import { LABEL_MANAGED_BY } from './sidecar/keys.js';
 import type { DriverFacts } from './main.js';
 
@@ -31,8 +31,8 @@ export interface ServeInputs {
   metrics: SidecarMetrics;
   log: Logger;
   nodeName: string | undefined;
-  /** The groupsnapshot.storage.k8s.io version to serve group contents at; unset: group snapshots are off. */
-  groupSnapshotVersion?: GroupSnapshotVersion;
+  /** The groupsnapshot.storage.k8s.io version (and v1alpha1 schema) to serve group contents at; unset: group snapshots are off. */
+  groupSnapshotVersion?: GroupApiMode;
   /** Set once leader election runs, so the HTTP health check can read it. */
   onElection?(election: LeaderElection): void;
   userAgent: string;

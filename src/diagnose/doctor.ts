@@ -22,8 +22,8 @@ import {
 } from '../kube/resources.js';
 import { ApiError, isNotFound, RestClient } from '../kube/rest.js';
 import type { Logger } from '../observe/logger.js';
-import { servedGroupSnapshotVersions } from '../sidecar/group/discovery.js';
-import { preferredGroupVersion } from '../sidecar/group/versions.js';
+import { ALPHA_FLAVOURS, alphaFlavour, servedGroupSnapshotVersions } from '../sidecar/group/discovery.js';
+import { preferredServedVersion } from '../sidecar/group/versions.js';
 import { RESERVED_PREFIX } from '../sidecar/keys.js';
 import { secretRefFromParameters, type SecretRef } from '../sidecar/secrets.js';
 import { humanDuration, type Finding } from './findings.js';
@@ -204,13 +204,21 @@ async function checkCluster(rest: RestClient, driver: DriverFacts | undefined, o
   }
 
   let groupVersion: string | undefined;
+  let alphaServed = false;
   if (config.featureGates.CSIVolumeGroupSnapshot) {
     try {
-      const served = await servedGroupSnapshotVersions(rest, AbortSignal.timeout(config.timeoutMs));
-      groupVersion = preferredGroupVersion(served);
+      const signal = AbortSignal.timeout(config.timeoutMs);
+      const served = await servedGroupSnapshotVersions(rest, signal);
+      groupVersion = preferredServedVersion(served);
+      let schema = '';
+      if (groupVersion === 'v1alpha1') {
+        // As the sidecar decides at start-up: the schema is read from the served OpenAPI document.
+        schema = ` with the schema of ${ALPHA_FLAVOURS[await alphaFlavour(rest, signal)].schema}, creating the member objects itself`;
+        alphaServed = true;
+      }
       findings.push(
         groupVersion
-          ? { status: 'ok', subject: 'group snapshot API', detail: `${GROUP_SNAPSHOT_GROUP} serves ${served.join(', ')}; the sidecar uses ${groupVersion}` }
+          ? { status: 'ok', subject: 'group snapshot API', detail: `${GROUP_SNAPSHOT_GROUP} serves ${served.join(', ')}; the sidecar uses ${groupVersion}${schema}` }
           : {
               status: 'note',
               subject: 'group snapshot API',
@@ -218,12 +226,13 @@ async function checkCluster(rest: RestClient, driver: DriverFacts | undefined, o
             },
       );
     } catch (err) {
+      groupVersion = undefined;
       findings.push({ status: 'problem', subject: 'group snapshot API', detail: `discovery failed: ${errorText(err)}` });
     }
   }
   const groupsServed = groupVersion !== undefined && (driver?.groupSnapshots ?? true);
 
-  await checkPermissions(rest, options, groupsServed, findings);
+  await checkPermissions(rest, options, groupsServed, groupsServed && alphaServed, findings);
   if (!snapshotApi) return;
   const driverName = driver?.name;
   if (driverName === undefined) {
@@ -253,11 +262,11 @@ async function canI(rest: RestClient, p: Pick<Permission, 'group' | 'resource' |
   return review.status?.allowed === true;
 }
 
-async function checkPermissions(rest: RestClient, options: DoctorOptions, groupsServed: boolean, findings: Finding[]): Promise<void> {
+async function checkPermissions(rest: RestClient, options: DoctorOptions, groupsServed: boolean, alphaServed: boolean, findings: Finding[]): Promise<void> {
   const { config } = options;
   const lease = config.leaderElection ? leaseNamespace(config.leaderElectionNamespace, process.env.POD_NAMESPACE) : undefined;
   for (const p of SIDECAR_PERMISSIONS) {
-    if (p.needed === 'secrets' || (p.needed === 'group-snapshots' && !groupsServed) || (p.needed === 'leader-election' && lease === undefined)) continue;
+    if (p.needed === 'secrets' || (p.needed === 'group-snapshots-v1alpha1' && !alphaServed) || (p.needed === 'group-snapshots' && !groupsServed) || (p.needed === 'leader-election' && lease === undefined)) continue;
     const namespace = p.needed === 'leader-election' ? lease : undefined;
     const where = namespace ? ` in namespace ${namespace}` : '';
     const what = `${resourceText(p)} (${p.group || 'core'} API group)${where}`;
@@ -271,7 +280,10 @@ async function checkPermissions(rest: RestClient, options: DoctorOptions, groups
               status: 'problem',
               subject: 'permission',
               detail: `cannot ${missing.join(', ')} ${what}, needed to ${p.why}`,
-              fix: `grant ${missing.join(', ')} on ${resourceText(p)} to the sidecar's service account (manifests/ has the rules it needs)`,
+              fix:
+                p.needed === 'group-snapshots-v1alpha1'
+                  ? `enable the component manifests/components/group-snapshots-v1alpha1, or grant ${missing.join(', ')} on ${resourceText(p)} to the sidecar's service account`
+                  : `grant ${missing.join(', ')} on ${resourceText(p)} to the sidecar's service account (manifests/ has the rules it needs)`,
             },
       );
     } catch (err) {

@@ -1,10 +1,10 @@
 import { errorText } from '../csi/errors.js';
 import { collectionPath, GROUP_SNAPSHOT_GROUP, objectPath, VOLUME_SNAPSHOT_CONTENTS, volumeGroupSnapshotContents, type KubeList, type KubeObject } from '../kube/resources.js';
 import { ApiError, isNotFound, type RestClient } from '../kube/rest.js';
-import { servedGroupSnapshotVersions } from '../sidecar/group/discovery.js';
+import { alphaFlavour, servedGroupSnapshotVersions } from '../sidecar/group/discovery.js';
 import { decideGroup, shouldDeleteGroup, type GroupStep } from '../sidecar/group/decision.js';
 import type { VolumeGroupSnapshotContent, WireGroupContent } from '../sidecar/group/types.js';
-import { groupVersionAdapter, preferredGroupVersion } from '../sidecar/group/versions.js';
+import { groupVersionAdapter, preferredServedVersion, type GroupApiMode } from '../sidecar/group/versions.js';
 import {
   ANN_BEING_CREATED,
   ANN_BEING_DELETED,
@@ -49,10 +49,14 @@ interface EventObject extends KubeObject {
 export async function explain(options: ExplainOptions): Promise<string> {
   const single = await getOrUndefined<VolumeSnapshotContent>(options.rest, objectPath(VOLUME_SNAPSHOT_CONTENTS, options.name));
   if (single) return (await explainContent(single, options)).join('\n') + '\n';
-  const version = preferredGroupVersion(await servedGroupSnapshotVersions(options.rest, AbortSignal.timeout(30_000)).catch(() => []));
-  if (version) {
-    const wire = await getOrUndefined<WireGroupContent>(options.rest, objectPath(volumeGroupSnapshotContents(version), options.name));
-    if (wire) return (await explainGroup(groupVersionAdapter(version).toModel(wire), options)).join('\n') + '\n';
+  const signal = AbortSignal.timeout(30_000);
+  const version = preferredServedVersion(await servedGroupSnapshotVersions(options.rest, signal).catch(() => []));
+  // v1alpha1 is read in the schema the cluster has, as the sidecar reads it.
+  const mode: GroupApiMode | undefined = version === 'v1alpha1' ? await alphaFlavour(options.rest, signal).catch(() => undefined) : (version as GroupApiMode | undefined);
+  if (mode) {
+    const adapter = groupVersionAdapter(mode);
+    const wire = await getOrUndefined<WireGroupContent>(options.rest, objectPath(volumeGroupSnapshotContents(adapter.version), options.name));
+    if (wire) return (await explainGroup(adapter.toModel(wire), options)).join('\n') + '\n';
   }
   throw new Error(`no VolumeSnapshotContent${version ? ' or VolumeGroupSnapshotContent' : ''} is named ${options.name} (explain takes the name of a content, as kubectl get volumesnapshotcontents shows it)`);
 }
@@ -342,8 +346,12 @@ async function explainGroup(content: VolumeGroupSnapshotContent, options: Explai
   const all = await options.rest.request<KubeList<VolumeSnapshotContent>>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS) }).catch(() => undefined);
   lines.push('  members:');
   for (const m of members) {
-    const found = all?.items.find((c) => c.status?.snapshotHandle === m.snapshotHandle || c.spec.source.snapshotHandle === m.snapshotHandle);
+    // v1alpha1 lists member contents by name (this sidecar creates them); later versions by handle.
+    const found = m.contentName
+      ? all?.items.find((c) => c.metadata.name === m.contentName)
+      : all?.items.find((c) => c.status?.snapshotHandle === m.snapshotHandle || c.spec.source.snapshotHandle === m.snapshotHandle);
     if (found) lines.push(...(await explainContent(found, options, '    ')));
+    else if (m.contentName) lines.push(`    VolumeSnapshotContent ${m.contentName}: listed by the group but not found (deleted, or not readable by this user)`);
     else lines.push(`    snapshot ${m.snapshotHandle} of volume ${m.volumeHandle}: no VolumeSnapshotContent yet (the snapshot-controller creates one per member)`);
   }
   return lines;

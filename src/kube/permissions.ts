@@ -12,7 +12,12 @@ export type PermissionNeed =
   /** Only with --leader-election; in the lease namespace. */
   | 'leader-election'
   /** Only when a snapshot class names Secrets; in the Secrets' namespaces. */
-  | 'secrets';
+  | 'secrets'
+  /**
+   * Only when the cluster serves group snapshots at v1alpha1 alone (CRDs of external-snapshotter
+   * v7.0–v8.1), where the sidecar creates the member objects itself.
+   */
+  | 'group-snapshots-v1alpha1';
 
 export interface Permission {
   group: string;
@@ -34,6 +39,9 @@ export const SIDECAR_PERMISSIONS: readonly Permission[] = [
   { group: 'groupsnapshot.storage.k8s.io', resource: 'volumegroupsnapshotclasses', verbs: ['list', 'watch'], needed: 'group-snapshots', why: 'read the parameters and secrets of group snapshot classes' },
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], needed: 'leader-election', why: 'hold the leader lease' },
   { group: '', resource: 'secrets', verbs: ['get'], needed: 'secrets', why: 'read the credentials a snapshot class names' },
+  { group: 'snapshot.storage.k8s.io', resource: 'volumesnapshotcontents', verbs: ['create'], needed: 'group-snapshots-v1alpha1', why: 'create the member snapshot contents of a v1alpha1 group' },
+  { group: 'snapshot.storage.k8s.io', resource: 'volumesnapshots', verbs: ['get', 'create'], needed: 'group-snapshots-v1alpha1', why: 'create (or find again after a restart) the member snapshots of a v1alpha1 group' },
+  { group: '', resource: 'persistentvolumes', verbs: ['list'], needed: 'group-snapshots-v1alpha1', why: 'name the PersistentVolume of each member of a v1alpha1 group (schema of v8.0-v8.1 only)' },
 ];
 
 /** `resource/subresource` (or the resource alone), as RBAC rules and error messages write it. */

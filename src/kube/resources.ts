@@ -59,6 +59,18 @@ export const VOLUME_SNAPSHOT_CLASSES: ResourceDescriptor = {
   kind: 'VolumeSnapshotClass',
 };
 
+/** Written only in the v1alpha1 group snapshot era, when the sidecar created each member VolumeSnapshot. */
+export const VOLUME_SNAPSHOTS: ResourceDescriptor = {
+  group: SNAPSHOT_GROUP,
+  version: 'v1',
+  plural: 'volumesnapshots',
+  namespaced: true,
+  kind: 'VolumeSnapshot',
+};
+
+/** Read only in the v1alpha1 (v8.0–8.1 schema) group snapshot mode, to name each member's source volume. */
+export const PERSISTENT_VOLUMES: ResourceDescriptor = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' };
+
 export const SECRETS: ResourceDescriptor = { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' };
 
 export const EVENTS: ResourceDescriptor = { group: '', version: 'v1', plural: 'events', namespaced: true, kind: 'Event' };

@@ -11,6 +11,10 @@ export const ANN_GROUP_BEING_DELETED = 'groupsnapshot.storage.kubernetes.io/volu
 export const ANN_GROUP_DELETION_SECRET_NAME = 'groupsnapshot.storage.kubernetes.io/deletion-secret-name';
 export const ANN_GROUP_DELETION_SECRET_NAMESPACE = 'groupsnapshot.storage.kubernetes.io/deletion-secret-namespace';
 
+/** On member VolumeSnapshots: one member cannot be deleted while its group exists. */
+export const FINALIZER_IN_GROUP = 'snapshot.storage.kubernetes.io/volumesnapshot-in-group-protection';
+/** v1alpha1 member VolumeSnapshots carry their group's name under this plain key (as the Go sidecar wrote it). */
+export const LABEL_GROUP_NAME = 'volumeGroupSnapshotName';
 export const FINALIZER_CONTENT = 'snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection';
 export const FINALIZER_GROUP_CONTENT = 'groupsnapshot.storage.kubernetes.io/volumegroupsnapshotcontent-bound-protection';
 

@@ -139,4 +139,11 @@ describe('the RBAC rules', () => {
     const added = component?.patches.flatMap((p) => (loadAll(p.patch) as Array<Array<{ value: Rule }>>).flat().map((op) => op.value)) ?? [];
     expect(grants(added)).toEqual(needed((n) => n === 'secrets'));
   });
+
+  test('the optional v1alpha1 component grants exactly the member-object permissions of v1alpha1 mode', () => {
+    const component = yamlFile<{ patches: Array<{ patch: string }> }>('components/group-snapshots-v1alpha1/kustomization.yaml')[0];
+    const added = component?.patches.flatMap((p) => (loadAll(p.patch) as Array<Array<{ value: Rule }>>).flat().map((op) => op.value)) ?? [];
+    expect(grants(added)).toEqual(needed((n) => n === 'group-snapshots-v1alpha1'));
+    expect(grants(added)).toEqual(['/persistentvolumes:list', 'snapshot.storage.k8s.io/volumesnapshotcontents:create', 'snapshot.storage.k8s.io/volumesnapshots:create', 'snapshot.storage.k8s.io/volumesnapshots:get']);
+  });
 });

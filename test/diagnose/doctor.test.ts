@@ -63,6 +63,19 @@ describe('csi-snapshotter doctor', () => {
     expect(code).toBe(0);
   });
 
+  test('a v1alpha1 cluster: the schema in use is named, the member-object grants are asked about too, and a missing one points at the optional component', async () => {
+    const e = await start({ api: { groupSnapshotVersions: ['v1alpha1-v7'], deny: [{ verb: 'create', group: 'snapshot.storage.k8s.io', resource: 'volumesnapshots' }] } });
+    const { code, out, lines } = await doctor(e);
+    expect(out).toContain('ok       group snapshot API: groupsnapshot.storage.k8s.io serves v1alpha1; the sidecar uses v1alpha1 with the schema of external-snapshotter v7.0, creating the member objects itself');
+    expect(problems(lines)).toEqual([
+      'PROBLEM  permission: cannot create volumesnapshots (snapshot.storage.k8s.io API group), needed to create (or find again after a restart) the member snapshots of a v1alpha1 group',
+    ]);
+    expect(lines[lines.indexOf(problems(lines)[0] as string) + 1]).toContain('enable the component manifests/components/group-snapshots-v1alpha1');
+    const asked = SIDECAR_PERMISSIONS.filter((p) => p.needed === 'always' || p.needed === 'group-snapshots' || p.needed === 'group-snapshots-v1alpha1');
+    expect(e.api.requests.all({ resource: 'selfsubjectaccessreviews' })).toHaveLength(asked.reduce((n, p) => n + p.verbs.length, 0));
+    expect(code).toBe(1);
+  });
+
   test('no socket at --csi-address', async () => {
     const e = await start();
     const missing = join(tempDir(), 'csi.sock');

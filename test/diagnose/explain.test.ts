@@ -147,6 +147,36 @@ describe('csi-snapshotter explain', () => {
     expect(code).toBe(0);
   });
 
+  test('a v1alpha1 group content (v7.0 schema): members are the contents its status names', async () => {
+    env = await Env.start({ groupSnapshotVersions: ['v1alpha1-v7'] });
+    const e = env;
+    const groupPath = '/apis/groupsnapshot.storage.k8s.io/v1alpha1/volumegroupsnapshotcontents';
+    await e.rest.request({
+      method: 'POST',
+      path: groupPath,
+      body: {
+        apiVersion: 'groupsnapshot.storage.k8s.io/v1alpha1',
+        kind: 'VolumeGroupSnapshotContent',
+        metadata: { name: 'grp', finalizers: [FINALIZER_GROUP_CONTENT] },
+        spec: { volumeGroupSnapshotRef: { name: 'vgs', namespace: 'default', uid: uidFor('grp') }, deletionPolicy: 'Delete', driver: e.driverName, source: { volumeHandles: ['vol-a', 'vol-b'] } },
+      },
+    });
+    await e.rest.request({
+      method: 'PATCH',
+      path: `${groupPath}/grp/status`,
+      contentType: 'application/merge-patch+json',
+      body: { status: { volumeGroupSnapshotHandle: 'group-1', readyToUse: false, volumeSnapshotContentRefList: [{ kind: 'VolumeSnapshotContent', name: 'member-a' }, { kind: 'VolumeSnapshotContent', name: 'member-b' }] } },
+    });
+    await e.createContent({ name: 'member-a', snapshotHandle: 'snap-a' });
+    const { code, out } = await explain(e, 'grp');
+    const lines = out.split('\n');
+    expect(lines[0]).toBe('VolumeGroupSnapshotContent grp');
+    expect(lines).toContain('  status: not ready; group group-1; 2 members');
+    expect(lines).toContain('    VolumeSnapshotContent member-a');
+    expect(lines).toContain('    VolumeSnapshotContent member-b: listed by the group but not found (deleted, or not readable by this user)');
+    expect(code).toBe(0);
+  });
+
   test('a name no content has', async () => {
     env = await Env.start();
     const { code, err } = await explain(env, 'nothing-here');

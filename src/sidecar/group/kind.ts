@@ -1,4 +1,5 @@
 import type { CsiConnection } from '../../csi/connection.js';
+import { errorText } from '../../csi/errors.js';
 import { createGroupSnapshot, deleteGroupSnapshot, getGroupSnapshot, type GroupSnapshotInfo } from '../../csi/group-snapshotter.js';
 import type { SnapshotInfo } from '../../csi/snapshotter.js';
 import { volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../kube/resources.js';
@@ -7,12 +8,13 @@ import { shouldEnqueueUpdate } from '../engine/updates.js';
 import { eventSubject, type WarningRecorder } from '../engine/failure.js';
 import { ControllerLoop, type LoopOptions } from '../engine/loop.js';
 import { restObjectApi, type ObjectApi } from '../engine/object-api.js';
-import { SyncError, syncObject, type SyncDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
+import { SyncError, syncObject, type ReadSecretSource, type SyncDeps, type SyncKind, type SyncTimings } from '../engine/sync.js';
 import { decideGroup, recordedGroupHandle } from './decision.js';
 import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
-import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from './versions.js';
+import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from './versions.js';
+import { ensureMembers, MemberError, memberContentName, memberSnapshotHandle, persistentVolumesByHandle, restMemberObjects, type MemberObjects } from './members.js';
 import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
 import { goQuote, kubeTime } from '../messages.js';
 import { groupMetadataParameters } from '../parameters.js';
@@ -29,6 +31,8 @@ export interface GroupSyncDeps extends SyncDeps<VolumeGroupSnapshotContent, Volu
   csi: CsiConnection;
   /** The served API version in use: Event subjects and the member-list layout follow it. */
   adapter: GroupVersionAdapter;
+  /** v1alpha1: where member objects are created and read (the status names them; their handles are theirs). */
+  members?: MemberObjects;
 }
 
 export const GROUP_CONTENT_QUEUE_NAME = 'csi-snapshotter-groupsnapshotcontent';
@@ -54,17 +58,51 @@ export function memberFromSnapshot(snapshot: SnapshotInfo): GroupSnapshotMember 
 type GroupKind = SyncKind<VolumeGroupSnapshotContent, GroupObservation>;
 
 /**
+ * The class parameters naming the Secret for GetVolumeGroupSnapshot of a pre-provisioned group, as
+ * each era's sidecar read them: v7.0 used the single-snapshot list keys (its template variable
+ * `${volumesnapshotcontent.name}` being the group content's name), v8.0–8.1 the group snapshotter
+ * keys, v8.2 on the group get keys.
+ */
+function getSecretSource(mode: GroupApiMode, contentName: string): ReadSecretSource {
+  if (mode === 'v1alpha1-v7') return { prefix: 'csi.storage.k8s.io/snapshotter-list', label: 'SnapshotterList', variables: { 'volumesnapshotcontent.name': contentName } };
+  if (mode === 'v1alpha1-v8') return { prefix: 'csi.storage.k8s.io/group-snapshotter', label: 'GroupSnapshotter', variables: { 'volumegroupsnapshotcontent.name': contentName } };
+  return { prefix: 'csi.storage.k8s.io/group-snapshotter-get', label: 'GroupSnapshotterGet', variables: { 'volumegroupsnapshotcontent.name': contentName } };
+}
+
+/**
  * VolumeGroupSnapshotContents as the sync engine sees them, in the version-free model (the version
  * adapter converts at the API edge): CreateVolumeGroupSnapshot, GetVolumeGroupSnapshot,
  * DeleteVolumeGroupSnapshot.
  */
-export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date): GroupKind {
+export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date, memberObjects?: MemberObjects): GroupKind {
+  /**
+   * The storage ids of the recorded members. Beta and GA versions record them in status; v1alpha1
+   * records member contents by name, whose handles are read from them. A member content already
+   * gone, or one whose handle was cleared, is left out rather than failing the whole group.
+   */
+  const recordedSnapshotIds = async (content: VolumeGroupSnapshotContent): Promise<string[]> => {
+    const recorded = content.status?.members ?? [];
+    if (!adapter.membersByContent) return recorded.map((m) => m.snapshotHandle);
+    const ids: string[] = [];
+    for (const member of recorded) {
+      const id = member.snapshotHandle || (member.contentName && memberObjects ? memberSnapshotHandle(await memberObjects.getContent(member.contentName)) : undefined);
+      if (id) ids.push(id);
+    }
+    return ids;
+  };
+  /** The members as the status records them; in v1alpha1 each also names its member content. */
+  const membersOf = (content: VolumeGroupSnapshotContent, snapshots: SnapshotInfo[]): GroupSnapshotMember[] =>
+    snapshots.map((snapshot) => {
+      const member = memberFromSnapshot(snapshot);
+      if (adapter.membersByContent) member.contentName = memberContentName(content.metadata.uid ?? '', snapshot.sourceVolumeId);
+      return member;
+    });
   /** What GetVolumeGroupSnapshot says, as the status takes it; `members` false for a pre-provisioned group (its spec lists them). */
-  const observe = (group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
+  const observe = (content: VolumeGroupSnapshotContent, group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
     groupSnapshotHandle: handle,
     readyToUse: group.readyToUse,
     creationTime: group.creationTime !== undefined ? groupTime(group.creationTime) : kubeTime(now()),
-    members: members ? group.snapshots.map(memberFromSnapshot) : [],
+    members: members ? membersOf(content, group.snapshots) : [],
   });
   return {
     kind: 'VolumeGroupSnapshotContent',
@@ -89,33 +127,55 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
         { name, sourceVolumeIds: object.spec.source.volumeHandles ?? [], parameters, secrets },
         deadline,
       );
+      if (adapter.membersByContent) {
+        // v1alpha1: the members exist before the status names them. A failure keeps the
+        // being-created mark (a SyncError), so the retry cuts nothing new and adopts what exists.
+        if (!memberObjects) throw new SyncError(`cannot create the members of group snapshot content ${object.metadata.name}: no API for member objects`);
+        let volumes = new Map<string, string>();
+        try {
+          // v8.0–8.1 name each member's PersistentVolume; asked before any member exists, so a
+          // missing `list persistentvolumes` grant stops the create before it leaves anything behind.
+          if (adapter.mode === 'v1alpha1-v8') volumes = await persistentVolumesByHandle(memberObjects, object.spec.driver);
+        } catch (err) {
+          throw new SyncError(`failed to list persistentvolumes to name the volumes of the members of group snapshot content ${object.metadata.name}: ${errorText(err)}`, { cause: err });
+        }
+        try {
+          await ensureMembers(memberObjects, object, group.groupSnapshotId, group.snapshots);
+        } catch (err) {
+          throw new SyncError(err instanceof MemberError ? err.message : `failed to create the members of group snapshot content ${object.metadata.name}: ${errorText(err)}`, { cause: err });
+        }
+        return {
+          groupSnapshotHandle: group.groupSnapshotId,
+          readyToUse: group.readyToUse,
+          creationTime: groupTime(group.creationTime),
+          // No PV for a volume: an empty name, as the v8.0 sidecar wrote it.
+          members: membersOf(object, group.snapshots).map((m) => (adapter.mode === 'v1alpha1-v8' ? { ...m, persistentVolumeName: volumes.get(m.volumeHandle) ?? '' } : m)),
+        };
+      }
       return {
         groupSnapshotHandle: group.groupSnapshotId,
         readyToUse: group.readyToUse,
         creationTime: groupTime(group.creationTime),
-        members: group.snapshots.map(memberFromSnapshot),
+        members: membersOf(object, group.snapshots),
       };
     },
     readSecrets: (content, mode) =>
       mode === 'poll'
         ? { fromAnnotations: true }
-        : {
-          fromClass: { prefix: 'csi.storage.k8s.io/group-snapshotter-get', label: 'GroupSnapshotterGet', variables: { 'volumegroupsnapshotcontent.name': content.metadata.name } },
-          fromAnnotations: false,
-        },
+        : { fromClass: getSecretSource(adapter.mode, content.metadata.name), fromAnnotations: false },
     read: async (content, mode, secrets, deadline) => {
       const name = content.metadata.name;
       if (mode === 'poll') {
         const groupSnapshotId = content.status?.volumeGroupSnapshotHandle ?? '';
-        const snapshotIds = (content.status?.members ?? []).map((m) => m.snapshotHandle);
-        return observe(await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), groupSnapshotId, true);
+        const snapshotIds = await recordedSnapshotIds(content);
+        return observe(content, await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), groupSnapshotId, true);
       }
       const handles = content.spec.source.groupSnapshotHandles;
       const snapshotIds = handles?.volumeSnapshotHandles ?? [];
       if (snapshotIds.length === 0) throw new SyncError(`cannot list group snapshot ${name}. No snapshots found in the group snapshot content`);
       const groupSnapshotId = recordedGroupHandle(content);
       if (!groupSnapshotId) throw new SyncError(`failed to list group snapshot for group snapshot content ${name}: groupSnapshotHandle is missing`);
-      return observe(await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), handles?.volumeGroupSnapshotHandle ?? groupSnapshotId, false);
+      return observe(content, await getGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline), handles?.volumeGroupSnapshotHandle ?? groupSnapshotId, false);
     },
     statusUpdate: (current, seen) => groupStatusUpdate(current, seen, adapter),
     clearedStatus: clearedGroupStatus,
@@ -123,8 +183,8 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     hasStorageToDelete: () => true,
     deleteFromStorage: async (content, secrets, deadline) => {
       const name = content.metadata.name;
-      const recorded = content.status?.members ?? [];
-      const snapshotIds = recorded.length > 0 ? recorded.map((m) => m.snapshotHandle) : (content.spec.source.groupSnapshotHandles?.volumeSnapshotHandles ?? []);
+      const recorded = await recordedSnapshotIds(content);
+      const snapshotIds = recorded.length > 0 ? recorded : (content.spec.source.groupSnapshotHandles?.volumeSnapshotHandles ?? []);
       if (snapshotIds.length === 0) throw new Error(`cannot delete group snapshot content ${name}. No snapshots found in the group snapshot`);
       const groupSnapshotId = recordedGroupHandle(content);
       if (!groupSnapshotId) throw new Error(`failed to delete group snapshot content ${name}: groupsnapshotHandle is missing`);
@@ -153,14 +213,14 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
 
 /** Performs the next step of one VolumeGroupSnapshotContent and says what the queue should do next. */
 export function syncGroupContent(content: VolumeGroupSnapshotContent, deps: GroupSyncDeps): Promise<Outcome> {
-  const kind = groupKind(deps.csi, deps.settings, deps.adapter, deps.now ?? (() => new Date()));
+  const kind = groupKind(deps.csi, deps.settings, deps.adapter, deps.now ?? (() => new Date()), deps.members);
   return syncObject(kind, content, deps);
 }
 
 export interface GroupContentControllerOptions extends LoopOptions {
   csi: CsiConnection;
-  /** The served groupsnapshot.storage.k8s.io version chosen at start-up. */
-  version: GroupSnapshotVersion;
+  /** The served groupsnapshot.storage.k8s.io version (and v1alpha1 schema) chosen at start-up. */
+  version: GroupApiMode;
   settings: GroupSyncSettings;
   /** `--node-deployment`: only group contents (and, as in Go, group classes) labelled for this node. */
   labelSelector?: string;
@@ -175,14 +235,14 @@ export interface GroupContentControllerOptions extends LoopOptions {
  */
 export function groupContentController(options: GroupContentControllerOptions): ControllerLoop<WireGroupContent, VolumeGroupSnapshotContent, VolumeGroupSnapshotClass> {
   const adapter = groupVersionAdapter(options.version);
-  const resource = volumeGroupSnapshotContents(options.version);
+  const resource = volumeGroupSnapshotContents(adapter.version);
   const api = options.api ?? restObjectApi(options.client, resource, (wire) => adapter.toModel(wire as WireGroupContent));
-  const kind = groupKind(options.csi, options.settings, adapter, () => new Date());
+  const kind = groupKind(options.csi, options.settings, adapter, () => new Date(), adapter.membersByContent ? restMemberObjects(options.client) : undefined);
   return new ControllerLoop(options, {
     kind: 'VolumeGroupSnapshotContent',
     queueName: GROUP_CONTENT_QUEUE_NAME,
     objects: resource,
-    classes: volumeGroupSnapshotClasses(options.version),
+    classes: volumeGroupSnapshotClasses(adapter.version),
     ...(options.labelSelector ? { objectLabelSelector: options.labelSelector, classLabelSelector: options.labelSelector } : {}),
     toModel: (wire) => adapter.toModel(wire),
     // The Go sidecar queues every update; the sidecar's own writes are skipped here as for

@@ -40,7 +40,7 @@ export function groupStatusUpdate(current: GroupContentStatus | undefined, seen:
   const ops: PatchOp[] = [];
   if (current.volumeGroupSnapshotHandle === undefined) ops.push({ op: 'add', path: '/status/volumeGroupSnapshotHandle', value: seen.groupSnapshotHandle });
   ops.push(...readinessUpdate(current, seen.readyToUse));
-  if (current.creationTime === undefined) ops.push({ op: 'add', path: '/status/creationTime', value: seen.creationTime });
+  if (current.creationTime === undefined) ops.push({ op: 'add', path: '/status/creationTime', value: adapter.timeToWire(seen.creationTime) });
   if ((current.members?.length ?? 0) === 0 && seen.members.length > 0) {
     ops.push({ op: 'add', path: `/status/${adapter.membersField}`, value: adapter.membersToWire(seen.members) });
   }

@@ -1,6 +1,6 @@
 /**
  * VolumeGroupSnapshotContents in the sidecar's own, version-free shape. The served API versions
- * (v1beta1, v1beta2, v1) agree on metadata and spec and differ in how status lists the member
+ * (v1alpha1 in two schemas, v1beta1, v1beta2, v1) agree on metadata and spec and differ in how status lists the member
  * snapshots; `group-versions.ts` converts between this model and each of them, so nothing else in
  * the sidecar knows which version the cluster speaks.
  */
@@ -30,6 +30,13 @@ export interface GroupSnapshotMember {
   readyToUse?: boolean;
   /** Bytes. */
   restoreSize?: bigint;
+  /**
+   * v1alpha1 only: the member VolumeSnapshotContent's name. There the status lists members by this
+   * name alone, so a member read back from the API has empty handles until its content is read.
+   */
+  contentName?: string;
+  /** v1alpha1 v8.0–8.1 only: the PersistentVolume the member was cut from. */
+  persistentVolumeName?: string;
 }
 
 export interface GroupContentStatus {

@@ -1,32 +1,66 @@
 /**
- * One adapter per served groupsnapshot.storage.k8s.io version: it turns what the API server sends
- * into the version-free model and says how a status written by the sidecar looks in that version.
- * v1beta1 lists members as `volumeSnapshotHandlePairList` (handles only); v1beta2 and v1 share one
- * schema with `volumeSnapshotInfoList`, whose entries also carry time, readiness and size.
+ * One adapter per served groupsnapshot.storage.k8s.io version (and, for v1alpha1, per schema
+ * flavour): it turns what the API server sends into the version-free model and says how a status
+ * written by the sidecar looks there. v1beta1 lists members as `volumeSnapshotHandlePairList`
+ * (handles only); v1beta2 and v1 share one schema with `volumeSnapshotInfoList`, whose entries also
+ * carry time, readiness and size. The two v1alpha1 schemas list the member VolumeSnapshotContents by
+ * name instead (`volumeSnapshotContentRefList` in external-snapshotter v7.0,
+ * `pvVolumeSnapshotContentList` with the source PersistentVolume in v8.0–8.1) and keep the group's
+ * creationTime as int64 Unix nanoseconds.
  */
 import { GROUP_SNAPSHOT_GROUP } from '../../kube/resources.js';
+import { kubeTime } from '../messages.js';
 import type { GroupContentStatus, GroupSnapshotMember, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
 import type { SnapshotError } from '../types.js';
 
 export type GroupSnapshotVersion = 'v1' | 'v1beta2' | 'v1beta1';
 
+/**
+ * How the sidecar speaks to the group API: a beta or GA version, or v1alpha1 in one of its two
+ * schemas (`v1alpha1-v7`: external-snapshotter v7.0; `v1alpha1-v8`: v8.0–v8.1). Both v1alpha1
+ * modes use the URL version v1alpha1.
+ */
+export type GroupApiMode = GroupSnapshotVersion | 'v1alpha1-v7' | 'v1alpha1-v8';
+
 /** Most preferred first: the GA API, then the newest beta. */
 export const SUPPORTED_GROUP_VERSIONS: readonly GroupSnapshotVersion[] = ['v1', 'v1beta2', 'v1beta1'];
 
-/** The version the sidecar uses among those the cluster serves; undefined when it can use none. */
+/** Every mode, most preferred first (the order the scenario tests run in). */
+export const GROUP_API_MODES: readonly GroupApiMode[] = ['v1', 'v1beta2', 'v1beta1', 'v1alpha1-v8', 'v1alpha1-v7'];
+
+/** The served versions the sidecar can use, most preferred first: v1alpha1 only when nothing newer is served. */
+export const GROUP_VERSION_PREFERENCE: readonly string[] = [...SUPPORTED_GROUP_VERSIONS, 'v1alpha1'];
+
+/** The beta or GA version the sidecar uses among those the cluster serves; undefined when it can use none. */
 export function preferredGroupVersion(served: readonly string[]): GroupSnapshotVersion | undefined {
   return SUPPORTED_GROUP_VERSIONS.find((v) => served.includes(v));
 }
 
+/** Like preferredGroupVersion, with v1alpha1 last (its schema flavour is found separately). */
+export function preferredServedVersion(served: readonly string[]): string | undefined {
+  return GROUP_VERSION_PREFERENCE.find((v) => served.includes(v));
+}
+
+export type MembersField = 'volumeSnapshotHandlePairList' | 'volumeSnapshotInfoList' | 'volumeSnapshotContentRefList' | 'pvVolumeSnapshotContentList';
+
 export interface GroupVersionAdapter {
-  readonly version: GroupSnapshotVersion;
+  readonly mode: GroupApiMode;
+  /** The URL version: `v1alpha1` for both v1alpha1 modes. */
+  readonly version: string;
   /** `groupsnapshot.storage.k8s.io/<version>`, for Events about the object. */
   readonly apiVersion: string;
   /** The status field holding the member list in this version. */
-  readonly membersField: 'volumeSnapshotHandlePairList' | 'volumeSnapshotInfoList';
+  readonly membersField: MembersField;
+  /**
+   * v1alpha1: the status lists member VolumeSnapshotContents by name (which the sidecar itself
+   * creates in that era), not the storage handles; the handles are read from those contents.
+   */
+  readonly membersByContent: boolean;
   toModel(wire: WireGroupContent): VolumeGroupSnapshotContent;
   /** The members as this version stores them (fields it lacks are left out). */
   membersToWire(members: GroupSnapshotMember[]): Array<Record<string, unknown>>;
+  /** The group's creationTime (RFC 3339 in the model) as this version stores it. */
+  timeToWire(time: string): unknown;
   /** A whole status in this version's layout. */
   statusToWire(status: GroupContentStatus): Record<string, unknown>;
 }
@@ -52,6 +86,31 @@ function memberFromWire(entry: unknown): GroupSnapshotMember {
   return member;
 }
 
+/** A v1alpha1 entry: only the member content's name (and, in v8.0–8.1, the source PersistentVolume's). */
+function alphaMemberFromWire(entry: unknown): GroupSnapshotMember {
+  const e = (entry ?? {}) as Record<string, unknown>;
+  const ref = (e.volumeSnapshotContentRef ?? e) as Record<string, unknown>;
+  const member: GroupSnapshotMember = { volumeHandle: '', snapshotHandle: '', contentName: text(ref.name) ?? '' };
+  const pv = text((e.persistentVolumeRef as Record<string, unknown> | undefined)?.name);
+  if (pv !== undefined) member.persistentVolumeName = pv;
+  return member;
+}
+
+function contentRefEntry(m: GroupSnapshotMember): Record<string, unknown> {
+  return { kind: 'VolumeSnapshotContent', name: m.contentName ?? '' };
+}
+
+function pvContentEntry(m: GroupSnapshotMember): Record<string, unknown> {
+  // The PersistentVolume is named when known; v8.0 wrote an empty name when no PV matched.
+  return { volumeSnapshotContentRef: { name: m.contentName ?? '' }, persistentVolumeRef: { name: m.persistentVolumeName ?? '' } };
+}
+
+/** Unix nanoseconds of an RFC 3339 time. */
+function nanosOf(time: string): bigint {
+  const ms = Date.parse(time);
+  return BigInt(Number.isFinite(ms) ? ms : 0) * 1_000_000n;
+}
+
 function infoEntry(m: GroupSnapshotMember): Record<string, unknown> {
   const entry: Record<string, unknown> = { volumeHandle: m.volumeHandle, snapshotHandle: m.snapshotHandle };
   if (m.creationTime !== undefined) entry.creationTime = m.creationTime;
@@ -64,23 +123,37 @@ function pairEntry(m: GroupSnapshotMember): Record<string, unknown> {
   return { volumeHandle: m.volumeHandle, snapshotHandle: m.snapshotHandle };
 }
 
-function makeAdapter(version: GroupSnapshotVersion, membersField: GroupVersionAdapter['membersField'], entry: (m: GroupSnapshotMember) => Record<string, unknown>): GroupVersionAdapter {
+function makeAdapter(mode: GroupApiMode, membersField: MembersField, entry: (m: GroupSnapshotMember) => Record<string, unknown>): GroupVersionAdapter {
+  const alpha = mode === 'v1alpha1-v7' || mode === 'v1alpha1-v8';
+  const version = alpha ? 'v1alpha1' : mode;
   const membersToWire = (members: GroupSnapshotMember[]) => members.map(entry);
+  const fromWire = alpha ? alphaMemberFromWire : memberFromWire;
+  // v1alpha1 keeps int64 nanoseconds; the model (and every later version) an RFC 3339 time.
+  const timeToWire = (time: string): unknown => (alpha ? nanosOf(time) : time);
+  const timeFromWire = (value: unknown): string | undefined => {
+    if (!alpha) return typeof value === 'string' ? value : undefined;
+    const nanos = int64ToBigint(value);
+    return nanos === undefined ? undefined : kubeTime(new Date(Number(nanos / 1_000_000n)));
+  };
   return {
+    mode,
     version,
     apiVersion: `${GROUP_SNAPSHOT_GROUP}/${version}`,
     membersField,
+    membersByContent: alpha,
     membersToWire,
+    timeToWire,
     toModel(wire: WireGroupContent): VolumeGroupSnapshotContent {
       const model: VolumeGroupSnapshotContent = { metadata: wire.metadata, spec: wire.spec };
       if (wire.status) {
         const s = wire.status;
         const status: GroupContentStatus = {};
         if (typeof s.volumeGroupSnapshotHandle === 'string') status.volumeGroupSnapshotHandle = s.volumeGroupSnapshotHandle;
-        if (typeof s.creationTime === 'string') status.creationTime = s.creationTime;
+        const creationTime = timeFromWire(s.creationTime);
+        if (creationTime !== undefined) status.creationTime = creationTime;
         if (typeof s.readyToUse === 'boolean') status.readyToUse = s.readyToUse;
         if (s.error && typeof s.error === 'object') status.error = s.error as SnapshotError;
-        if (Array.isArray(s[membersField])) status.members = (s[membersField] as unknown[]).map(memberFromWire);
+        if (Array.isArray(s[membersField])) status.members = (s[membersField] as unknown[]).map(fromWire);
         model.status = status;
       }
       return model;
@@ -88,7 +161,7 @@ function makeAdapter(version: GroupSnapshotVersion, membersField: GroupVersionAd
     statusToWire(status: GroupContentStatus): Record<string, unknown> {
       const out: Record<string, unknown> = {};
       if (status.volumeGroupSnapshotHandle !== undefined) out.volumeGroupSnapshotHandle = status.volumeGroupSnapshotHandle;
-      if (status.creationTime !== undefined) out.creationTime = status.creationTime;
+      if (status.creationTime !== undefined) out.creationTime = timeToWire(status.creationTime);
       if (status.readyToUse !== undefined) out.readyToUse = status.readyToUse;
       if (status.error !== undefined) out.error = status.error;
       if (status.members && status.members.length > 0) out[membersField] = membersToWire(status.members);
@@ -97,12 +170,14 @@ function makeAdapter(version: GroupSnapshotVersion, membersField: GroupVersionAd
   };
 }
 
-const ADAPTERS: Record<GroupSnapshotVersion, GroupVersionAdapter> = {
+const ADAPTERS: Record<GroupApiMode, GroupVersionAdapter> = {
   v1: makeAdapter('v1', 'volumeSnapshotInfoList', infoEntry),
   v1beta2: makeAdapter('v1beta2', 'volumeSnapshotInfoList', infoEntry),
   v1beta1: makeAdapter('v1beta1', 'volumeSnapshotHandlePairList', pairEntry),
+  'v1alpha1-v8': makeAdapter('v1alpha1-v8', 'pvVolumeSnapshotContentList', pvContentEntry),
+  'v1alpha1-v7': makeAdapter('v1alpha1-v7', 'volumeSnapshotContentRefList', contentRefEntry),
 };
 
-export function groupVersionAdapter(version: GroupSnapshotVersion): GroupVersionAdapter {
-  return ADAPTERS[version];
+export function groupVersionAdapter(mode: GroupApiMode): GroupVersionAdapter {
+  return ADAPTERS[mode];
 }

@@ -128,12 +128,31 @@ export function volumeSnapshotSchema(): Schema {
   );
 }
 
-export type GroupVersion = 'v1beta1' | 'v1beta2' | 'v1';
+/**
+ * What the server can be told to serve of groupsnapshot.storage.k8s.io. Two different schemas were
+ * both published as v1alpha1: `v1alpha1` is the one of external-snapshotter v8.0–v8.1 (member lists
+ * `pvVolumeSnapshotContentList` / `pvcVolumeSnapshotRefList`, CEL rules), `v1alpha1-v7` the older one
+ * of v7.0 (`volumeSnapshotContentRefList` / `volumeSnapshotRefList`, no CEL rules at all). Both are
+ * served at the URL version v1alpha1; only one of them can be installed at a time.
+ */
+export type GroupVersion = 'v1beta1' | 'v1beta2' | 'v1' | 'v1alpha1' | 'v1alpha1-v7';
+
+/** The version in URLs and apiVersion for a served flavour. */
+export function urlVersion(version: GroupVersion): 'v1beta1' | 'v1beta2' | 'v1' | 'v1alpha1' {
+  return version === 'v1alpha1-v7' ? 'v1alpha1' : version;
+}
+
+function isAlpha(version: GroupVersion): version is 'v1alpha1' | 'v1alpha1-v7' {
+  return version === 'v1alpha1' || version === 'v1alpha1-v7';
+}
 
 /** v1 and v1beta2 share one schema; v1beta1 lacks most immutability rules. */
 function strict(version: GroupVersion): boolean {
-  return version !== 'v1beta1';
+  return version === 'v1beta2' || version === 'v1';
 }
+
+/** `{ name }`, the LocalObjectReference of the v8.0–8.1 member lists. */
+const localObjectReference = () => obj({ name: str() });
 
 export function volumeGroupSnapshotClassSchema(version: GroupVersion): Schema {
   const rules = (message: string) => (strict(version) ? { rules: [immutable(message)] } : {});
@@ -149,7 +168,14 @@ export function volumeGroupSnapshotClassSchema(version: GroupVersion): Schema {
 
 export function volumeGroupSnapshotContentSchema(version: GroupVersion): Schema {
   const immutableIf = (message: string) => (strict(version) ? { rules: [immutable(message)] } : {});
-  const refRules = [nameAndNamespaceSet('both volumeGroupSnapshotRef.name and volumeGroupSnapshotRef.namespace must be set')];
+  // The v7 schema has no CEL rules at all (its checks lived in an optional webhook).
+  const cel = version !== 'v1alpha1-v7';
+  const celImmutable = (message: string) => (cel ? { rules: [immutable(message)] } : {});
+  const refRules = cel ? [nameAndNamespaceSet('both volumeGroupSnapshotRef.name and volumeGroupSnapshotRef.namespace must be set')] : [];
+  if (version === 'v1alpha1') {
+    // v8.0–8.1: the whole reference, uid included, may never change (v8.2 dropped this rule).
+    refRules.push(transitionRule('volumeGroupSnapshotRef is immutable', (self, old) => jsonEqual(self, old)));
+  }
   if (strict(version)) {
     refRules.push(
       transitionRule(
@@ -162,16 +188,23 @@ export function volumeGroupSnapshotContentSchema(version: GroupVersion): Schema 
       ),
     );
   }
-  const status: Record<string, Schema> =
-    version === 'v1beta1'
-      ? {
-          volumeSnapshotHandlePairList: arrayOf(obj({ snapshotHandle: str(), volumeHandle: str() }, { required: ['snapshotHandle', 'volumeHandle'] })),
-        }
-      : {
-          volumeSnapshotInfoList: arrayOf(
-            obj({ creationTime: int64(), readyToUse: bool(), restoreSize: int64(), snapshotHandle: str(), volumeHandle: str() }),
-          ),
-        };
+  // The member list is the one field every version names differently.
+  const members: Record<GroupVersion, Record<string, Schema>> = {
+    'v1alpha1-v7': { volumeSnapshotContentRefList: arrayOf(objectReference()) },
+    v1alpha1: {
+      pvVolumeSnapshotContentList: arrayOf(obj({ persistentVolumeRef: localObjectReference(), volumeSnapshotContentRef: localObjectReference() })),
+    },
+    v1beta1: {
+      volumeSnapshotHandlePairList: arrayOf(obj({ snapshotHandle: str(), volumeHandle: str() }, { required: ['snapshotHandle', 'volumeHandle'] })),
+    },
+    v1beta2: {
+      volumeSnapshotInfoList: arrayOf(obj({ creationTime: int64(), readyToUse: bool(), restoreSize: int64(), snapshotHandle: str(), volumeHandle: str() })),
+    },
+    v1: {
+      volumeSnapshotInfoList: arrayOf(obj({ creationTime: int64(), readyToUse: bool(), restoreSize: int64(), snapshotHandle: str(), volumeHandle: str() })),
+    },
+  };
+  const status = members[version];
   return obj(
     {
       spec: obj(
@@ -182,25 +215,28 @@ export function volumeGroupSnapshotContentSchema(version: GroupVersion): Schema 
             {
               groupSnapshotHandles: obj(
                 { volumeGroupSnapshotHandle: str(), volumeSnapshotHandles: arrayOf(str()) },
-                { required: ['volumeGroupSnapshotHandle', 'volumeSnapshotHandles'], rules: [immutable('groupSnapshotHandles is immutable')] },
+                { required: ['volumeGroupSnapshotHandle', 'volumeSnapshotHandles'], ...celImmutable('groupSnapshotHandles is immutable') },
               ),
-              volumeHandles: arrayOf(str(), { rules: [immutable('volumeHandles is immutable')] }),
+              volumeHandles: arrayOf(str(), celImmutable('volumeHandles is immutable')),
             },
-            {
-              rules: [
-                requiredOnceSet('volumeHandles', 'volumeHandles is required once set'),
-                requiredOnceSet('groupSnapshotHandles', 'groupSnapshotHandles is required once set'),
-                exactlyOneOf('volumeHandles', 'groupSnapshotHandles', 'exactly one of volumeHandles and groupSnapshotHandles must be set'),
-              ],
-            },
+            cel
+              ? {
+                rules: [
+                  requiredOnceSet('volumeHandles', 'volumeHandles is required once set'),
+                  requiredOnceSet('groupSnapshotHandles', 'groupSnapshotHandles is required once set'),
+                  exactlyOneOf('volumeHandles', 'groupSnapshotHandles', 'exactly one of volumeHandles and groupSnapshotHandles must be set'),
+                ],
+              }
+              : {},
           ),
           volumeGroupSnapshotClassName: str(immutableIf('volumeGroupSnapshotClassName is immutable once set')),
-          volumeGroupSnapshotRef: objectReference({ rules: refRules }),
+          volumeGroupSnapshotRef: objectReference(refRules.length ? { rules: refRules } : {}),
         },
         { required: ['deletionPolicy', 'driver', 'source', 'volumeGroupSnapshotRef'] },
       ),
       status: obj({
-        creationTime: dateTime(),
+        // Unix nanoseconds in both v1alpha1 schemas; a date-time from v1beta1 on.
+        creationTime: isAlpha(version) ? int64() : dateTime(),
         error: snapshotError(),
         readyToUse: bool(),
         volumeGroupSnapshotHandle: str(immutableIf('volumeGroupSnapshotHandle is immutable once set')),
@@ -216,7 +252,15 @@ export function volumeGroupSnapshotSchema(version: GroupVersion): Schema {
     matchExpressions: arrayOf(obj({ key: str(), operator: str(), values: arrayOf(str()) }, { required: ['key', 'operator'] })),
     matchLabels: mapOf(str()),
   });
-  labelSelector.rules = [immutable('selector is immutable')];
+  const cel = version !== 'v1alpha1-v7';
+  if (cel) labelSelector.rules = [immutable('selector is immutable')];
+  // The VolumeGroupSnapshot's member list exists only in the v1alpha1 schemas (the controller writes it).
+  const members: Record<string, Schema> =
+    version === 'v1alpha1-v7'
+      ? { volumeSnapshotRefList: arrayOf(objectReference()) }
+      : version === 'v1alpha1'
+        ? { pvcVolumeSnapshotRefList: arrayOf(obj({ persistentVolumeClaimRef: localObjectReference(), volumeSnapshotRef: localObjectReference() })) }
+        : {};
   return obj(
     {
       spec: obj(
@@ -224,21 +268,23 @@ export function volumeGroupSnapshotSchema(version: GroupVersion): Schema {
           source: obj(
             {
               selector: labelSelector,
-              volumeGroupSnapshotContentName: str({ rules: [immutable('volumeGroupSnapshotContentName is immutable')] }),
+              volumeGroupSnapshotContentName: str(cel ? { rules: [immutable('volumeGroupSnapshotContentName is immutable')] } : {}),
             },
-            {
-              rules: [
-                requiredOnceSet('selector', 'selector is required once set'),
-                requiredOnceSet('volumeGroupSnapshotContentName', 'volumeGroupSnapshotContentName is required once set'),
-                exactlyOneOf('selector', 'volumeGroupSnapshotContentName', 'exactly one of selector and volumeGroupSnapshotContentName must be set'),
-              ],
-            },
+            cel
+              ? {
+                rules: [
+                  requiredOnceSet('selector', 'selector is required once set'),
+                  requiredOnceSet('volumeGroupSnapshotContentName', 'volumeGroupSnapshotContentName is required once set'),
+                  exactlyOneOf('selector', 'volumeGroupSnapshotContentName', 'exactly one of selector and volumeGroupSnapshotContentName must be set'),
+                ],
+              }
+              : {},
           ),
-          volumeGroupSnapshotClassName: str({
-            rules: [
-              rule('volumeGroupSnapshotClassName must not be the empty string when set', (self) => typeof self === 'string' && self.length > 0),
-            ],
-          }),
+          volumeGroupSnapshotClassName: str(
+            cel
+              ? { rules: [rule('volumeGroupSnapshotClassName must not be the empty string when set', (self) => typeof self === 'string' && self.length > 0)] }
+              : {},
+          ),
         },
         { required: ['source'] },
       ),
@@ -247,6 +293,7 @@ export function volumeGroupSnapshotSchema(version: GroupVersion): Schema {
         creationTime: dateTime(),
         error: snapshotError(),
         readyToUse: bool(),
+        ...members,
       }),
     },
     { required: ['spec'] },

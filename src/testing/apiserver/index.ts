@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessPolicy, type DeniedAccess } from './access.js';
 import { RequestLog } from './accounting.js';
-import { ALL_GROUP_SNAPSHOT_VERSIONS, buildResources, ResourceRegistry, SNAPSHOT_GROUP } from './resources.js';
+import { ALL_GROUP_SNAPSHOT_VERSIONS, buildResources, KNOWN_GROUP_SNAPSHOT_VERSIONS, ResourceRegistry, SNAPSHOT_GROUP } from './resources.js';
 import type { GroupVersion } from './crd-schemas.js';
 import { DEFAULT_VERSION, type VersionInfo } from './discovery.js';
 import { Faults } from './faults.js';
@@ -29,7 +29,11 @@ export interface TestApiServerOptions {
   port?: number;
   /** Where to write the kubeconfig; a temporary file (removed on stop) when unset. */
   kubeconfigPath?: string;
-  /** Served groupsnapshot.storage.k8s.io versions (default v1beta1, v1beta2, v1). */
+  /**
+   * Served groupsnapshot.storage.k8s.io versions (default v1beta1, v1beta2, v1). `v1alpha1` serves
+   * the v1alpha1 schema of external-snapshotter v8.0–v8.1, `v1alpha1-v7` the one of v7.0; either
+   * one alone, as those CRDs had a single version.
+   */
   groupSnapshotVersions?: GroupVersion[];
   /** Bearer token clients must send (random by default). */
   token?: string;
@@ -88,23 +92,37 @@ export interface TestApiServer {
 
 const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
-/** Parses `v1beta1,v1beta2,v1` (the --group-snapshot-versions flag); an empty string serves none. */
+/**
+ * Parses `v1beta1,v1beta2,v1` (the --group-snapshot-versions flag), `v1alpha1` or `v1alpha1-v7`; an
+ * empty string serves none.
+ */
 export function parseGroupSnapshotVersions(text: string): GroupVersion[] {
   const versions = text
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v.length > 0);
   for (const v of versions) {
-    if (!(ALL_GROUP_SNAPSHOT_VERSIONS as string[]).includes(v)) {
-      throw new Error(`unknown group snapshot version "${v}": use a comma-separated subset of ${ALL_GROUP_SNAPSHOT_VERSIONS.join(',')}`);
+    if (!(KNOWN_GROUP_SNAPSHOT_VERSIONS as string[]).includes(v)) {
+      throw new Error(`unknown group snapshot version "${v}": use a comma-separated subset of ${ALL_GROUP_SNAPSHOT_VERSIONS.join(',')}, or v1alpha1 (v8.0-v8.1 schema) or v1alpha1-v7 (v7.0 schema) alone`);
     }
   }
+  checkGroupSnapshotVersions(versions as GroupVersion[]);
   return versions as GroupVersion[];
+}
+
+/** The v1alpha1 CRDs of v7.0–v8.1 had that one version: no upstream installation served it beside another. */
+function checkGroupSnapshotVersions(versions: GroupVersion[]): void {
+  const alpha = versions.filter((v) => v.startsWith('v1alpha1'));
+  if (alpha.length > 0 && versions.length > 1) {
+    throw new Error(`group snapshot version ${alpha[0]} is served alone (its CRDs had one version), not with ${versions.filter((v) => v !== alpha[0]).join(',')}`);
+  }
 }
 
 /** Starts the Kubernetes API test server on 127.0.0.1 and writes a kubeconfig for it. */
 export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
-  const resources = buildResources(options.groupSnapshotVersions ?? ALL_GROUP_SNAPSHOT_VERSIONS);
+  const groupVersions = options.groupSnapshotVersions ?? ALL_GROUP_SNAPSHOT_VERSIONS;
+  checkGroupSnapshotVersions(groupVersions);
+  const resources = buildResources(groupVersions);
   const registry = new ResourceRegistry(options.snapshotApi === false ? resources.filter((r) => r.group !== SNAPSHOT_GROUP) : resources);
   const storage = new Storage(options.historyLimit ?? 10_000, undefined, { ...DEFAULT_WATCH_CACHE, ...options.watchCache });
   const access = new AccessPolicy(options.deny);

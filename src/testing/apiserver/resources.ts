@@ -5,6 +5,7 @@ import {
   volumeSnapshotClassSchema,
   volumeSnapshotContentSchema,
   volumeSnapshotSchema,
+  urlVersion,
   type GroupVersion,
 } from './crd-schemas.js';
 import type { Schema } from './schema.js';
@@ -57,7 +58,10 @@ export interface ResourceDef {
 
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 export const GROUP_SNAPSHOT_GROUP = 'groupsnapshot.storage.k8s.io';
+/** What is served by default: the versions of external-snapshotter v8.6 and later. */
 export const ALL_GROUP_SNAPSHOT_VERSIONS: GroupVersion[] = ['v1beta1', 'v1beta2', 'v1'];
+/** Every value the server takes; the two v1alpha1 schemas are served alone, as their CRDs had one version. */
+export const KNOWN_GROUP_SNAPSHOT_VERSIONS: GroupVersion[] = ['v1beta1', 'v1beta2', 'v1', 'v1alpha1', 'v1alpha1-v7'];
 
 const FULL_VERBS = ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];
 const CORE_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -122,8 +126,8 @@ export function deprecationWarning(def: ResourceDef, version: string): string {
   return newer.length ? `${text}; use ${def.group}/${newer[0]} ${def.kind}` : text;
 }
 
-function groupStorageVersion(versions: GroupVersion[]): GroupVersion {
-  return versions.includes('v1beta2') ? 'v1beta2' : (versions[0] as GroupVersion);
+function groupStorageVersion(versions: string[]): string {
+  return versions.includes('v1beta2') ? 'v1beta2' : (versions[0] as string);
 }
 
 function eventFieldLabels(obj: Record<string, unknown>): Record<string, string> {
@@ -147,7 +151,10 @@ function eventFieldLabels(obj: Record<string, unknown>): Record<string, string> 
 
 /** The resources this server serves, with the group snapshot API in `groupVersions`. */
 export function buildResources(groupVersions: GroupVersion[]): ResourceDef[] {
-  const gv = [...groupVersions].sort(byVersionPriority);
+  // Each served URL version has exactly one schema flavour (v1alpha1 is either the v7 or the v8.0 one).
+  const flavourOf = new Map(groupVersions.map((v) => [urlVersion(v) as string, v]));
+  const gv = [...flavourOf.keys()].sort(byVersionPriority);
+  const flavour = (v: string): GroupVersion => flavourOf.get(v) ?? (v as GroupVersion);
   const storage = groupStorageVersion(gv);
   const resources: ResourceDef[] = [
     builtin({ group: '', versions: ['v1'], storageVersion: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], statusSubresource: true, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }),
@@ -198,13 +205,13 @@ export function buildResources(groupVersions: GroupVersion[]): ResourceDef[] {
       crd({
         group: GROUP_SNAPSHOT_GROUP, versions: gv, storageVersion: storage, plural: 'volumegroupsnapshotclasses', kind: 'VolumeGroupSnapshotClass',
         namespaced: false, shortNames: ['vgsclass', 'vgsclasses'], statusSubresource: false, deprecatedVersions,
-        schema: (v) => volumeGroupSnapshotClassSchema(v as GroupVersion),
+        schema: (v) => volumeGroupSnapshotClassSchema(flavour(v)),
         printerColumns: [{ name: 'Driver', type: 'string', jsonPath: '.driver' }, { name: 'DeletionPolicy', type: 'string', jsonPath: '.deletionPolicy' }, age],
       }),
       crd({
         group: GROUP_SNAPSHOT_GROUP, versions: gv, storageVersion: storage, plural: 'volumegroupsnapshotcontents', kind: 'VolumeGroupSnapshotContent',
         namespaced: false, shortNames: ['vgsc', 'vgscs'], statusSubresource: true, deprecatedVersions,
-        schema: (v) => volumeGroupSnapshotContentSchema(v as GroupVersion),
+        schema: (v) => volumeGroupSnapshotContentSchema(flavour(v)),
         printerColumns: [
           { name: 'ReadyToUse', type: 'boolean', jsonPath: '.status.readyToUse' },
           { name: 'DeletionPolicy', type: 'string', jsonPath: '.spec.deletionPolicy' },
@@ -218,7 +225,7 @@ export function buildResources(groupVersions: GroupVersion[]): ResourceDef[] {
       crd({
         group: GROUP_SNAPSHOT_GROUP, versions: gv, storageVersion: storage, plural: 'volumegroupsnapshots', kind: 'VolumeGroupSnapshot',
         namespaced: true, shortNames: ['vgs'], statusSubresource: true, deprecatedVersions,
-        schema: (v) => volumeGroupSnapshotSchema(v as GroupVersion),
+        schema: (v) => volumeGroupSnapshotSchema(flavour(v)),
         printerColumns: [
           { name: 'ReadyToUse', type: 'boolean', jsonPath: '.status.readyToUse' },
           { name: 'VolumeGroupSnapshotClass', type: 'string', jsonPath: '.spec.volumeGroupSnapshotClassName' },

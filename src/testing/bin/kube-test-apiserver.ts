@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { parseGroupSnapshotVersions, startTestApiServer } from '../apiserver/index.js';
 
-const USAGE = 'usage: kube-test-apiserver --port 0 --kubeconfig-out PATH [--group-snapshot-versions v1beta1,v1beta2,v1] [--token TOKEN]';
+const USAGE = 'usage: kube-test-apiserver --port 0 --kubeconfig-out PATH [--group-snapshot-versions v1beta1,v1beta2,v1 | v1alpha1 | v1alpha1-v7] [--token TOKEN]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

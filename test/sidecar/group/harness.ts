@@ -5,13 +5,17 @@ import { restObjectApi } from '../../../src/sidecar/engine/object-api.js';
 import type { EventSubject, WarningRecorder } from '../../../src/sidecar/engine/failure.js';
 import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../../src/sidecar/group/kind.js';
 import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../../src/sidecar/group/types.js';
-import { groupVersionAdapter, type GroupSnapshotVersion, type GroupVersionAdapter } from '../../../src/sidecar/group/versions.js';
+import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from '../../../src/sidecar/group/versions.js';
+import { restMemberObjects, type MemberObjects } from '../../../src/sidecar/group/members.js';
 import { ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../../src/sidecar/keys.js';
 import type { DeletionPolicy } from '../../../src/sidecar/types.js';
-import type { TestApiServer } from '../../../src/testing/apiserver/index.js';
+import type { GroupVersion, TestApiServer } from '../../../src/testing/apiserver/index.js';
 import { DRIVER, Testbed, type TestbedParts } from '../engine/testbed.js';
 
 export { DRIVER };
+
+/** What the API test server is told to serve for each mode of the sidecar. */
+const SERVED: Record<GroupApiMode, GroupVersion> = { v1: 'v1', v1beta2: 'v1beta2', v1beta1: 'v1beta1', 'v1alpha1-v8': 'v1alpha1', 'v1alpha1-v7': 'v1alpha1-v7' };
 
 export interface RecordedEvent {
   subject: EventSubject;
@@ -32,14 +36,22 @@ export class GroupHarness extends Testbed {
   settings: GroupSyncSettings = { groupSnapshotNamePrefix: 'groupsnapshot', groupSnapshotNameUuidLength: -1, extraCreateMetadata: true, timeoutMs: 15_000, maxPollIntervalMs: 1000, retryIntervalMaxMs: 300_000 };
   private volumeCount = 0;
 
-  private constructor(readonly version: GroupSnapshotVersion, parts: TestbedParts) {
+  /** v1alpha1: member VolumeSnapshotContents and VolumeSnapshots, which the sidecar creates in that era. */
+  readonly members: MemberObjects;
+  /** The URL version (v1alpha1 for both v1alpha1 modes). */
+  readonly version: string;
+
+  private constructor(readonly mode: GroupApiMode, parts: TestbedParts) {
     super(parts);
-    this.adapter = groupVersionAdapter(version);
-    this.api = restObjectApi(this.rest, volumeGroupSnapshotContents(version), (wire) => this.adapter.toModel(wire as WireGroupContent));
+    this.adapter = groupVersionAdapter(mode);
+    this.version = this.adapter.version;
+    this.api = restObjectApi(this.rest, volumeGroupSnapshotContents(this.version), (wire) => this.adapter.toModel(wire as WireGroupContent));
+    this.members = restMemberObjects(this.rest);
   }
 
-  static async start(version: GroupSnapshotVersion): Promise<GroupHarness> {
-    return new GroupHarness(version, await Testbed.boot({ groupSnapshotVersions: [version] }));
+  /** The API test server serving exactly this mode's version and schema. */
+  static async start(mode: GroupApiMode): Promise<GroupHarness> {
+    return new GroupHarness(mode, await Testbed.boot({ groupSnapshotVersions: [SERVED[mode]] }));
   }
 
   /** The API test server serving only `version` (its faults and request log). */
@@ -64,6 +76,7 @@ export class GroupHarness extends Testbed {
       events: this.recorder,
       settings: this.settings,
       adapter: this.adapter,
+      members: this.members,
       log: silentLogger,
     });
   }
@@ -87,7 +100,7 @@ export class GroupHarness extends Testbed {
 
   async createVolumes(count: number, sizeText = 'data'): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push(await this.createVolume(`${this.version}-vol-${++this.volumeCount}`, 'data.txt', sizeText));
+    for (let i = 0; i < count; i++) ids.push(await this.createVolume(`${this.mode}-vol-${++this.volumeCount}`, 'data.txt', sizeText));
     return ids;
   }
 

@@ -4,8 +4,10 @@ import { objectPath, volumeGroupSnapshotContents } from '../../../src/kube/resou
 import type { WorkQueue } from '../../../src/runtime/queue.js';
 import type { VersionStore } from '../../../src/sidecar/engine/updates.js';
 import { groupContentController } from '../../../src/sidecar/group/kind.js';
-import type { VolumeGroupSnapshotContent } from '../../../src/sidecar/group/types.js';
-import { SUPPORTED_GROUP_VERSIONS } from '../../../src/sidecar/group/versions.js';
+import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../../src/sidecar/group/types.js';
+import { GROUP_API_MODES, groupVersionAdapter } from '../../../src/sidecar/group/versions.js';
+import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
+import { FINALIZER_IN_GROUP } from '../../../src/sidecar/keys.js';
 import {
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,
@@ -35,24 +37,37 @@ const GROUP_EXTRA = (content: string): Record<string, string> => ({
   'csi.storage.k8s.io/volumegroupsnapshotcontent/name': content,
 });
 
-// The same group scenarios against each served version: the API test server serves only that
-// version, the sample driver answers over gRPC, and each test runs syncs one at a time and checks
-// the stored object, the driver's journal and the Events.
-describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.storage.k8s.io/%s', (version) => {
+// The same group scenarios against each served version (v1alpha1 in both of its schemas): the API
+// test server serves only that version, the sample driver answers over gRPC, and each test runs
+// syncs one at a time and checks the stored object, the driver's journal and the Events. Where the
+// eras differ (v1alpha1 lists member contents the sidecar creates, and keeps an int64 time), the
+// expectation says so.
+describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
+  const adapter = groupVersionAdapter(mode);
+  const version = adapter.version;
+  const alpha = adapter.membersByContent;
+  /** A group content's creationTime as this version stores it: int64 nanoseconds in v1alpha1, RFC 3339 later. */
+  const STORED_TIME = alpha ? expect.anything() : expect.stringMatching(/Z$/);
   let h: GroupHarness;
   let n = 0;
   const unique = (base: string) => `${base}-${++n}`;
   // A fresh VolumeGroupSnapshot UID, shaped like the API server's.
-  const newUid = () => uidFor(`${version}/${unique('uid')}`);
-  const membersField = version === 'v1beta1' ? 'volumeSnapshotHandlePairList' : 'volumeSnapshotInfoList';
+  const newUid = () => uidFor(`${mode}/${unique('uid')}`);
+  const membersField = adapter.membersField;
+  /** The storage ids of the members a stored group lists; v1alpha1 records them in the member contents. */
+  const snapshotIdsOf = async (wire: WireGroupContent): Promise<string[]> => {
+    const ids: string[] = [];
+    for (const m of adapter.toModel(wire).status?.members ?? []) ids.push(alpha ? (memberSnapshotHandle(await h.members.getContent(m.contentName ?? '')) ?? '') : m.snapshotHandle);
+    return ids;
+  };
   /** The object an Event about this stored content names. */
   const subjectOf = async (name: string) => {
     const stored = await h.wire(name);
-    return { apiVersion: `groupsnapshot.storage.k8s.io/${version}`, kind: 'VolumeGroupSnapshotContent', name, uid: stored.metadata.uid, resourceVersion: expect.any(String) };
+    return { apiVersion: adapter.apiVersion, kind: 'VolumeGroupSnapshotContent', name, uid: stored.metadata.uid, resourceVersion: expect.any(String) };
   };
 
   beforeAll(async () => {
-    h = await GroupHarness.start(version);
+    h = await GroupHarness.start(mode);
     await h.createClass('class-a', { tier: 'gold' });
     // A class as users write them: the controller's and the sidecar's secret keys beside the driver's own.
     await h.createClass('class-with-secrets', {
@@ -60,10 +75,14 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       replicas: '3',
       ...SECRET_PARAMETERS,
     });
-    await h.createClass('class-get-secret', {
-      'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
-      'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default',
-    });
+    // The Secret for GetVolumeGroupSnapshot, under the class keys of each era.
+    const getSecretKeys: Record<string, string> =
+      mode === 'v1alpha1-v7'
+        ? { 'csi.storage.k8s.io/snapshotter-list-secret-name': 'get-${volumesnapshotcontent.name}', 'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default' }
+        : mode === 'v1alpha1-v8'
+          ? { 'csi.storage.k8s.io/group-snapshotter-secret-name': 'get-${volumegroupsnapshotcontent.name}', 'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default' }
+          : { 'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}', 'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default' };
+    await h.createClass('class-get-secret', getSecretKeys);
     await h.createSecret('group-secret', { user: 'admin' });
   });
   afterAll(async () => {
@@ -72,6 +91,35 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
   beforeEach(async () => {
     await h.reset();
   });
+
+  /**
+   * v1alpha1: the status lists one member content per volume under its derived name, in this
+   * schema's layout, and each member content and snapshot exists as that era's controller binds them.
+   */
+  async function expectAlphaMembers(wire: WireGroupContent, volumes: string[], size?: number): Promise<void> {
+    const uid = wire.metadata.uid ?? '';
+    const status = wire.status as Record<string, unknown>;
+    const names = volumes.map((v) => memberContentName(uid, v));
+    const entries = names.map((name) => (mode === 'v1alpha1-v7' ? { kind: 'VolumeSnapshotContent', name } : { volumeSnapshotContentRef: { name }, persistentVolumeRef: { name: '' } }));
+    expect(status[membersField]).toEqual(expect.arrayContaining(entries));
+    expect(status[membersField]).toHaveLength(volumes.length);
+    for (const volume of volumes) {
+      const content = await h.members.getContent(memberContentName(uid, volume));
+      const snapshotName = memberSnapshotName(uid, volume);
+      expect(content?.spec).toEqual({
+        volumeSnapshotRef: { kind: 'VolumeSnapshot', name: snapshotName, namespace: 'default' },
+        deletionPolicy: wire.spec.deletionPolicy,
+        driver: DRIVER,
+        source: { snapshotHandle: expect.stringMatching(/\S/) },
+      });
+      expect(content?.status).toMatchObject({ snapshotHandle: content?.spec.source.snapshotHandle, volumeGroupSnapshotHandle: status.volumeGroupSnapshotHandle, readyToUse: true });
+      if (size !== undefined) expect(BigInt(content?.status?.restoreSize ?? 0)).toBe(BigInt(size));
+      const snapshot = await h.members.getSnapshot('default', snapshotName);
+      expect(snapshot?.metadata.labels).toEqual({ volumeGroupSnapshotName: wire.spec.volumeGroupSnapshotRef.name });
+      expect(snapshot?.metadata.finalizers).toEqual([FINALIZER_IN_GROUP]);
+      expect(snapshot?.spec.source).toEqual({ volumeSnapshotContentName: memberContentName(uid, volume) });
+    }
+  }
 
   describe('create (rule GC) and readiness (GS2)', () => {
     test('Z-40 / J-11 / J-13 / D-04 / H-20 / H-11: a dynamic group is cut with its class parameters, extra metadata and no secrets (no secret annotations), and recorded with every member', async () => {
@@ -89,8 +137,13 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const status = wire.status as Record<string, unknown>;
       expect(status.readyToUse).toBe(true);
       expect(status.volumeGroupSnapshotHandle).toMatch(/\S/);
-      expect(status.creationTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       const list = status[membersField] as Array<Record<string, unknown>>;
+      if (alpha) {
+        expect(BigInt(status.creationTime as number | bigint)).toBeGreaterThan(1_700_000_000_000_000_000n);
+        await expectAlphaMembers(wire, volumes, 2048);
+        return;
+      }
+      expect(status.creationTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(list.map((m) => m.volumeHandle).sort()).toEqual([...volumes].sort());
       for (const member of list) {
         expect(member.snapshotHandle).toMatch(/\S/);
@@ -184,11 +237,13 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       expect(await h.calls('CreateVolumeGroupSnapshot')).toHaveLength(1);
       const gets = await h.calls('GetVolumeGroupSnapshot');
       expect(gets.length).toBeGreaterThanOrEqual(1);
-      const memberIds = (notReady.status?.[membersField] as Array<{ snapshotHandle: string }>).map((m) => m.snapshotHandle);
+      const memberIds = await snapshotIdsOf(notReady);
+      expect(memberIds).toHaveLength(2);
+      expect(memberIds.every((id) => id !== '')).toBe(true);
       expect(gets[0]).toEqual({ group_snapshot_id: notReady.status?.volumeGroupSnapshotHandle, snapshot_ids: memberIds, secrets: {} });
       // Members keep the readiness of the first reply (as in Go); the member contents track their own.
       const list = ready.status?.[membersField] as Array<Record<string, unknown>>;
-      if (version !== 'v1beta1') expect(list.every((m) => m.readyToUse === false)).toBe(true);
+      if (membersField === 'volumeSnapshotInfoList') expect(list.every((m) => m.readyToUse === false)).toBe(true);
       expect(list).toEqual(notReady.status?.[membersField]);
       // Two writes of the content: the mark and the status at create; one status write when ready (+ mark removal).
       const patches = h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name }).filter((r) => r.verb === 'patch');
@@ -319,7 +374,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const gets = await h.calls('GetVolumeGroupSnapshot');
       expect(gets).toEqual([{ group_snapshot_id: pre.groupId, snapshot_ids: pre.snapshotIds, secrets: { token: sha256Hex('reader') } }]);
       const wire = await h.wire(name);
-      expect(wire.status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: true, creationTime: expect.stringMatching(/Z$/) });
+      expect(wire.status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: true, creationTime: STORED_TIME });
       // Refreshing a ready group writes nothing (Go: one PUT per poll).
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       expect((await h.wire(name)).metadata.resourceVersion).toBe(wire.metadata.resourceVersion);
@@ -332,7 +387,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const name = unique('pre-slow');
       await h.createContent({ name, pre });
       expect((await h.syncByName(name)).type).toBe('after');
-      expect((await h.wire(name)).status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: false, creationTime: expect.stringMatching(/Z$/) });
+      expect((await h.wire(name)).status).toEqual({ volumeGroupSnapshotHandle: pre.groupId, readyToUse: false, creationTime: STORED_TIME });
     });
 
     test('J-03 / D-15: a failing GetVolumeGroupSnapshot (the driver\'s error text kept) is recorded as GroupSnapshotContentCheckandUpdateFailed', async () => {
@@ -364,8 +419,8 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       const name = unique('del');
       await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), ...options });
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
-      const ready = await h.get(name);
-      return { name, groupId: ready.status?.volumeGroupSnapshotHandle ?? '', snapshotIds: (ready.status?.members ?? []).map((m) => m.snapshotHandle) };
+      const ready = await h.wire(name);
+      return { name, groupId: (ready.status?.volumeGroupSnapshotHandle as string | undefined) ?? '', snapshotIds: await snapshotIdsOf(ready) };
     }
 
     test('Z-44 / J-04 / D-07 / H-14: policy Delete deletes the group (by its status handle) with every member id and the annotation Secret\'s data, then releases the content', async () => {
@@ -438,8 +493,10 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
     test('D-09 / J-01: member ids but no group handle anywhere: the deletion path (rule GD needs a handle) is not entered; released without any CSI call', async () => {
       const name = unique('no-handle');
       await h.createContent({ name, volumeHandles: ['vol-x'], className: 'class-a', uid: newUid() });
-      await h.setStatus(name, { readyToUse: true, [membersField]: [{ volumeHandle: 'test-pv', snapshotHandle: 'test-vsc' }] });
-      expect((await h.get(name)).status?.members?.map((m) => [m.volumeHandle, m.snapshotHandle])).toEqual([['test-pv', 'test-vsc']]);
+      await h.setStatus(name, { readyToUse: true, [membersField]: adapter.membersToWire([{ volumeHandle: 'test-pv', snapshotHandle: 'test-vsc', contentName: 'test-vsc' }]) });
+      const recorded = (await h.get(name)).status?.members ?? [];
+      if (alpha) expect(recorded.map((m) => m.contentName)).toEqual(['test-vsc']);
+      else expect(recorded.map((m) => [m.volumeHandle, m.snapshotHandle])).toEqual([['test-pv', 'test-vsc']]);
       await h.deleteAsController(name);
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       expect(await h.exists(name)).toBe(false);
@@ -524,7 +581,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
       client: h.rest,
       csi: h.csi,
       driverName: DRIVER,
-      version,
+      version: mode,
       settings: h.settings,
       workers: 2,
       resyncPeriodMs: 0,
@@ -563,7 +620,7 @@ describe.each([...SUPPORTED_GROUP_VERSIONS])('group contents at groupsnapshot.st
         client: h.rest,
         csi: h.csi,
         driverName: DRIVER,
-        version,
+        version: mode,
         settings: h.settings,
         workers,
         resyncPeriodMs: 0,

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS } from '../../../src/kube/resources.js';
+import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
+import { ANN_GROUP_BEING_CREATED } from '../../../src/sidecar/keys.js';
+import { waitFor } from '../../helpers/process.js';
+import { uidFor } from '../../helpers/uid.js';
+import { DRIVER, GroupHarness } from './harness.js';
+
+// What only the v1alpha1 era has: the sidecar creates the member VolumeSnapshotContents and
+// VolumeSnapshots itself. Each member exactly once, whatever fails in between; what exists under a
+// member's name is adopted when it is that member and left alone when it is not.
+describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %s', (mode) => {
+  let h: GroupHarness;
+  let n = 0;
+  const unique = (base: string) => `${base}-${++n}`;
+
+  beforeAll(async () => {
+    h = await GroupHarness.start(mode);
+    await h.createClass('class-a', { tier: 'gold' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+  beforeEach(async () => {
+    await h.reset();
+  });
+
+  /** Every member content and snapshot named after this group content's UID and its volumes. */
+  async function memberObjects(uid: string, volumes: string[]): Promise<{ contents: number; snapshots: number; all: { contents: number; snapshots: number } }> {
+    const contents = (await h.rest.request<{ items: Array<{ metadata: { name: string } }> }>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOT_CONTENTS) })).items;
+    const snapshots = (await h.rest.request<{ items: Array<{ metadata: { name: string } }> }>({ method: 'GET', path: collectionPath(VOLUME_SNAPSHOTS, 'default') })).items;
+    const contentNames = new Set(volumes.map((v) => memberContentName(uid, v)));
+    const snapshotNames = new Set(volumes.map((v) => memberSnapshotName(uid, v)));
+    return {
+      contents: contents.filter((c) => contentNames.has(c.metadata.name)).length,
+      snapshots: snapshots.filter((s) => snapshotNames.has(s.metadata.name)).length,
+      all: { contents: contents.length, snapshots: snapshots.length },
+    };
+  }
+
+  test('a write failing between the first and the last member: the being-created mark stays, the retry cuts nothing new and completes exactly one set', async () => {
+    const volumes = await h.createVolumes(3);
+    const name = unique('interrupted');
+    const created = await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) });
+    const uid = created.metadata.uid ?? '';
+    const before = await memberObjects(uid, volumes);
+    // The first member's content is created, then its VolumeSnapshot fails.
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshots', code: 500, times: 1 });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const failed = await h.wire(name);
+    expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+    expect(failed.status?.volumeGroupSnapshotHandle).toBeUndefined();
+    expect((failed.status?.error as { message: string }).message).toContain(`failed to create member VolumeSnapshot default/${memberSnapshotName(uid, volumes[0] as string)} of group snapshot content ${name}`);
+    expect(await memberObjects(uid, volumes)).toMatchObject({ contents: 1, snapshots: 0 });
+
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    const creates = await h.calls('CreateVolumeGroupSnapshot');
+    expect(creates).toHaveLength(2);
+    expect(creates[1]?.name).toBe(creates[0]?.name);
+    const after = await memberObjects(uid, volumes);
+    expect(after).toMatchObject({ contents: 3, snapshots: 3 });
+    expect(after.all).toEqual({ contents: before.all.contents + 3, snapshots: before.all.snapshots + 3 });
+    const ready = await h.wire(name);
+    expect(ready.status?.readyToUse).toBe(true);
+    expect(ready.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+    expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotCreationFailed']);
+  });
+
+  test('a group that is not ready yet is polled, never re-created: resyncs add no member', async () => {
+    await h.driver.setFaults({ readyDelayMs: 1500 });
+    const volumes = await h.createVolumes(2);
+    const name = unique('slow');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    expect((await h.syncByName(name)).type).toBe('after');
+    const first = await memberObjects(uid, volumes);
+    expect(first).toMatchObject({ contents: 2, snapshots: 2 });
+    await waitFor('the group to turn ready', async () => ((await h.syncByName(name)).type === 'done' ? true : undefined), 20_000);
+    expect(await h.calls('CreateVolumeGroupSnapshot')).toHaveLength(1);
+    expect((await memberObjects(uid, volumes)).all).toEqual(first.all);
+    expect((await h.wire(name)).status?.readyToUse).toBe(true);
+  });
+
+  test('an object of another snapshot under a member\'s name is left alone, and the error says so', async () => {
+    const volumes = await h.createVolumes(1);
+    const name = unique('taken');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    const taken = memberContentName(uid, volumes[0] as string);
+    await h.rest.request({
+      method: 'POST',
+      path: collectionPath(VOLUME_SNAPSHOT_CONTENTS),
+      body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', metadata: { name: taken }, spec: { volumeSnapshotRef: { name: 'someone-else', namespace: 'default' }, deletionPolicy: 'Retain', driver: DRIVER, source: { snapshotHandle: 'other-snapshot' } } },
+    });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const failed = await h.wire(name);
+    expect((failed.status?.error as { message: string }).message).toContain(`member VolumeSnapshotContent ${taken} of group snapshot content ${name} already exists for snapshot other-snapshot, not `);
+    expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+    const foreign = await h.members.getContent(taken);
+    expect(foreign?.spec.volumeSnapshotRef.name).toBe('someone-else');
+    expect(foreign?.status).toBeUndefined();
+  });
+
+  /** A ready group of three members; returns its name, UID, volumes, group id and member ids in volume order. */
+  async function readyGroup(base: string) {
+    const volumes = await h.createVolumes(3);
+    const name = unique(base);
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    const ids = await Promise.all(volumes.map(async (v) => memberSnapshotHandle(await h.members.getContent(memberContentName(uid, v))) ?? ''));
+    const groupId = (await h.wire(name)).status?.volumeGroupSnapshotHandle as string;
+    return { name, uid, volumes, ids, groupId };
+  }
+
+  test('deletion reads every member id from the member contents; a member whose status handle was cleared gives the one in its spec', async () => {
+    const g = await readyGroup('delete');
+    await h.rest.request({ method: 'PATCH', path: statusPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, g.volumes[0] as string)), contentType: 'application/merge-patch+json', body: { status: { snapshotHandle: null } } });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.ids, secrets: {} }]);
+    expect(await h.exists(g.name)).toBe(false);
+    expect(h.events).toEqual([]);
+  });
+
+  test('a member content already gone is left out of the request, not a crash: a driver that needs every id refuses, the finalizer stays and the refusal is announced', async () => {
+    const g = await readyGroup('member-gone');
+    await h.rest.request({ method: 'DELETE', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, g.volumes[2] as string)) });
+    await h.deleteAsController(g.name);
+    const outcome = await h.syncByName(g.name);
+    expect(outcome.type).toBe('retry');
+    expect(String((outcome as { error?: unknown }).error)).toContain('snapshot_ids do not match the members of group snapshot');
+    expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: [g.ids[0], g.ids[1]], secrets: {} }]);
+    expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotDeleteError']);
+    expect(await h.exists(g.name)).toBe(true);
+  });
+
+  test('GetVolumeGroupSnapshot of a pre-provisioned group takes its Secret from this era\'s class keys only', async () => {
+    const volumes = await h.createVolumes(1);
+    const pre = await h.cutGroup(unique('pre'), volumes);
+    // The keys of v8.2 and later name a Secret this era's sidecar never read.
+    const className = unique('later-keys');
+    await h.createClass(className, { 'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'nope', 'csi.storage.k8s.io/group-snapshotter-get-secret-namespace': 'default' });
+    const later = unique('pre-later');
+    await h.createContent({ name: later, pre, className });
+    expect(await h.syncByName(later)).toEqual({ type: 'done' });
+    expect((await h.calls('GetVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([{}]);
+  });
+
+  test('v8.0-8.1 name each member\'s PersistentVolume (the one of this driver with the source volume\'s handle, else empty); v7.0 lists no PersistentVolumes', async () => {
+    const volumes = await h.createVolumes(3);
+    const pv = (name: string, driver: string, volumeHandle: string) =>
+      h.rest.request({ method: 'POST', path: '/api/v1/persistentvolumes', body: { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name }, spec: { csi: { driver, volumeHandle } } } });
+    const [pvA, pvB] = [unique('pv-a'), unique('pv-b')];
+    await pv(pvA, DRIVER, volumes[0] as string);
+    await pv(pvB, DRIVER, volumes[1] as string);
+    // The third volume's handle, but another driver's volume.
+    await pv(unique('pv-other'), 'other.csi.example.com', volumes[2] as string);
+    const name = unique('with-pvs');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    const pvLists = () => h.server.requests.all({ resource: 'persistentvolumes', verb: 'list' }).length;
+    const listsBefore = pvLists();
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    const list = (await h.wire(name)).status?.[h.adapter.membersField] as Array<Record<string, unknown>>;
+    const lists = pvLists() - listsBefore;
+    if (mode === 'v1alpha1-v8') {
+      expect(list).toEqual(expect.arrayContaining([
+        { volumeSnapshotContentRef: { name: memberContentName(uid, volumes[0] as string) }, persistentVolumeRef: { name: pvA } },
+        { volumeSnapshotContentRef: { name: memberContentName(uid, volumes[1] as string) }, persistentVolumeRef: { name: pvB } },
+        { volumeSnapshotContentRef: { name: memberContentName(uid, volumes[2] as string) }, persistentVolumeRef: { name: '' } },
+      ]));
+      expect(lists).toBe(1);
+    } else {
+      expect(list).toHaveLength(3);
+      expect(lists).toBe(0);
+    }
+  });
+});
