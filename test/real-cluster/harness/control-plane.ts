@@ -175,8 +175,8 @@ async function writeSidecarKubeconfigs(
 
 async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string): Promise<ManagedProcess> {
   const controller = ManagedProcess.start(runDir, `${label}-snapshot-controller`, programPath(binaries, 'snapshot-controller'), [
+    // Group snapshots are on by the controller's default since v8.7.0 (the gate is GA).
     `--kubeconfig=${adminKubeconfig}`,
-    '--feature-gates=CSIVolumeGroupSnapshot=true',
     '--retry-interval-start=200ms',
     '--retry-interval-max=5s',
     '--v=4',

@@ -195,14 +195,13 @@ export class RealCluster {
   }
 
   /**
-   * Starts the upstream Go csi-snapshotter (external-snapshotter v8.6) against a driver, with group
-   * snapshots enabled, and waits until its controller runs. By default it uses a kubeconfig limited
+   * Starts the upstream Go csi-snapshotter (external-snapshotter v8.7) against a driver and waits
+   * until its controller runs. Group snapshots are on by its default (the CSIVolumeGroupSnapshot
+   * gate is GA and on since v8.7.0), as this sidecar's are. By default it uses a kubeconfig limited
    * by the upstream RBAC (with its optional Secret rule), like in a cluster installed from upstream.
    */
   async startGoSidecar(driver: DriverHandle, options: SidecarOptions = {}): Promise<ManagedProcess> {
-    // The v8.6.0 release still has the group snapshot gate off by default (later commits turn it on).
-    const args = ['--feature-gates=CSIVolumeGroupSnapshot=true', ...(options.args ?? ['--v=5'])];
-    const sidecar = this.startSidecarCommand('go-csi-snapshotter', this.program('csi-snapshotter'), driver, { ...options, kubeconfig: options.kubeconfig ?? this.state.goSidecarKubeconfig, args });
+    const sidecar = this.startSidecarCommand('go-csi-snapshotter', this.program('csi-snapshotter'), driver, { ...options, kubeconfig: options.kubeconfig ?? this.state.goSidecarKubeconfig });
     await sidecar.waitForLog(/Starting CSI snapshotter/, READY_TIMEOUT_MS);
     return sidecar;
   }
