@@ -96,6 +96,9 @@ async function startApiServer(runDir: string, workDir: string, label: string, bi
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // Kubernetes 1.37 refuses a loopback address for the endpoint reconciler; nothing here needs the
+    // kubernetes Service's endpoints.
+    '--endpoint-reconciler-type=none',
     `--secure-port=${port}`,
     `--cert-dir=${join(workDir, 'apiserver-certs')}`,
     `--tls-cert-file=${pki('apiserver.crt')}`,
