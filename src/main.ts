@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ClusterConfig } from './kube/cluster-config.js';
 import { join } from 'node:path';
 import { buildConfig, ExitError, invalidDurations, type SidecarConfig } from './config/config.js';
+import { FEATURE_GATES, parseFeatureGates } from './config/feature-gates.js';
 import { FlagError, HelpRequested, parseFlags, usage } from './config/flags.js';
 import { ConnectionLostError, CsiConnection, type CallRecord } from './csi/connection.js';
 import { errorText, isGrpcError } from './csi/errors.js';
@@ -159,6 +160,13 @@ export function loadConfig(argv: readonly string[], out: { stdout: NodeJS.Writab
     throw new ExitError(0, '');
   }
   const log = createLogger({ verbosity: config.verbosity, format: config.logFormat, name: PROGRAM });
+  // Kubernetes' feature gates warn when a GA gate is set; the Go sidecar logs this for
+  // CSIVolumeGroupSnapshot since v8.7.0 made that gate GA (the flags already parsed, so no throw).
+  for (const name of parseFeatureGates(parsed.values['feature-gates']).explicit) {
+    if (FEATURE_GATES[name].stage === 'GA') {
+      log.info('Warning: setting GA feature gate. It will be removed in a future release.', { featureGate: name, value: config.featureGates[name] });
+    }
+  }
   log.info('Version', { version: version() });
   for (const warning of parsed.warnings) log.warn(`Deprecated flag: ${warning}`);
   if (config.nodeDeployment && config.leaderElection) throw new ExitError(1, 'Leader election cannot happen when node-deployment is set to true');

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Builds the upstream programs the real-cluster harness runs (kube-apiserver, kubectl, etcd,
 # snapshot-controller, the Go csi-snapshotter, csi-sanity) from the Go modules pinned under
-# test/real-cluster/go/, into a cache folder outside the work tree. The folder is keyed by a hash
-# of the modules' go.mod/go.sum and of our own Go sources, so a second run builds nothing.
+# test/real-cluster/go/, and hostpathplugin (csi-driver-host-path), into a cache folder outside the
+# work tree. The folder is keyed by a hash of the modules' go.mod/go.sum, of our own Go sources and
+# of hostpathplugin's source, so a second run builds nothing.
 #
-# Prints one JSON line on stdout: {"binDir": ..., "crdDir": ..., "snapshotterDir": ..., "key": ...}. Progress goes to
-# stderr. Exit 3 means the Go toolchain is missing.
+# hostpathplugin comes from the folder named by HOSTPATH_SOURCE (relative paths are taken from the
+# repository root; .ci/run sets it when ../shared/third-party/csi-driver-host-path exists), or else
+# from the public module github.com/kubernetes-csi/csi-driver-host-path at HOSTPATH_VERSION.
+#
+# Prints one JSON line on stdout: {"binDir": ..., "crdDir": ..., "snapshotterDir": ..., "key": ...,
+# "hostpathOrigin": ...}. Progress goes to stderr. Exit 3 means the Go toolchain is missing.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 modules_dir="$repo_root/test/real-cluster/go"
 modules=(kubernetes snapshotter csi-test)
-expected_binaries=(kube-apiserver kubectl etcd pki snapshot-controller csi-snapshotter csi-sanity)
+expected_binaries=(kube-apiserver kubectl etcd pki snapshot-controller csi-snapshotter csi-sanity hostpathplugin)
+hostpath_module=github.com/kubernetes-csi/csi-driver-host-path
+hostpath_version="${HOSTPATH_VERSION:-v1.18.0}"
 
 if ! command -v go >/dev/null 2>&1; then
   cat >&2 <<'MSG'
@@ -25,9 +32,33 @@ fi
 
 log() { echo "real-cluster: $*" >&2; }
 
+# Hash of the go.mod, go.sum and .go files under a folder (paths relative to it).
+tree_hash() {
+  (cd "$1" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+}
+
+# Where hostpathplugin's source is: a folder (HOSTPATH_SOURCE) or the module at hostpath_version.
+if [[ -n "${HOSTPATH_SOURCE:-}" ]]; then
+  hostpath_dir="$(cd "$repo_root" && cd "$HOSTPATH_SOURCE" 2>/dev/null && pwd)" || {
+    log "HOSTPATH_SOURCE=$HOSTPATH_SOURCE is not a folder (relative paths start at $repo_root)"
+    exit 1
+  }
+  [[ "$(sed -n 's/^module[[:space:]]*//p' "$hostpath_dir/go.mod" 2>/dev/null)" == "$hostpath_module" ]] || {
+    log "HOSTPATH_SOURCE=$hostpath_dir has no go.mod of module $hostpath_module"
+    exit 1
+  }
+  hostpath_hash="$(tree_hash "$hostpath_dir")"
+  hostpath_origin="source:$hostpath_hash"
+  # No tag in a plain folder: the version says which release it is meant to be and which source.
+  hostpath_stamp="$hostpath_version+source.$hostpath_hash"
+else
+  hostpath_dir=""
+  hostpath_origin="module:$hostpath_module@$hostpath_version"
+  hostpath_stamp="$hostpath_version"
+fi
+
 cache_root="${REAL_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/csi-snapshotter-ts/real-cluster}"
-key="$(cd "$modules_dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | LC_ALL=C sort |
-  xargs sha256sum | sha256sum | cut -c1-16)"
+key="$( (tree_hash "$modules_dir"; echo "hostpathplugin $hostpath_origin") | sha256sum | cut -c1-16)"
 key_dir="$cache_root/$key"
 bin_dir="$key_dir/bin"
 mkdir -p "$key_dir"
@@ -69,6 +100,24 @@ else
   staging="$key_dir/bin.partial"
   rm -rf "$staging"
   mkdir -p "$staging"
+  # hostpathplugin first: where its module cannot be downloaded, the build fails before the long part.
+  started=$SECONDS
+  if [[ -z "$hostpath_dir" ]]; then
+    # "go install module@version" refuses modules whose go.mod has replace directives, as this
+    # one's has; building inside the downloaded module honours them like the project's own build.
+    log "downloading $hostpath_module@$hostpath_version (set HOSTPATH_SOURCE to build from a folder instead)"
+    download="$(cd "$key_dir" && go mod download -json "$hostpath_module@$hostpath_version" 2>&1)" || true
+    hostpath_dir="$(printf '%s\n' "$download" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    if [[ ! -d "$hostpath_dir" ]]; then
+      printf '%s\n' "$download" >&2
+      log "could not download $hostpath_module@$hostpath_version; set HOSTPATH_SOURCE to a folder with its source"
+      exit 1
+    fi
+  fi
+  log "building hostpathplugin from $hostpath_dir ($hostpath_origin)"
+  # The folder may be read-only: the build writes only to the staging folder and the Go caches.
+  go -C "$hostpath_dir" build -mod=readonly -trimpath -ldflags "-X main.version=$hostpath_stamp" -o "$staging/" ./cmd/hostpathplugin
+  log "built hostpathplugin in $((SECONDS - started))s"
   for module in "${modules[@]}"; do
     started=$SECONDS
     log "building the tools of test/real-cluster/go/$module (first run downloads modules; may take minutes)"
@@ -93,4 +142,4 @@ snapshotter_dir="$(go -C "$modules_dir/snapshotter" mod download -json github.co
   sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 [[ -d "$snapshotter_dir/deploy" ]] || { log "external-snapshotter module not found: $snapshotter_dir"; exit 1; }
 
-printf '{"binDir":"%s","crdDir":"%s","snapshotterDir":"%s","key":"%s"}\n' "$bin_dir" "$crd_dir" "$snapshotter_dir" "$key"
+printf '{"binDir":"%s","crdDir":"%s","snapshotterDir":"%s","key":"%s","hostpathOrigin":"%s"}\n' "$bin_dir" "$crd_dir" "$snapshotter_dir" "$key" "$hostpath_origin"

@@ -20,7 +20,8 @@ const deadline = (): Date => deadlineIn(10_000);
 async function newVolume(name: string, bytes = 1000): Promise<string> {
   const reply = await conn.call(
     '/csi.v1.Controller/CreateVolume',
-    { name, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }], capacity_range: { required_bytes: 1 << 20 } },
+    // The capacity is the snapshot's size_bytes (the sample driver reports it, as hostpathplugin does).
+    { name, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }], capacity_range: { required_bytes: bytes } },
     deadline(),
   );
   const id = reply.volume?.volume_id as string;

@@ -9,12 +9,12 @@ import { Env } from './env.js';
 // a free port on 127.0.0.1 (the chart's fixed port on every interface may be taken on a test
 // machine, and must not be opened to the network), and a kubeconfig is added (a pod would use its
 // service account); every other flag is passed unchanged.
-const CHARTS: Array<[string, string, { namespace?: string; endpoint?: string; deprecation?: RegExp }]> = [
+const CHARTS: Array<[string, string, { namespace?: string; endpoint?: string; deprecation?: RegExp; gaGate?: RegExp }]> = [
   ['aws-ebs style', '--csi-address=/var/lib/csi/sockets/pluginproxy/csi.sock --leader-election=true --v=2 --extra-create-metadata --kube-api-qps=20 --kube-api-burst=100 --worker-threads=100 --retry-interval-max=30m --http-endpoint=0.0.0.0:3306', { endpoint: '--http-endpoint=0.0.0.0:3306' }],
   ['azure style', '-csi-address=/csi/csi.sock -leader-election --leader-election-namespace=kube-system -v=2 --timeout=1200s --extra-create-metadata=true --retry-interval-max=30m --worker-threads=250 --kube-api-qps=100 --kube-api-burst=200', { namespace: 'kube-system' }],
   ['ceph-csi style', '--csi-address=unix:///csi/csi-rbdplugin.sock --v=1 --timeout=60s --leader-election=true --extra-create-metadata=true --enable-volume-group-snapshots=false', { deprecation: /Deprecated flag: --enable-volume-group-snapshots/ }],
   ['democratic-csi style', '--v=5 --leader-election --leader-election-namespace=democratic-csi --timeout=90s --worker-threads=10 --csi-address=/csi-data/csi.sock', { namespace: 'democratic-csi' }],
-  ['longhorn style', '--v=2 --csi-address=/csi/csi.sock --timeout=1m50s --leader-election --leader-election-namespace=longhorn-system --kube-api-qps=50 --kube-api-burst=100 --http-endpoint=:9504 --feature-gates=CSIVolumeGroupSnapshot=true', { namespace: 'longhorn-system', endpoint: '--http-endpoint=:9504' }],
+  ['longhorn style', '--v=2 --csi-address=/csi/csi.sock --timeout=1m50s --leader-election --leader-election-namespace=longhorn-system --kube-api-qps=50 --kube-api-burst=100 --http-endpoint=:9504 --feature-gates=CSIVolumeGroupSnapshot=true', { namespace: 'longhorn-system', endpoint: '--http-endpoint=:9504', gaGate: /Warning: setting GA feature gate\. It will be removed in a future release\. featureGate="CSIVolumeGroupSnapshot" value=true/ }],
 ];
 
 /** The chart's arguments with the socket path and the metrics/health address (in either spelling) replaced. */
@@ -56,6 +56,9 @@ test.each(CHARTS)('%s arguments start the sidecar, which elects itself and serve
   await env.waitForContent('content', 'readyToUse', (c) => c.status?.readyToUse === true);
 
   if (expected.deprecation) expect(env.sidecar?.output).toMatch(expected.deprecation);
+  // As the Go sidecar (v8.7.0) does, setting the GA CSIVolumeGroupSnapshot gate is warned about.
+  if (expected.gaGate) expect(env.sidecar?.output).toMatch(expected.gaGate);
+  else expect(env.sidecar?.output).not.toMatch(/setting GA feature gate/);
   if (expected.endpoint) {
     const text = await waitFor('metrics', async () => {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);

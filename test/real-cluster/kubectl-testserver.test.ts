@@ -7,7 +7,7 @@ import { RealCluster } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
 import { pollUntil } from './harness/wait.js';
 
-// The project's API test server must serve the real kubectl (v1.36.1, built by the harness) for
+// The project's API test server must serve the real kubectl (v1.37.2, built by the harness) for
 // the snapshot objects: create/apply, get (tables, -o json, jsonpath), watch, patch (merge, json,
 // status subresource), describe and delete, all with the kubeconfig the test server writes.
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CsiConnection } from '../../src/csi/connection.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { packageRoot } from '../../src/util/package-root.js';
-import { RealCluster, type DriverHandle } from './harness/harness.js';
+import { DRIVER_KINDS, RealCluster, type DriverHandle, type DriverKind } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
 import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
 import { createHash } from 'node:crypto';
@@ -12,8 +12,9 @@ import { pollUntil } from './harness/wait.js';
 
 // This project's csi-snapshotter in place of the Go one: users' VolumeSnapshots flow through the real
 // kube-apiserver and snapshot-controller to the sidecar (on the RBAC-limited kubeconfig of
-// manifests/rbac.yaml) and the sample driver, and back. Then the same flow runs with the Go sidecar
-// and the objects both leave behind are compared.
+// manifests/rbac.yaml) and a CSI driver, and back. Then the same flows run with the Go sidecar and
+// the objects both leave behind are compared. Every flow runs twice: against this project's
+// csi-sample-driver and against the upstream reference driver hostpathplugin.
 const FLOW_TIMEOUT_MS = 120_000;
 
 const annotationsOf = (o: KubeObject): Record<string, string> => (o.metadata as { annotations?: Record<string, string> }).annotations ?? {};
@@ -61,11 +62,21 @@ async function createSnapshot(cluster: RealCluster, namespace: string, name: str
   return `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${name}`;
 }
 
+/**
+ * The driver's snapshots of one volume. The whole list is read and filtered here: hostpathplugin
+ * answers a ListSnapshots filtered by source volume with its first match only.
+ */
 async function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
   const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
   try {
-    const reply = await conn.call('/csi.v1.Controller/ListSnapshots', { source_volume_id: volumeId }, new Date(Date.now() + 10_000));
-    return reply.entries.map((e) => e.snapshot?.snapshot_id ?? '');
+    const ids: string[] = [];
+    let token = '';
+    do {
+      const reply = await conn.call('/csi.v1.Controller/ListSnapshots', { starting_token: token }, new Date(Date.now() + 10_000));
+      for (const entry of reply.entries) if (entry.snapshot?.source_volume_id === volumeId) ids.push(entry.snapshot.snapshot_id);
+      token = reply.next_token;
+    } while (token !== '');
+    return ids;
   } finally {
     conn.close();
   }
@@ -77,13 +88,6 @@ async function groupClass(cluster: RealCluster, driver: string): Promise<string>
     body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1', kind: 'VolumeGroupSnapshotClass', metadata: { name }, driver, deletionPolicy: 'Delete' },
   });
   return name;
-}
-
-/** The sample driver's loopback control endpoint, from its ready line. */
-function controlUrl(driver: DriverHandle): string {
-  const match = /^ready endpoint=\S+ control=(\S+)$/m.exec(driver.process.log());
-  if (!match) throw new Error(`no control endpoint in the log of ${driver.label}`);
-  return match[1] as string;
 }
 
 interface GroupFlow {
@@ -104,10 +108,7 @@ async function groupFlow(cluster: RealCluster, driver: DriverHandle, namespace: 
     await cluster.createBoundPvc(driver, namespace, `${prefix}-b`, { labels }),
   ];
   await cluster.createBoundPvc(driver, namespace, `${prefix}-outsider`, { labels: { app: 'other' } });
-  for (const v of volumes) {
-    const res = await fetch(`${controlUrl(driver)}/volumes/${encodeURIComponent(v.volumeHandle)}/files/data.txt`, { method: 'PUT', body: `data of ${v.pvcName}` });
-    expect(res.status).toBeLessThan(300);
-  }
+  for (const v of volumes) await driver.writeVolumeFile(v.volumeHandle, 'data.txt', `data of ${v.pvcName}`);
   await cluster.admin.json('POST', `${GROUP_SNAPSHOT_API}/namespaces/${namespace}/volumegroupsnapshots`, {
     body: {
       apiVersion: 'groupsnapshot.storage.k8s.io/v1',
@@ -150,7 +151,21 @@ function startOurSidecar(cluster: RealCluster, driver: DriverHandle): ManagedPro
   return cluster.startSidecarCommand('ts-csi-snapshotter', process.execPath, driver, { args: ['--v=5', '--leader-election', '--leader-election-namespace=default', '--retry-interval-max=5s'] }, [SIDECAR]);
 }
 
-describe("this project's csi-snapshotter with the real snapshot-controller", () => {
+/** Driver names are unique per flow, so that no two sidecars of a run ever act on the same objects. */
+const driverName = (kind: DriverKind, flow: string): string => `${flow}.${kind}.csi.example.com`;
+
+/** The gRPC status code of a failed call, undefined when it succeeded. */
+async function grpcCode(call: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: number }).code;
+  }
+}
+const INVALID_ARGUMENT = 3;
+
+describe.each(DRIVER_KINDS)("this project's csi-snapshotter with the real snapshot-controller, on the %s driver", (kind) => {
   let cluster: RealCluster;
   let driver: DriverHandle;
   let sidecar: ManagedProcess;
@@ -159,10 +174,10 @@ describe("this project's csi-snapshotter with the real snapshot-controller", () 
 
   beforeAll(async () => {
     cluster = await RealCluster.connect();
-    driver = await cluster.startSampleDriver('ts-flows-driver', ['--driver-name', 'ts.sample.csi.example.com']);
+    driver = await cluster.startDriver(kind, `ts-flows-${kind}`, { driverName: driverName(kind, 'ts-flows') });
     sidecar = startOurSidecar(cluster, driver);
     await sidecar.waitForLog(/VolumeSnapshotContent caches synced/, FLOW_TIMEOUT_MS);
-    namespace = await cluster.createNamespace('ts-flows');
+    namespace = await cluster.createNamespace(`ts-flows-${kind}`);
   });
 
   afterAll(async () => {
@@ -239,20 +254,22 @@ describe("this project's csi-snapshotter with the real snapshot-controller", () 
       for (const content of flow.memberContents) {
         expect(content?.status?.readyToUse).toBe(true);
         expect(content?.status?.volumeGroupSnapshotHandle).toBe(flow.groupContent?.status?.volumeGroupSnapshotHandle);
-        // Restore the member into a new volume and read the data back.
+        // Restore the member into a new volume of the member's restoreSize, as a PVC with the
+        // snapshot as its dataSource would be sized, and read the data back.
+        expect(typeof content?.status?.restoreSize).toBe('number');
         const restored = await conn.call(
           '/csi.v1.Controller/CreateVolume',
           {
             name: cluster.uniqueName('restored'),
+            capacity_range: { required_bytes: String(content?.status?.restoreSize) },
             volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
             volume_content_source: { snapshot: { snapshot_id: content?.status?.snapshotHandle as string } },
           },
-          new Date(Date.now() + 10_000),
+          new Date(Date.now() + 30_000),
         );
-        const res = await fetch(`${controlUrl(driver)}/volumes/${encodeURIComponent(restored.volume?.volume_id as string)}/files/data.txt`);
         const source = flow.volumes.find((v) => v.volumeHandle === (content?.spec?.source as { volumeHandle?: string } | undefined)?.volumeHandle);
-        expect(await res.text()).toBe(`data of ${source?.pvcName}`);
         expect(source).toBeDefined();
+        expect(await driver.readVolumeFile(restored.volume?.volume_id as string, 'data.txt')).toBe(`data of ${source?.pvcName}`);
       }
     } finally {
       conn.close();
@@ -263,6 +280,86 @@ describe("this project's csi-snapshotter with the real snapshot-controller", () 
       await waitForGone(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${member.metadata.name}`, FLOW_TIMEOUT_MS, diagnostics);
     }
     for (const v of flow.volumes) expect(await storageSnapshots(driver, v.volumeHandle)).toEqual([]);
+  });
+
+  test("a member of a live group is not deleted on its own: the driver refuses, the controller holds it, the group's deletion takes it", async () => {
+    const flow = await groupFlow(cluster, driver, namespace, 'live', diagnostics);
+    const handles = flow.memberContents.map((c) => c?.status?.snapshotHandle as string);
+    // The driver's rule (hostpathplugin's; the sample driver answers the same): a member snapshot
+    // goes only with its group.
+    const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
+    try {
+      for (const handle of handles) {
+        expect(await grpcCode(conn.call('/csi.v1.Controller/DeleteSnapshot', { snapshot_id: handle }, new Date(Date.now() + 10_000)))).toBe(INVALID_ARGUMENT);
+      }
+    } finally {
+      conn.close();
+    }
+    // A user deleting one member VolumeSnapshot: the snapshot-controller refuses while the group
+    // lives, so the sidecar is never asked and the member stays ready on storage.
+    const member = flow.members[0] as KubeObject;
+    const memberPath = `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${member.metadata.name}`;
+    await cluster.admin.json('DELETE', memberPath);
+    await pollUntil(
+      async () => {
+        const list = await cluster.admin.json<{ items: Array<{ reason: string; type: string }> }>(
+          'GET',
+          `/api/v1/namespaces/${namespace}/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${member.metadata.name}`)}`,
+        );
+        return list.items.some((e) => e.type === 'Warning' && e.reason === 'SnapshotDeletePending') ? true : undefined;
+      },
+      { description: `the snapshot-controller's SnapshotDeletePending Event on ${member.metadata.name}`, timeoutMs: FLOW_TIMEOUT_MS, intervalMs: 250, diagnostics },
+    );
+    const held = await getObject(cluster.admin, memberPath);
+    expect(held?.metadata.finalizers).toContain('snapshot.storage.kubernetes.io/volumesnapshot-in-group-protection');
+    const memberContent = await getObject(cluster.admin, boundContentPath(member));
+    expect(memberContent?.status?.readyToUse).toBe(true);
+    expect(memberContent?.status?.error).toBeUndefined();
+    expect((memberContent?.metadata as { deletionTimestamp?: string } | undefined)?.deletionTimestamp).toBeUndefined();
+    for (const [i, v] of flow.volumes.entries()) expect(await storageSnapshots(driver, v.volumeHandle)).toEqual([handles[i]]);
+
+    await cluster.admin.json('DELETE', flow.path);
+    await waitForGone(cluster.admin, `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${flow.groupContent?.metadata.name as string}`, FLOW_TIMEOUT_MS, diagnostics);
+    for (const m of flow.members) await waitForGone(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${m.metadata.name}`, FLOW_TIMEOUT_MS, diagnostics);
+    for (const v of flow.volumes) expect(await storageSnapshots(driver, v.volumeHandle)).toEqual([]);
+  });
+
+  test('a sidecar killed in the middle of a create and started again cuts one snapshot, and the content becomes ready', async () => {
+    const className = await snapshotClass(cluster, driver.driverName, 'Delete');
+    const volume = await cluster.createBoundPvc(driver, namespace, 'restart');
+    // The driver is frozen, so the sidecar's CreateSnapshot cannot be answered: the sidecar is
+    // killed after it marked the content being-created and asked the driver, before any reply.
+    driver.process.signal('SIGSTOP');
+    let contentPath: string;
+    try {
+      const path = await createSnapshot(cluster, namespace, 'restart-snap', { persistentVolumeClaimName: volume.pvcName }, className);
+      const uid = ((await getObject(cluster.admin, path)) as KubeObject).metadata.uid;
+      contentPath = `${SNAPSHOT_API}/volumesnapshotcontents/snapcontent-${uid}`;
+      await pollUntil(
+        async () => {
+          const content = await getObject(cluster.admin, contentPath);
+          return content && annotationsOf(content)['snapshot.storage.kubernetes.io/volumesnapshot-being-created'] === 'yes' ? content : undefined;
+        },
+        { description: `${contentPath} to be marked being-created`, timeoutMs: FLOW_TIMEOUT_MS, intervalMs: 100, diagnostics },
+      );
+      await sidecar.kill();
+    } finally {
+      driver.process.signal('SIGCONT');
+    }
+    const marked = (await getObject(cluster.admin, contentPath)) as KubeObject;
+    expect(marked.status?.snapshotHandle).toBeUndefined();
+
+    sidecar = startOurSidecar(cluster, driver);
+    const content = await waitForReady(cluster.admin, contentPath, FLOW_TIMEOUT_MS, diagnostics);
+    await waitForReady(cluster.admin, `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/restart-snap`, FLOW_TIMEOUT_MS, diagnostics);
+    expect(await storageSnapshots(driver, volume.volumeHandle)).toEqual([content.status?.snapshotHandle]);
+    await pollUntil(
+      async () => {
+        const c = await getObject(cluster.admin, contentPath);
+        return c && annotationsOf(c)['snapshot.storage.kubernetes.io/volumesnapshot-being-created'] === undefined ? true : undefined;
+      },
+      { description: `the being-created mark to leave ${contentPath}`, timeoutMs: FLOW_TIMEOUT_MS, intervalMs: 250, diagnostics },
+    );
   });
 
   test('the sidecar ran on the RBAC-limited kubeconfig without permission errors', async () => {
@@ -292,7 +389,7 @@ function shape(content: KubeObject | undefined, snapshot: KubeObject | undefined
   };
 }
 
-describe('side by side with the Go csi-snapshotter', () => {
+describe.each(DRIVER_KINDS)('side by side with the Go csi-snapshotter, on the %s driver', (kind) => {
   let cluster: RealCluster | undefined;
   afterAll(async () => {
     await cluster?.stop();
@@ -303,7 +400,7 @@ describe('side by side with the Go csi-snapshotter', () => {
     const namespace = await cluster.createNamespace('side-by-side');
     const results: Record<string, unknown> = {};
     for (const flavour of ['go', 'ts'] as const) {
-      const driver = await cluster.startSampleDriver(`${flavour}-sbs-driver`, ['--driver-name', `${flavour}.sbs.example.com`]);
+      const driver = await cluster.startDriver(kind, `${flavour}-sbs-${kind}`, { driverName: driverName(kind, `${flavour}-sbs`) });
       const sidecar = flavour === 'go' ? await cluster.startGoSidecar(driver) : startOurSidecar(cluster, driver);
       if (flavour === 'ts') await sidecar.waitForLog(/VolumeSnapshotContent caches synced/, FLOW_TIMEOUT_MS);
       const className = await snapshotClass(cluster, driver.driverName, 'Delete');
@@ -333,7 +430,7 @@ describe('side by side with the Go csi-snapshotter', () => {
     const namespace = await cluster.createNamespace('side-by-side-groups');
     const results: Record<string, unknown> = {};
     for (const flavour of ['go', 'ts'] as const) {
-      const driver = await cluster.startSampleDriver(`${flavour}-sbsg-driver`, ['--driver-name', `${flavour}.sbsg.example.com`]);
+      const driver = await cluster.startDriver(kind, `${flavour}-sbsg-${kind}`, { driverName: driverName(kind, `${flavour}-sbsg`) });
       const sidecar = flavour === 'go' ? await cluster.startGoSidecar(driver) : startOurSidecar(cluster, driver);
       if (flavour === 'ts') await sidecar.waitForLog(/VolumeSnapshotContent caches synced/, FLOW_TIMEOUT_MS);
       const flow = await groupFlow(cluster, driver, namespace, flavour, () => sidecar.logTail(40));

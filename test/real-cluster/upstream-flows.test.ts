@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { RealCluster, type DriverHandle } from './harness/harness.js';
+import { DRIVER_KINDS, RealCluster, type DriverHandle } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
 import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
 import {
@@ -18,10 +18,12 @@ import {
 
 // Proves the harness with upstream components only on the sidecar side: a user's VolumeSnapshot
 // and VolumeGroupSnapshot flow through the real snapshot-controller and the upstream Go
-// csi-snapshotter (with the RBAC of manifests/rbac.yaml) to a CSI driver and back.
+// csi-snapshotter (with the RBAC of manifests/rbac.yaml) to a CSI driver and back, once with this
+// project's csi-sample-driver and once with the upstream hostpathplugin: the latter is an all-upstream
+// stack, the reference the other flows are held to.
 const FLOW_TIMEOUT_MS = 120_000;
 
-describe('upstream Go csi-snapshotter with the real snapshot-controller', () => {
+describe.each(DRIVER_KINDS)('upstream Go csi-snapshotter with the real snapshot-controller, on the %s driver', (kind) => {
   let cluster: RealCluster;
   let driver: DriverHandle;
   let sidecar: ManagedProcess;
@@ -33,9 +35,9 @@ describe('upstream Go csi-snapshotter with the real snapshot-controller', () => 
 
   beforeAll(async () => {
     cluster = await RealCluster.connect();
-    driver = await cluster.startSampleDriver();
+    driver = await cluster.startDriver(kind, `upstream-${kind}`, { driverName: `upstream-flows.${kind}.csi.example.com` });
     sidecar = await cluster.startGoSidecar(driver);
-    namespace = await cluster.createNamespace('upstream-flows');
+    namespace = await cluster.createNamespace(`upstream-flows-${kind}`);
     snapshotClass = cluster.uniqueName('snapclass');
     groupSnapshotClass = cluster.uniqueName('groupsnapclass');
     await createSnapshotClass(cluster.admin, snapshotClass, driver.driverName);
@@ -75,7 +77,7 @@ describe('upstream Go csi-snapshotter with the real snapshot-controller', () => 
   });
 
   test('a VolumeGroupSnapshot of two labelled PVCs becomes ready with one member VolumeSnapshot each', async () => {
-    const labels = { app: 'grouped' };
+    const labels = { app: `grouped-${kind}` };
     const members = [await cluster.createBoundPvc(driver, namespace, 'member-a', { labels }), await cluster.createBoundPvc(driver, namespace, 'member-b', { labels })];
     await cluster.createBoundPvc(driver, namespace, 'outsider', { labels: { app: 'other' } });
 

@@ -107,7 +107,7 @@ describe('Controller: snapshots', () => {
     await expectCode(csi.createSnapshot({ name: unique('s'), source_volume_id: 'vol-nope' }), status.NOT_FOUND);
   });
 
-  test('a snapshot is a restorable point-in-time copy whose size is the real byte count', async () => {
+  test('a snapshot of a volume without a capacity is a restorable point-in-time copy whose size is the real byte count', async () => {
     const vol = await newVolume();
     await driver.writeFile(vol, 'data/one.txt', 'hello');
     await driver.writeFile(vol, 'two.bin', Buffer.alloc(1000, 7));
@@ -129,6 +129,24 @@ describe('Controller: snapshots', () => {
     const restoredId = restored.volume?.volume_id as string;
     expect((await driver.readFile(restoredId, 'data/one.txt')).toString()).toBe('hello');
     expect((await driver.readFile(restoredId, 'two.bin')).equals(Buffer.alloc(1000, 7))).toBe(true);
+  });
+
+  test("a snapshot's size is its volume's capacity, as hostpathplugin reports it; a restore needs at least that much", async () => {
+    const vol = (await csi.createVolume({ name: unique('sized'), volume_capabilities: [MOUNT_RW], capacity_range: { required_bytes: 4096 } })).volume?.volume_id as string;
+    await driver.writeFile(vol, 'small.txt', 'tiny');
+    const { snapshot } = await csi.createSnapshot({ name: unique('snap'), source_volume_id: vol });
+    expect(snapshot?.size_bytes).toBe('4096');
+    const group = await csi.createGroup({ name: unique('group'), source_volume_ids: [vol] });
+    expect(group.group_snapshot?.snapshots.map((s) => s.size_bytes)).toEqual(['4096']);
+    const restore = (bytes: number): ReturnType<CsiClient['createVolume']> =>
+      csi.createVolume({
+        name: unique('restored'),
+        volume_capabilities: [MOUNT_RW],
+        capacity_range: { required_bytes: bytes },
+        volume_content_source: { snapshot: { snapshot_id: snapshot?.snapshot_id } },
+      });
+    await expectCode(restore(4095), status.OUT_OF_RANGE);
+    expect((await restore(4096)).volume?.capacity_bytes).toBe('4096');
   });
 
   test('CreateSnapshot is idempotent by name; the same name on another volume is ALREADY_EXISTS', async () => {

@@ -17,8 +17,9 @@ import {
 import { isObject, jsonEqual } from './json.js';
 
 /**
- * The OpenAPI schemas and CEL rules of the snapshot CRDs (external-snapshotter v8.6), restated as
- * code. Each function returns the schema of the object body without apiVersion/kind/metadata.
+ * The OpenAPI schemas and CEL rules of the snapshot CRDs (external-snapshotter v8.6; the CRDs of
+ * v8.7 are the same), restated as code. Each function returns the schema of the object body without
+ * apiVersion/kind/metadata.
  */
 
 const deletionPolicy = () => str({ enum: ['Delete', 'Retain'] });

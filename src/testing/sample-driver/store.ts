@@ -221,7 +221,7 @@ export class Store {
       }
       if (snapshot) {
         if (capacity > 0n && capacity < BigInt(snapshot.sizeBytes)) {
-          throw new CsiError(status.OUT_OF_RANGE, `snapshot ${snapshot.id} holds ${snapshot.sizeBytes} bytes, more than the requested capacity`);
+          throw new CsiError(status.OUT_OF_RANGE, `snapshot ${snapshot.id} needs ${snapshot.sizeBytes} bytes, more than the requested capacity`);
         }
         if (capacity === 0n) capacity = BigInt(snapshot.sizeBytes);
       }
@@ -336,7 +336,12 @@ export class Store {
       for (const volumeId of volumeIds) {
         if (!this.state.volumes[volumeId]) throw new CsiError(status.NOT_FOUND, `source volume ${volumeId} not found`);
         const id = `snap-${randomUUID()}`;
-        const size = await copyTree(this.volumeDir(volumeId), this.snapshotDir(id));
+        const copied = await copyTree(this.volumeDir(volumeId), this.snapshotDir(id));
+        // A snapshot's size is what a restore needs: its volume's capacity, as hostpathplugin (the
+        // upstream reference driver) reports it. A volume made without a capacity has none; then
+        // it is the bytes the copy holds.
+        const capacity = BigInt(this.state.volumes[volumeId]?.capacityBytes ?? '0');
+        const size = capacity > 0n ? capacity : BigInt(copied);
         made.push({ id, ...describe(volumeId), sizeBytes: size.toString(), createdAt: when.ts, readyAtMs: when.ms + readyDelayMs });
       }
     } catch (err) {

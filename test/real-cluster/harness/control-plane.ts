@@ -96,6 +96,9 @@ async function startApiServer(runDir: string, workDir: string, label: string, bi
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // Kubernetes 1.37 refuses a loopback address for the endpoint reconciler; nothing here needs the
+    // kubernetes Service's endpoints.
+    '--endpoint-reconciler-type=none',
     `--secure-port=${port}`,
     `--cert-dir=${join(workDir, 'apiserver-certs')}`,
     `--tls-cert-file=${pki('apiserver.crt')}`,
@@ -175,8 +178,8 @@ async function writeSidecarKubeconfigs(
 
 async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string): Promise<ManagedProcess> {
   const controller = ManagedProcess.start(runDir, `${label}-snapshot-controller`, programPath(binaries, 'snapshot-controller'), [
+    // Group snapshots are on by the controller's default since v8.7.0 (the gate is GA).
     `--kubeconfig=${adminKubeconfig}`,
-    '--feature-gates=CSIVolumeGroupSnapshot=true',
     '--retry-interval-start=200ms',
     '--retry-interval-max=5s',
     '--v=4',

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { packageRoot } from '../../../src/util/package-root.js';
 import { KubeHttp } from '../kube/http.js';
 import { createBoundVolume, type BoundVolume } from './bound-volumes.js';
@@ -9,8 +10,16 @@ import { ManagedProcess, type StartOptions } from './managed-process.js';
 import { readState, type HarnessState } from './state.js';
 import { programPath } from './upstream-binaries.js';
 
+/**
+ * The CSI drivers a suite can run: this project's csi-sample-driver and the upstream reference
+ * driver hostpathplugin (csi-driver-host-path). Flows that must hold for any driver run over both.
+ */
+export type DriverKind = 'sample' | 'hostpath';
+export const DRIVER_KINDS: readonly DriverKind[] = ['sample', 'hostpath'];
+
 /** A CSI driver the harness runs on a unix socket. */
 export interface DriverHandle {
+  kind: DriverKind;
   /** Short label, unique within the run; also names the socket and the log. */
   label: string;
   socketPath: string;
@@ -18,6 +27,17 @@ export interface DriverHandle {
   driverName: string;
   process: ManagedProcess;
   csi: CsiTestClient;
+  /** Writes a file into a volume, as a pod using the volume would. */
+  writeVolumeFile(volumeId: string, path: string, content: string): Promise<void>;
+  /** Reads a file of a volume (e.g. one restored from a snapshot). */
+  readVolumeFile(volumeId: string, path: string): Promise<string>;
+}
+
+export interface DriverOptions {
+  /** The name the driver reports in GetPluginInfo; each driver's default otherwise. */
+  driverName?: string;
+  /** More flags for the driver program. */
+  args?: readonly string[];
 }
 
 export interface SidecarOptions {
@@ -102,32 +122,86 @@ export class RealCluster {
     return plane;
   }
 
+  /** Starts a driver of either kind; see startSampleDriver and startHostpathDriver. */
+  startDriver(kind: DriverKind, label: string, options: DriverOptions = {}): Promise<DriverHandle> {
+    return kind === 'sample' ? this.startSampleDriver(label, options) : this.startHostpathDriver(label, options);
+  }
+
   /** Starts this project's csi-sample-driver (built into dist/) on a fresh socket and data folder. */
-  async startSampleDriver(label = 'sample-driver', extraArgs: readonly string[] = []): Promise<DriverHandle> {
+  async startSampleDriver(label = 'sample-driver', options: DriverOptions = {}): Promise<DriverHandle> {
     const script = join(packageRoot(), 'dist', 'src', 'testing', 'bin', 'csi-sample-driver.js');
     if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
     const dir = this.scratchDir(this.uniqueName(label));
     const socketPath = join(dir, 'csi.sock');
-    const driver = this.startProcess(label, process.execPath, [script, '--endpoint', `unix://${socketPath}`, '--data-dir', join(dir, 'data'), ...extraArgs]);
-    await driver.waitForLog(/^ready endpoint=/m, READY_TIMEOUT_MS);
-    return this.driverHandle(label, socketPath, driver);
-  }
-
-  private async driverHandle(label: string, socketPath: string, driver: ManagedProcess): Promise<DriverHandle> {
-    const csi = new CsiTestClient(socketPath);
-    this.csiClients.push(csi);
-    return { label, socketPath, driverName: await csi.driverName(), process: driver, csi };
+    const nameArgs = options.driverName ? ['--driver-name', options.driverName] : [];
+    const driver = this.startProcess(label, process.execPath, [script, '--endpoint', `unix://${socketPath}`, '--data-dir', join(dir, 'data'), ...nameArgs, ...(options.args ?? [])]);
+    const ready = await driver.waitForLog(/^ready endpoint=\S+ control=(\S+)$/m, READY_TIMEOUT_MS);
+    // Volume files go through the driver's loopback control endpoint, which takes the same lock as
+    // a snapshot cut.
+    const control = ready[1] as string;
+    const files = (volumeId: string, path: string): string => `${control}/volumes/${encodeURIComponent(volumeId)}/files/${path}`;
+    return this.driverHandle('sample', label, socketPath, driver, {
+      async writeVolumeFile(volumeId, path, content) {
+        const response = await fetch(files(volumeId, path), { method: 'PUT', body: content });
+        if (!response.ok) throw new Error(`writing ${path} of volume ${volumeId}: HTTP ${response.status} ${await response.text()}`);
+      },
+      async readVolumeFile(volumeId, path) {
+        const response = await fetch(files(volumeId, path));
+        if (!response.ok) throw new Error(`reading ${path} of volume ${volumeId}: HTTP ${response.status} ${await response.text()}`);
+        return response.text();
+      },
+    });
   }
 
   /**
-   * Starts the upstream Go csi-snapshotter (external-snapshotter v8.6) against a driver, with group
-   * snapshots enabled, and waits until its controller runs. By default it uses a kubeconfig limited
+   * Starts the upstream hostpathplugin (csi-driver-host-path) on a fresh socket and state folder.
+   * Only mount (directory) volumes are used: they and their snapshots (`tar czf` of the folder) need
+   * nothing but a writable state folder and `tar`/`gzip` on PATH; block volumes would need loop
+   * devices. A volume's files are the folder `<statedir>/<volume id>`.
+   */
+  async startHostpathDriver(label = 'hostpath-driver', options: DriverOptions = {}): Promise<DriverHandle> {
+    const dir = this.scratchDir(this.uniqueName(label));
+    const socketPath = join(dir, 'csi.sock');
+    const stateDir = join(dir, 'state');
+    const driver = this.startProcess(label, this.program('hostpathplugin'), [
+      `--endpoint=unix://${socketPath}`,
+      `--drivername=${options.driverName ?? 'hostpath.csi.k8s.io'}`,
+      '--nodeid=real-cluster-node',
+      `--statedir=${stateDir}`,
+      '--v=5',
+      ...(options.args ?? []),
+    ]);
+    await driver.waitForLog(/Listening for connections on address/, READY_TIMEOUT_MS);
+    const file = (volumeId: string, path: string): string => join(stateDir, volumeId, path);
+    return this.driverHandle('hostpath', label, socketPath, driver, {
+      async writeVolumeFile(volumeId, path, content) {
+        await mkdir(dirname(file(volumeId, path)), { recursive: true });
+        await writeFile(file(volumeId, path), content);
+      },
+      readVolumeFile: (volumeId, path) => readFile(file(volumeId, path), 'utf8'),
+    });
+  }
+
+  private async driverHandle(
+    kind: DriverKind,
+    label: string,
+    socketPath: string,
+    driver: ManagedProcess,
+    files: Pick<DriverHandle, 'writeVolumeFile' | 'readVolumeFile'>,
+  ): Promise<DriverHandle> {
+    const csi = new CsiTestClient(socketPath);
+    this.csiClients.push(csi);
+    return { kind, label, socketPath, driverName: await csi.driverName(), process: driver, csi, ...files };
+  }
+
+  /**
+   * Starts the upstream Go csi-snapshotter (external-snapshotter v8.7) against a driver and waits
+   * until its controller runs. Group snapshots are on by its default (the CSIVolumeGroupSnapshot
+   * gate is GA and on since v8.7.0), as this sidecar's are. By default it uses a kubeconfig limited
    * by the upstream RBAC (with its optional Secret rule), like in a cluster installed from upstream.
    */
   async startGoSidecar(driver: DriverHandle, options: SidecarOptions = {}): Promise<ManagedProcess> {
-    // The v8.6.0 release still has the group snapshot gate off by default (later commits turn it on).
-    const args = ['--feature-gates=CSIVolumeGroupSnapshot=true', ...(options.args ?? ['--v=5'])];
-    const sidecar = this.startSidecarCommand('go-csi-snapshotter', this.program('csi-snapshotter'), driver, { ...options, kubeconfig: options.kubeconfig ?? this.state.goSidecarKubeconfig, args });
+    const sidecar = this.startSidecarCommand('go-csi-snapshotter', this.program('csi-snapshotter'), driver, { ...options, kubeconfig: options.kubeconfig ?? this.state.goSidecarKubeconfig });
     await sidecar.waitForLog(/Starting CSI snapshotter/, READY_TIMEOUT_MS);
     return sidecar;
   }

@@ -113,6 +113,22 @@ export class ManagedProcess {
     if (!this.running) throw new Error(`${this.name} exited with code ${this.exitCodeValue}\n${this.logTail()}`);
   }
 
+  /**
+   * Sends a signal to the program's process group, e.g. SIGSTOP and SIGCONT to freeze a driver in
+   * the middle of a call. Throws if the program has exited.
+   */
+  signal(signal: NodeJS.Signals): void {
+    this.assertRunning();
+    if (!signalRecordedGroup(this.record, signal)) throw new Error(`could not send ${signal} to ${this.name}`);
+  }
+
+  /** Ends the program at once with SIGKILL, as a crash or an evicted pod would; resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    signalRecordedGroup(this.record, 'SIGKILL');
+    await this.exitedPromise;
+  }
+
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the leader has exited. */
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;

@@ -9,9 +9,11 @@ export interface UpstreamBinaries {
   /** The external-snapshotter module (its deploy/ manifests) in the Go module cache. */
   snapshotterDir: string;
   key: string;
+  /** Where hostpathplugin was built from: `source:<hash>` (HOSTPATH_SOURCE) or `module:<path>@<version>`. */
+  hostpathOrigin: string;
 }
 
-export type UpstreamProgram = 'kube-apiserver' | 'kubectl' | 'etcd' | 'pki' | 'snapshot-controller' | 'csi-snapshotter' | 'csi-sanity';
+export type UpstreamProgram = 'kube-apiserver' | 'kubectl' | 'etcd' | 'pki' | 'snapshot-controller' | 'csi-snapshotter' | 'csi-sanity' | 'hostpathplugin';
 
 export function programPath(binaries: UpstreamBinaries, program: UpstreamProgram): string {
   return join(binaries.binDir, program);
