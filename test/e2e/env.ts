@@ -98,6 +98,7 @@ export class Env {
     className?: string;
     policy?: DeletionPolicy;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
     uid?: string;
     /** Another driver's content (default: this driver's). */
     driver?: string;
@@ -108,7 +109,7 @@ export class Env {
       body: {
         apiVersion: 'snapshot.storage.k8s.io/v1',
         kind: 'VolumeSnapshotContent',
-        metadata: { name: options.name, finalizers: [FINALIZER_CONTENT], ...(options.annotations ? { annotations: options.annotations } : {}) },
+        metadata: { name: options.name, finalizers: [FINALIZER_CONTENT], ...(options.annotations ? { annotations: options.annotations } : {}), ...(options.labels ? { labels: options.labels } : {}) },
         spec: {
           volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${options.name}`, namespace: 'default', uid: options.uid ?? uidFor(options.name) },
           deletionPolicy: options.policy ?? 'Delete',

@@ -90,7 +90,7 @@ describe('hostile objects', () => {
     stillRunning();
   });
 
-  test('a class of 1,000 parameters and a value of 100 KiB, and a content name of 253 characters', async () => {
+  test('a class of 1,000 parameters and a value of 100 KiB, and a content name and labels at their length limits', async () => {
     await start();
     const parameters: Record<string, string> = { big: 'x'.repeat(100 * 1024) };
     for (let i = 0; i < 1000; i++) parameters[`key-${i}`] = `value-${i}`.padEnd(200, '.');
@@ -98,9 +98,13 @@ describe('hostile objects', () => {
     const volume = await env.createVolume('vol-huge');
     const longName = `long-${'n'.repeat(243)}`.slice(0, 253);
     await env.createContent({ name: 'huge-params', volumeHandle: volume, className: 'huge' });
-    await env.createContent({ name: longName, volumeHandle: volume, className: 'gold' });
+    // A label key of the longest prefix (253) and name (63), a value of 63, and a long selector-like one.
+    const labels = { [`${'p'.repeat(249)}.com/${'k'.repeat(63)}`]: 'v'.repeat(63), 'snapshot.storage.kubernetes.io/managed-by': 'n'.repeat(63) };
+    await env.createContent({ name: longName, volumeHandle: volume, className: 'gold', labels });
     await env.waitForContent('huge-params', 'ready', (c) => c.status?.readyToUse === true);
-    await env.waitForContent(longName, 'ready', (c) => c.status?.readyToUse === true);
+    const long = await env.waitForContent(longName, 'ready', (c) => c.status?.readyToUse === true);
+    // The sidecar's writes leave the labels as they were.
+    expect(long.metadata.labels).toEqual(labels);
     const create = (await env.driver.calls()).find((c) => c.method === 'CreateSnapshot' && c.request.source_volume_id === volume && Object.keys((c.request.parameters ?? {}) as object).length > 10);
     expect(Object.keys((create?.request.parameters ?? {}) as object)).toHaveLength(1001);
     stillRunning();
