@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS } from '../../../src/kube/resources.js';
+import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
 import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
-import { ANN_GROUP_BEING_CREATED } from '../../../src/sidecar/keys.js';
+import { ANN_GROUP_BEING_CREATED, ANN_MEMBER_SNAPSHOT_IDS } from '../../../src/sidecar/keys.js';
 import { waitFor } from '../../helpers/process.js';
 import { uidFor } from '../../helpers/uid.js';
 import { DRIVER, GroupHarness } from './harness.js';
@@ -66,6 +66,34 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotCreationFailed']);
   });
 
+  test('members adopted after a resync of a group not ready yet: the group status write failed after the members were made, so the next sync cuts again under the same name, adopts every member and records them once', async () => {
+    await h.driver.setFaults({ readyDelayMs: 60_000 });
+    const volumes = await h.createVolumes(2);
+    const name = unique('adopt');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    // The members are made; the group's status write that would list them fails.
+    h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: 'status', code: 500, times: 1 });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const first = await memberObjects(uid, volumes);
+    expect(first).toMatchObject({ contents: 2, snapshots: 2 });
+    const unlisted = await h.wire(name);
+    expect(unlisted.status?.[h.adapter.membersField]).toBeUndefined();
+    expect(unlisted.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+
+    expect((await h.syncByName(name)).type).toBe('after');
+    const listed = await h.wire(name);
+    expect(listed.status?.readyToUse).toBe(false);
+    expect(listed.status?.[h.adapter.membersField]).toHaveLength(2);
+    expect((await memberObjects(uid, volumes)).all).toEqual(first.all);
+    // Later resyncs of the group that is still not ready poll it and make nothing.
+    expect((await h.syncByName(name)).type).toBe('after');
+    expect((await memberObjects(uid, volumes)).all).toEqual(first.all);
+    const creates = await h.calls('CreateVolumeGroupSnapshot');
+    expect(creates).toHaveLength(2);
+    expect(new Set(creates.map((c) => c.name)).size).toBe(1);
+    expect(await h.calls('GetVolumeGroupSnapshot')).toHaveLength(1);
+  });
+
   test('a group that is not ready yet is polled, never re-created: resyncs add no member', async () => {
     await h.driver.setFaults({ readyDelayMs: 1500 });
     const volumes = await h.createVolumes(2);
@@ -110,8 +138,63 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     return { name, uid, volumes, ids, groupId };
   }
 
-  test('deletion reads every member id from the member contents; a member whose status handle was cleared gives the one in its spec', async () => {
+  /** Takes the member-ids record off a group, as a group cut by another sidecar (or an older version of this one) has none. */
+  async function withoutIdsRecord(name: string): Promise<void> {
+    await h.rest.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents('v1alpha1'), name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_MEMBER_SNAPSHOT_IDS]: null } } } });
+    expect((await h.wire(name)).metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]).toBeUndefined();
+  }
+
+  test('the member ids are recorded on the group content, by source volume, before the first member object exists', async () => {
+    const volumes = await h.createVolumes(2);
+    const name = unique('record');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshotcontents', code: 500, times: 1 });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const failed = await h.wire(name);
+    expect(await memberObjects(uid, volumes)).toMatchObject({ contents: 0, snapshots: 0 });
+    const [create] = await h.calls('CreateVolumeGroupSnapshot');
+    expect(create).toBeDefined();
+    const recorded = JSON.parse(failed.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS] ?? '{}') as Record<string, string>;
+    expect(Object.keys(recorded)).toEqual(volumes);
+    expect(Object.values(recorded).every((id) => id !== '')).toBe(true);
+
+    // The retry finds the same group and the same ids: the record is not written again.
+    const writesBefore = h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length;
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    const ready = await h.wire(name);
+    expect(ready.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]).toBe(failed.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]);
+    // Only the being-created mark came off.
+    expect(h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length - writesBefore).toBe(1);
+    for (const volume of volumes) expect(memberSnapshotHandle(await h.members.getContent(memberContentName(uid, volume)))).toBe(recorded[volume]);
+  });
+
+  test('member contents deleted before the group (gone, or their ids cleared): DeleteVolumeGroupSnapshot still gets every id and no storage snapshot is left', async () => {
+    const g = await readyGroup('members-first');
+    // One member content keeps existing with its handles cleared, the others are gone.
+    const cleared = memberContentName(g.uid, g.volumes[0] as string);
+    await h.rest.request({ method: 'PATCH', path: statusPath(VOLUME_SNAPSHOT_CONTENTS, cleared), contentType: 'application/merge-patch+json', body: { status: { snapshotHandle: null } } });
+    for (const volume of g.volumes.slice(1)) await h.rest.request({ method: 'DELETE', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, volume)) });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.ids, secrets: {} }]);
+    expect(await h.exists(g.name)).toBe(false);
+    expect(await h.groupExists(g.groupId, g.ids)).toBe(false);
+    for (const volume of g.volumes) expect(await h.volumeSnapshots(volume)).toEqual([]);
+    expect(h.events).toEqual([]);
+  });
+
+  test('a member-ids record edited into something unreadable is ignored, not a crash: the ids come from the member contents', async () => {
+    const g = await readyGroup('unreadable');
+    await h.rest.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents('v1alpha1'), g.name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_MEMBER_SNAPSHOT_IDS]: '{not json' } } } });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.ids, secrets: {} }]);
+    expect(await h.exists(g.name)).toBe(false);
+  });
+
+  test('without the ids record (a group cut by another sidecar), deletion reads every member id from the member contents; a member whose status handle was cleared gives the one in its spec', async () => {
     const g = await readyGroup('delete');
+    await withoutIdsRecord(g.name);
     await h.rest.request({ method: 'PATCH', path: statusPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, g.volumes[0] as string)), contentType: 'application/merge-patch+json', body: { status: { snapshotHandle: null } } });
     await h.deleteAsController(g.name);
     expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
@@ -120,8 +203,9 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(h.events).toEqual([]);
   });
 
-  test('a member content already gone is left out of the request, not a crash: a driver that needs every id refuses, the finalizer stays and the refusal is announced', async () => {
+  test('without the ids record, a member content already gone is left out of the request, not a crash: a driver that needs every id refuses, the finalizer stays and the refusal is announced', async () => {
     const g = await readyGroup('member-gone');
+    await withoutIdsRecord(g.name);
     await h.rest.request({ method: 'DELETE', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, g.volumes[2] as string)) });
     await h.deleteAsController(g.name);
     const outcome = await h.syncByName(g.name);

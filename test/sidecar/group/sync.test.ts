@@ -155,6 +155,39 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       }
     });
 
+    test('the group creationTime is the driver\'s, exactly: int64 nanoseconds with every digit in v1alpha1, the second it falls in from v1beta1 on; member times are exact nanoseconds', async () => {
+      const volumes = await h.createVolumes(2);
+      const name = unique('time');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const wire = await h.wire(name);
+      const status = wire.status as Record<string, unknown>;
+      const ids = await snapshotIdsOf(wire);
+      const reply = await h.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: status.volumeGroupSnapshotHandle as string, snapshot_ids: ids, secrets: {} }, new Date(Date.now() + 10_000));
+      const nanosOf = (ts: { seconds: string | number; nanos: number } | null | undefined) => BigInt(ts?.seconds ?? 0) * 1_000_000_000n + BigInt(ts?.nanos ?? 0);
+      const groupNanos = nanosOf(reply.group_snapshot?.creation_time);
+      // The sample driver keeps microseconds: a time with a fraction, which any rounding would lose.
+      expect(groupNanos % 1_000_000_000n).not.toBe(0n);
+      if (alpha) expect(BigInt(status.creationTime as number | bigint)).toBe(groupNanos);
+      else expect(status.creationTime).toBe(new Date(Number(groupNanos / 1_000_000_000n) * 1000).toISOString().replace('.000Z', 'Z'));
+
+      const memberNanos = new Map((reply.group_snapshot?.snapshots ?? []).map((m) => [m.source_volume_id, nanosOf(m.creation_time)]));
+      expect(memberNanos.size).toBe(2);
+      for (const volume of volumes) {
+        const expected = memberNanos.get(volume);
+        if (alpha) {
+          const member = await h.members.getContent(memberContentName(wire.metadata.uid ?? '', volume));
+          expect(BigInt(member?.status?.creationTime ?? -1)).toBe(expected);
+        } else if (membersField === 'volumeSnapshotInfoList') {
+          const entry = (status[membersField] as Array<Record<string, unknown>>).find((m) => m.volumeHandle === volume);
+          expect(BigInt(entry?.creationTime as number | bigint)).toBe(expected);
+        } else {
+          // v1beta1's pairs hold no time.
+          expect(Object.keys((status[membersField] as Array<Record<string, unknown>>)[0] ?? {}).sort()).toEqual(['snapshotHandle', 'volumeHandle']);
+        }
+      }
+    });
+
     /** One create with these name settings (no extra metadata); returns the volume and what reached the driver. */
     async function createNamed(prefix: string, uuidLength: number, uid: string): Promise<{ volume: string; creates: Array<Record<string, unknown>> }> {
       const [volume] = await h.createVolumes(1);
@@ -342,23 +375,25 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
 
     test('H-27 / H-28: the being-created mark is added only when absent and removed only when present', async () => {
       const metadataPatches = (name: string) => h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length;
+      // v1alpha1 writes one more: the member ids recorded on the group before its members are made.
+      const ids = alpha ? 1 : 0;
       // (b) no mark yet: one patch adds it, one removes it once the group is recorded.
       const volumes = await h.createVolumes(1);
       const fresh = unique('mark-fresh');
       await h.createContent({ name: fresh, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       expect(await h.syncByName(fresh)).toEqual({ type: 'done' });
-      expect(metadataPatches(fresh)).toBe(2);
+      expect(metadataPatches(fresh)).toBe(2 + ids);
       expect((await h.wire(fresh)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       // (a) already marked (an earlier attempt): no patch to add it; only the removal.
       const marked = unique('mark-present');
       await h.createContent({ name: marked, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid(), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
       expect(await h.syncByName(marked)).toEqual({ type: 'done' });
-      expect(metadataPatches(marked)).toBe(1);
+      expect(metadataPatches(marked)).toBe(1 + ids);
       expect((await h.wire(marked)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       // (a) of H-28: a ready content without the mark is not written again.
       const before = (await h.wire(marked)).metadata.resourceVersion;
       expect(await h.syncByName(marked)).toEqual({ type: 'done' });
-      expect(metadataPatches(marked)).toBe(1);
+      expect(metadataPatches(marked)).toBe(1 + ids);
       expect((await h.wire(marked)).metadata.resourceVersion).toBe(before);
     });
   });
