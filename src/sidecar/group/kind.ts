@@ -15,7 +15,7 @@ import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
 import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from './versions.js';
 import { alphaMemberSnapshotIds, ensureMembers, MemberError, memberContentName, persistentVolumesByHandle, restMemberObjects, type MemberObjects } from './members.js';
-import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
+import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
 import { goQuote } from '../messages.js';
 import { groupMetadataParameters } from '../parameters.js';
 
@@ -70,6 +70,16 @@ function getSecretSource(mode: GroupApiMode, contentName: string): ReadSecretSou
 }
 
 /**
+ * The group content's annotations naming its Secret (for create, poll and delete): v7.0's sidecar
+ * read the single-snapshot keys there (which its controller never set; users did), v8.0 on the group
+ * keys that the snapshot-controller copies from the class.
+ */
+function deletionSecretKeys(mode: GroupApiMode): { name: string; namespace: string } {
+  if (mode === 'v1alpha1-v7') return { name: ANN_DELETION_SECRET_NAME, namespace: ANN_DELETION_SECRET_NAMESPACE };
+  return { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE };
+}
+
+/**
  * VolumeGroupSnapshotContents as the sync engine sees them, in the version-free model (the version
  * adapter converts at the API edge): CreateVolumeGroupSnapshot, GetVolumeGroupSnapshot,
  * DeleteVolumeGroupSnapshot.
@@ -103,7 +113,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     decide: decideGroup,
     beingCreated: ANN_GROUP_BEING_CREATED,
     finalizer: FINALIZER_GROUP_CONTENT,
-    deletionSecretKeys: { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE },
+    deletionSecretKeys: deletionSecretKeys(adapter.mode),
     noun: 'group snapshot',
     className: (content) => content.spec.volumeGroupSnapshotClassName,
     needsClass: (content) => (content.spec.source.volumeHandles?.length ?? 0) > 0,

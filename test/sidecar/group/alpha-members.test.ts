@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
 import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
-import { ANN_GROUP_BEING_CREATED, ANN_MEMBER_SNAPSHOT_IDS } from '../../../src/sidecar/keys.js';
+import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, ANN_MEMBER_SNAPSHOT_IDS } from '../../../src/sidecar/keys.js';
+import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
 import { waitFor } from '../../helpers/process.js';
 import { uidFor } from '../../helpers/uid.js';
 import { DRIVER, GroupHarness } from './harness.js';
@@ -128,10 +129,10 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
   });
 
   /** A ready group of three members; returns its name, UID, volumes, group id and member ids in volume order. */
-  async function readyGroup(base: string) {
+  async function readyGroup(base: string, annotations?: Record<string, string>) {
     const volumes = await h.createVolumes(3);
     const name = unique(base);
-    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name), ...(annotations ? { annotations } : {}) })).metadata.uid ?? '';
     expect(await h.syncByName(name)).toEqual({ type: 'done' });
     const ids = await Promise.all(volumes.map(async (v) => memberSnapshotHandle(await h.members.getContent(memberContentName(uid, v))) ?? ''));
     const groupId = (await h.wire(name)).status?.volumeGroupSnapshotHandle as string;
@@ -214,6 +215,24 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: [g.ids[0], g.ids[1]], secrets: {} }]);
     expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotDeleteError']);
     expect(await h.exists(g.name)).toBe(true);
+  });
+
+  test('the group content\'s Secret annotations of this era only (v7.0: snapshot.storage.kubernetes.io/deletion-secret-*, v8.0-8.1: groupsnapshot.storage.kubernetes.io/deletion-secret-*): create and delete carry that Secret, never the other era\'s', async () => {
+    const single = unique('single-secret');
+    const group = unique('group-secret');
+    await h.createSecret(single, { from: 'single-snapshot keys' });
+    await h.createSecret(group, { from: 'group keys' });
+    const g = await readyGroup('era-secret', {
+      [ANN_DELETION_SECRET_NAME]: single,
+      [ANN_DELETION_SECRET_NAMESPACE]: 'default',
+      [ANN_GROUP_DELETION_SECRET_NAME]: group,
+      [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default',
+    });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    const expected = { from: sha256Hex(mode === 'v1alpha1-v7' ? 'single-snapshot keys' : 'group keys') };
+    expect((await h.calls('CreateVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([expected]);
+    expect((await h.calls('DeleteVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([expected]);
   });
 
   test('GetVolumeGroupSnapshot of a pre-provisioned group takes its Secret from this era\'s class keys only', async () => {

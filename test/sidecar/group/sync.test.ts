@@ -9,6 +9,8 @@ import { GROUP_API_MODES, groupVersionAdapter } from '../../../src/sidecar/group
 import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
 import { FINALIZER_IN_GROUP } from '../../../src/sidecar/keys.js';
 import {
+  ANN_DELETION_SECRET_NAME,
+  ANN_DELETION_SECRET_NAMESPACE,
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,
   ANN_GROUP_DELETION_SECRET_NAMESPACE,
@@ -24,8 +26,13 @@ import { DRIVER, GroupHarness } from './harness.js';
 const RETRY = ' (retrying with backoff, at most every 5m0s)';
 const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
 
-// The four reserved secret keys of a group class; none of them is ever a driver parameter.
+// The reserved secret keys of a class in every era (single-snapshot keys, which v7.0 also read for
+// groups, and the group keys of v8.0 on); none of them is ever a driver parameter.
 const SECRET_PARAMETERS = {
+  'csi.storage.k8s.io/snapshotter-secret-name': 'snapshot-secret',
+  'csi.storage.k8s.io/snapshotter-secret-namespace': 'default',
+  'csi.storage.k8s.io/snapshotter-list-secret-name': 'list-secret',
+  'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default',
   'csi.storage.k8s.io/group-snapshotter-secret-name': 'group-secret',
   'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default',
   'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
@@ -54,6 +61,9 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
   // A fresh VolumeGroupSnapshot UID, shaped like the API server's.
   const newUid = () => uidFor(`${mode}/${unique('uid')}`);
   const membersField = adapter.membersField;
+  // The group content's Secret annotations of this era: v7.0 read the single-snapshot keys there.
+  const SECRET_NAME = mode === 'v1alpha1-v7' ? ANN_DELETION_SECRET_NAME : ANN_GROUP_DELETION_SECRET_NAME;
+  const SECRET_NAMESPACE = mode === 'v1alpha1-v7' ? ANN_DELETION_SECRET_NAMESPACE : ANN_GROUP_DELETION_SECRET_NAMESPACE;
   /** The storage ids of the members a stored group lists; v1alpha1 records them in the member contents. */
   const snapshotIdsOf = async (wire: WireGroupContent): Promise<string[]> => {
     const ids: string[] = [];
@@ -223,7 +233,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       expect(creates).toEqual([{ name: expected, source_volume_ids: [volume], parameters: { tier: 'gold' }, secrets: {} }]);
     });
 
-    test('Z-40 / rule GC: the four group secret keys of the class are removed; the driver gets exactly the other parameters (plus the extra metadata when on)', async () => {
+    test('Z-40 / K-08 / K-09 / rule GC: the reserved secret keys of every era (snapshotter, snapshotter-list, group-snapshotter, group-snapshotter-get) are removed; the driver gets exactly the other parameters (plus the extra metadata when on)', async () => {
       const name = unique('secret-params');
       const volumes = await h.createVolumes(2);
       const uid = newUid();
@@ -329,9 +339,9 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       ['D-01 / D-03: not bound to a group snapshot (no UID to build the group name from)', { uid: '' }, 'cannot create group snapshot. Group snapshot content NAME not bound to a group snapshot', 'yes'],
       ['H-21: no group snapshot class', { className: '' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "failed to take group snapshot NAME without a group snapshot class"', undefined],
       ['H-19 / H-23: the class does not exist', { className: 'missing' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "volumegroupsnapshotclass.groupsnapshot.storage.k8s.io \\"missing\\" not found"', undefined],
-      ['H-12: secret name annotation empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: '', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
-      ['H-13: secret namespace annotation empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'secret-name', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: '' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
-      ['the Secret does not exist', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'nope', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot get credentials for group snapshot content \\"NAME\\""', undefined],
+      ['H-12: secret name annotation empty', { annotations: { [SECRET_NAME]: '', [SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['H-13: secret namespace annotation empty', { annotations: { [SECRET_NAME]: 'secret-name', [SECRET_NAMESPACE]: '' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['the Secret does not exist', { annotations: { [SECRET_NAME]: 'nope', [SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot get credentials for group snapshot content \\"NAME\\""', undefined],
     ])('%s: no RPC, status.error and one Event', async (_title, variant: { uid?: string; className?: string; annotations?: Record<string, string> }, text, mark) => {
       const volumes = await h.createVolumes(1);
       const name = unique('precheck');
@@ -459,7 +469,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     }
 
     test('Z-44 / J-04 / D-07 / H-14: policy Delete deletes the group (by its status handle) with every member id and the annotation Secret\'s data, then releases the content', async () => {
-      const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
+      const g = await readyGroup({ annotations: { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' } });
       expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
       await h.deleteAsController(g.name);
       expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
@@ -598,7 +608,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     });
 
     test('G-style: failing deletion credentials give GroupSnapshotDeleteError "Failed to get snapshot credentials"', async () => {
-      const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
+      const g = await readyGroup({ annotations: { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' } });
       await h.rest.request({ method: 'DELETE', path: '/api/v1/namespaces/default/secrets/group-secret' });
       try {
         await h.deleteAsController(g.name);
