@@ -62,24 +62,9 @@ async function createSnapshot(cluster: RealCluster, namespace: string, name: str
   return `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${name}`;
 }
 
-/**
- * The driver's snapshots of one volume. The whole list is read and filtered here: hostpathplugin
- * answers a ListSnapshots filtered by source volume with its first match only.
- */
-async function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
-  const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
-  try {
-    const ids: string[] = [];
-    let token = '';
-    do {
-      const reply = await conn.call('/csi.v1.Controller/ListSnapshots', { starting_token: token }, new Date(Date.now() + 10_000));
-      for (const entry of reply.entries) if (entry.snapshot?.source_volume_id === volumeId) ids.push(entry.snapshot.snapshot_id);
-      token = reply.next_token;
-    } while (token !== '');
-    return ids;
-  } finally {
-    conn.close();
-  }
+/** The driver's snapshots of one volume. */
+function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
+  return driver.csi.snapshotsOf(volumeId);
 }
 
 async function groupClass(cluster: RealCluster, driver: string): Promise<string> {

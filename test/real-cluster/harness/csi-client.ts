@@ -35,6 +35,21 @@ export class CsiTestClient {
     return response.volume.volume_id;
   }
 
+  /**
+   * The driver's snapshots of one volume. The whole list is read and filtered here: hostpathplugin
+   * answers a ListSnapshots filtered by source volume with its first match only.
+   */
+  async snapshotsOf(volumeId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let token = '';
+    do {
+      const reply = await this.call<{ entries: Array<{ snapshot?: { snapshot_id: string; source_volume_id: string } }>; next_token: string }>(this.controller, 'ListSnapshots', { starting_token: token });
+      for (const entry of reply.entries) if (entry.snapshot?.source_volume_id === volumeId) ids.push(entry.snapshot.snapshot_id);
+      token = reply.next_token;
+    } while (token !== '');
+    return ids;
+  }
+
   close(): void {
     this.identity.close();
     this.controller.close();
