@@ -169,7 +169,7 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     for (const volume of volumes) expect(memberSnapshotHandle(await h.members.getContent(memberContentName(uid, volume)))).toBe(recorded[volume]);
   });
 
-  test('member contents deleted before the group (gone, or their ids cleared): DeleteVolumeGroupSnapshot still gets every id and no storage snapshot is left', async () => {
+  test('Z-44: member contents deleted before the group (gone, or their ids cleared): DeleteVolumeGroupSnapshot still gets every id and no storage snapshot is left', async () => {
     const g = await readyGroup('members-first');
     // One member content keeps existing with its handles cleared, the others are gone.
     const cleared = memberContentName(g.uid, g.volumes[0] as string);
