@@ -9,8 +9,10 @@
 # repository root; .ci/run sets it when ../shared/third-party/csi-driver-host-path exists), or else
 # from the public module github.com/kubernetes-csi/csi-driver-host-path at HOSTPATH_VERSION.
 #
-# Prints one JSON line on stdout: {"binDir": ..., "crdDir": ..., "snapshotterDir": ..., "key": ...,
-# "hostpathOrigin": ...}. Progress goes to stderr. Exit 3 means the Go toolchain is missing.
+# Also builds the snapshot-controller of the v1alpha1 group snapshot era from test/real-cluster/go-v1alpha1
+# (its own cache key). Prints one JSON line on stdout: {"binDir": ..., "crdDir": ...,
+# "snapshotterDir": ..., "key": ..., "hostpathOrigin": ..., "v1alpha1": {"snapshotController": ...,
+# "crdDir": ...}}. Progress goes to stderr. Exit 3 means the Go toolchain is missing.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -142,4 +144,28 @@ snapshotter_dir="$(go -C "$modules_dir/snapshotter" mod download -json github.co
   sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 [[ -d "$snapshotter_dir/deploy" ]] || { log "external-snapshotter module not found: $snapshotter_dir"; exit 1; }
 
-printf '{"binDir":"%s","crdDir":"%s","snapshotterDir":"%s","key":"%s","hostpathOrigin":"%s"}\n' "$bin_dir" "$crd_dir" "$snapshotter_dir" "$key" "$hostpath_origin"
+# The snapshot-controller of the groupsnapshot.storage.k8s.io/v1alpha1 era (v8.0-8.1 schema), from
+# test/real-cluster/go-v1alpha1, in a folder of its own key: changing it rebuilds nothing else.
+alpha_module_dir="$repo_root/test/real-cluster/go-v1alpha1"
+alpha_bin_dir="$cache_root/v1alpha1-$(tree_hash "$alpha_module_dir")/bin"
+if [[ -x "$alpha_bin_dir/snapshot-controller" ]]; then
+  log "v1alpha1-era snapshot-controller up to date in $alpha_bin_dir"
+else
+  started=$SECONDS
+  log "building the v1alpha1-era snapshot-controller of test/real-cluster/go-v1alpha1"
+  rm -rf "$alpha_bin_dir.partial"
+  mkdir -p "$alpha_bin_dir.partial"
+  alpha_version="$(go -C "$alpha_module_dir" list -mod=readonly -m -f '{{.Version}}' github.com/kubernetes-csi/external-snapshotter/v8)"
+  go -C "$alpha_module_dir" build -mod=readonly -trimpath -ldflags "-X main.version=$alpha_version" -o "$alpha_bin_dir.partial/" tool
+  rm -rf "$alpha_bin_dir"
+  mv "$alpha_bin_dir.partial" "$alpha_bin_dir"
+  log "built the v1alpha1-era snapshot-controller in $((SECONDS - started))s"
+fi
+# Its CRDs: those of the client module that era's controller is built with.
+alpha_client_dir="$(go -C "$alpha_module_dir" mod download -json github.com/kubernetes-csi/external-snapshotter/client/v8 |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+alpha_crd_dir="$alpha_client_dir/config/crd"
+[[ -d "$alpha_crd_dir" ]] || { log "CRD folder not found: $alpha_crd_dir"; exit 1; }
+
+printf '{"binDir":"%s","crdDir":"%s","snapshotterDir":"%s","key":"%s","hostpathOrigin":"%s","v1alpha1":{"snapshotController":"%s","crdDir":"%s"}}\n' \
+  "$bin_dir" "$crd_dir" "$snapshotter_dir" "$key" "$hostpath_origin" "$alpha_bin_dir/snapshot-controller" "$alpha_crd_dir"

@@ -3,6 +3,7 @@ import { collectionPath, GROUP_SNAPSHOT_GROUP, objectPath, VOLUME_SNAPSHOT_CONTE
 import { ApiError, isNotFound, type RestClient } from '../kube/rest.js';
 import { alphaFlavour, servedGroupSnapshotVersions } from '../sidecar/group/discovery.js';
 import { decideGroup, shouldDeleteGroup, type GroupStep } from '../sidecar/group/decision.js';
+import { memberContentName, recordedMemberIds } from '../sidecar/group/members.js';
 import type { VolumeGroupSnapshotContent, WireGroupContent } from '../sidecar/group/types.js';
 import { groupVersionAdapter, preferredServedVersion, type GroupApiMode } from '../sidecar/group/versions.js';
 import {
@@ -10,6 +11,7 @@ import {
   ANN_BEING_DELETED,
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_BEING_DELETED,
+  ANN_MEMBER_SNAPSHOT_IDS,
   FINALIZER_CONTENT,
   FINALIZER_GROUP_CONTENT,
 } from '../sidecar/keys.js';
@@ -338,6 +340,16 @@ function explainContent(content: VolumeSnapshotContent, options: ExplainOptions,
   return render(contentView(content, options), options, indent);
 }
 
+/** For a v1alpha1 member content that is gone: whether the group's own record still holds its snapshot id. */
+function recordedNote(group: VolumeGroupSnapshotContent, contentName: string): string {
+  for (const [volume, id] of recordedMemberIds(group)) {
+    if (memberContentName(group.metadata.uid ?? '', volume) === contentName) {
+      return `; the group records its snapshot ${id} of volume ${volume} (${ANN_MEMBER_SNAPSHOT_IDS}), so deleting the group still deletes it`;
+    }
+  }
+  return '';
+}
+
 /** The group, then each member: its VolumeSnapshotContent explained, or why there is none yet. */
 async function explainGroup(content: VolumeGroupSnapshotContent, options: ExplainOptions): Promise<string[]> {
   const lines = await render(groupView(content), options, '');
@@ -351,7 +363,7 @@ async function explainGroup(content: VolumeGroupSnapshotContent, options: Explai
       ? all?.items.find((c) => c.metadata.name === m.contentName)
       : all?.items.find((c) => c.status?.snapshotHandle === m.snapshotHandle || c.spec.source.snapshotHandle === m.snapshotHandle);
     if (found) lines.push(...(await explainContent(found, options, '    ')));
-    else if (m.contentName) lines.push(`    VolumeSnapshotContent ${m.contentName}: listed by the group but not found (deleted, or not readable by this user)`);
+    else if (m.contentName) lines.push(`    VolumeSnapshotContent ${m.contentName}: listed by the group but not found (deleted, or not readable by this user)${recordedNote(content, m.contentName)}`);
     else lines.push(`    snapshot ${m.snapshotHandle} of volume ${m.volumeHandle}: no VolumeSnapshotContent yet (the snapshot-controller creates one per member)`);
   }
   return lines;

@@ -18,6 +18,14 @@ export const LABEL_GROUP_NAME = 'volumeGroupSnapshotName';
 export const FINALIZER_CONTENT = 'snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection';
 export const FINALIZER_GROUP_CONTENT = 'groupsnapshot.storage.kubernetes.io/volumegroupsnapshotcontent-bound-protection';
 
+/**
+ * This project's own annotation, read by no other controller: on a v1alpha1 group content, the
+ * storage snapshot id of each member by source volume (a JSON object), written before the first
+ * member object is created. Deleting the group needs every id, also when the member contents that
+ * hold them were deleted first.
+ */
+export const ANN_MEMBER_SNAPSHOT_IDS = 'csi-snapshotter-ts/member-snapshot-ids';
+
 export const LABEL_MANAGED_BY = 'snapshot.storage.kubernetes.io/managed-by';
 
 /** Class parameters with this prefix are reserved for Kubernetes and never passed to the driver. */

@@ -23,3 +23,13 @@ export function goQuote(text: string): string {
 export function kubeTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/**
+ * Unix nanoseconds as metav1.Time serialises them: the second they fall in (rounded down, also
+ * before 1970, where dividing a negative BigInt would round towards zero instead).
+ */
+export function kubeTimeOfNanos(nanos: bigint): string {
+  let seconds = nanos / 1_000_000_000n;
+  if (nanos < 0n && seconds * 1_000_000_000n !== nanos) seconds -= 1n;
+  return kubeTime(new Date(Number(seconds) * 1000));
+}

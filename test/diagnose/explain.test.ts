@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_MEMBER, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import { memberContentName } from '../../src/sidecar/group/members.js';
+import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_GROUP_MEMBER, ANN_MEMBER_SNAPSHOT_IDS, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import { Env, VSC_PATH } from '../e2e/env.js';
 import { startSidecar } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
@@ -147,33 +148,30 @@ describe('csi-snapshotter explain', () => {
     expect(code).toBe(0);
   });
 
-  test('a v1alpha1 group content (v7.0 schema): members are the contents its status names', async () => {
+  test('a v1alpha1 group content (v7.0 schema): members are the contents its status names; one that is gone is said to be in the group\'s record of member ids when it is', async () => {
     env = await Env.start({ groupSnapshotVersions: ['v1alpha1-v7'] });
     const e = env;
     const groupPath = '/apis/groupsnapshot.storage.k8s.io/v1alpha1/volumegroupsnapshotcontents';
-    await e.rest.request({
-      method: 'POST',
-      path: groupPath,
-      body: {
-        apiVersion: 'groupsnapshot.storage.k8s.io/v1alpha1',
-        kind: 'VolumeGroupSnapshotContent',
-        metadata: { name: 'grp', finalizers: [FINALIZER_GROUP_CONTENT] },
-        spec: { volumeGroupSnapshotRef: { name: 'vgs', namespace: 'default', uid: uidFor('grp') }, deletionPolicy: 'Delete', driver: e.driverName, source: { volumeHandles: ['vol-a', 'vol-b'] } },
-      },
-    });
+    await e.createGroupContent('v1alpha1', { name: 'grp', volumeHandles: ['vol-a', 'vol-b', 'vol-c'] });
+    const uid = (await e.getGroupContent('v1alpha1', 'grp')).metadata.uid ?? '';
+    const recorded = memberContentName(uid, 'vol-c');
+    await e.rest.request({ method: 'PATCH', path: `${groupPath}/grp`, contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_MEMBER_SNAPSHOT_IDS]: JSON.stringify({ 'vol-c': 'snap-c' }) } } } });
     await e.rest.request({
       method: 'PATCH',
       path: `${groupPath}/grp/status`,
       contentType: 'application/merge-patch+json',
-      body: { status: { volumeGroupSnapshotHandle: 'group-1', readyToUse: false, volumeSnapshotContentRefList: [{ kind: 'VolumeSnapshotContent', name: 'member-a' }, { kind: 'VolumeSnapshotContent', name: 'member-b' }] } },
+      body: { status: { volumeGroupSnapshotHandle: 'group-1', readyToUse: false, volumeSnapshotContentRefList: ['member-a', 'member-b', recorded].map((name) => ({ kind: 'VolumeSnapshotContent', name })) } },
     });
     await e.createContent({ name: 'member-a', snapshotHandle: 'snap-a' });
     const { code, out } = await explain(e, 'grp');
     const lines = out.split('\n');
     expect(lines[0]).toBe('VolumeGroupSnapshotContent grp');
-    expect(lines).toContain('  status: not ready; group group-1; 2 members');
+    expect(lines).toContain('  status: not ready; group group-1; 3 members');
     expect(lines).toContain('    VolumeSnapshotContent member-a');
     expect(lines).toContain('    VolumeSnapshotContent member-b: listed by the group but not found (deleted, or not readable by this user)');
+    expect(lines).toContain(
+      `    VolumeSnapshotContent ${recorded}: listed by the group but not found (deleted, or not readable by this user); the group records its snapshot snap-c of volume vol-c (${ANN_MEMBER_SNAPSHOT_IDS}), so deleting the group still deletes it`,
+    );
     expect(code).toBe(0);
   });
 

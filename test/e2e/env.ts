@@ -2,7 +2,9 @@ import { CsiConnection } from '../../src/csi/connection.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
-import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
+import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
+import type { WireGroupContent } from '../../src/sidecar/group/types.js';
+import { ANN_GROUP_BEING_DELETED, FINALIZER_CONTENT, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { startTestApiServer, type GroupVersion, type TestApiServer, type TestApiServerOptions } from '../../src/testing/apiserver/index.js';
 import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
@@ -119,6 +121,92 @@ export class Env {
         },
       },
     });
+  }
+
+  /** A VolumeGroupSnapshotClass of this driver at the URL `version` (`v1alpha1` for both of its schemas). */
+  async createGroupClass(version: string, name: string, options: { parameters?: Record<string, string>; policy?: DeletionPolicy } = {}): Promise<void> {
+    await this.rest.request({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotClasses(version)),
+      body: {
+        apiVersion: `groupsnapshot.storage.k8s.io/${version}`,
+        kind: 'VolumeGroupSnapshotClass',
+        metadata: { name },
+        driver: this.driverName,
+        deletionPolicy: options.policy ?? 'Delete',
+        ...(options.parameters ? { parameters: options.parameters } : {}),
+      },
+    });
+  }
+
+  /**
+   * A group content at the URL `version` as the snapshot-controller creates it for a
+   * VolumeGroupSnapshot `vgs-<name>` (bound, with the finalizer): dynamic over `volumeHandles`, or
+   * pre-provisioned over an existing storage group (`pre`).
+   */
+  createGroupContent(version: string, options: {
+    name: string;
+    volumeHandles?: string[];
+    pre?: { groupId: string; snapshotIds: string[] };
+    className?: string;
+    policy?: DeletionPolicy;
+    uid?: string;
+  }): Promise<WireGroupContent> {
+    return this.rest.request<WireGroupContent>({
+      method: 'POST',
+      path: collectionPath(volumeGroupSnapshotContents(version)),
+      body: {
+        apiVersion: `groupsnapshot.storage.k8s.io/${version}`,
+        kind: 'VolumeGroupSnapshotContent',
+        metadata: { name: options.name, finalizers: [FINALIZER_GROUP_CONTENT] },
+        spec: {
+          volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', apiVersion: `groupsnapshot.storage.k8s.io/${version}`, name: `vgs-${options.name}`, namespace: 'default', uid: options.uid ?? uidFor(options.name) },
+          deletionPolicy: options.policy ?? 'Delete',
+          driver: this.driverName,
+          ...(options.className ? { volumeGroupSnapshotClassName: options.className } : {}),
+          source: options.pre
+            ? { groupSnapshotHandles: { volumeGroupSnapshotHandle: options.pre.groupId, volumeSnapshotHandles: options.pre.snapshotIds } }
+            : { volumeHandles: options.volumeHandles ?? [] },
+        },
+      },
+    });
+  }
+
+  getGroupContent(version: string, name: string): Promise<WireGroupContent> {
+    return this.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(volumeGroupSnapshotContents(version), name) });
+  }
+
+  async waitForGroup(version: string, name: string, what: string, predicate: (c: WireGroupContent) => boolean, timeoutMs = 60_000): Promise<WireGroupContent> {
+    return waitFor(`${name}: ${what}`, async () => {
+      const c = await this.getGroupContent(version, name);
+      return predicate(c) ? c : undefined;
+    }, timeoutMs);
+  }
+
+  /** Waits for a 404 of the group content; any other failed read is an error at once, never taken for "gone". */
+  async waitForGroupGone(version: string, name: string): Promise<void> {
+    await waitFor(`${name} to be deleted`, async () => {
+      try {
+        await this.getGroupContent(version, name);
+        return false;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return true;
+        throw err;
+      }
+    });
+  }
+
+  /** What the snapshot-controller does to the group content when the user deletes the VolumeGroupSnapshot. */
+  async deleteGroupAsController(version: string, name: string): Promise<void> {
+    const path = objectPath(volumeGroupSnapshotContents(version), name);
+    await this.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_DELETED]: 'yes' } } } });
+    await this.rest.request({ method: 'DELETE', path });
+  }
+
+  /** A storage group cut directly on the driver (for pre-provisioned group contents). */
+  async storageGroup(name: string, volumes: string[]): Promise<{ groupId: string; snapshotIds: string[] }> {
+    const reply = await this.csi.call('/csi.v1.GroupController/CreateVolumeGroupSnapshot', { name, source_volume_ids: volumes, parameters: {}, secrets: {} }, new Date(Date.now() + 10_000));
+    return { groupId: reply.group_snapshot?.group_snapshot_id ?? '', snapshotIds: (reply.group_snapshot?.snapshots ?? []).map((s) => s.snapshot_id) };
   }
 
   /** Requests the sidecar made for one content (the test's own reads subtracted). */

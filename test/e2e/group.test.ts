@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
-import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import { ANN_GROUP_BEING_CREATED } from '../../src/sidecar/keys.js';
 import type { WireGroupContent } from '../../src/sidecar/group/types.js';
 import type { DeletionPolicy } from '../../src/sidecar/types.js';
 import { waitFor } from '../helpers/process.js';
@@ -9,7 +8,6 @@ import { Env } from './env.js';
 
 // The sidecar, the sample driver and the API test server as separate processes, exercising the
 // group snapshot outcomes end to end at the version the sidecar picks (v1 when all are served).
-const VGSC = volumeGroupSnapshotContents('v1');
 // The class as users write them: the group secret keys (the controller's and the sidecar's) beside
 // the driver's own parameter. Only the driver's parameter may reach CreateVolumeGroupSnapshot.
 const CLASS_PARAMETERS = {
@@ -26,61 +24,20 @@ afterEach(async () => {
 
 async function startReady(options: Parameters<typeof Env.start>[0] = {}): Promise<Env> {
   env = await Env.start(options);
-  await env.rest.request({
-    method: 'POST',
-    path: collectionPath(volumeGroupSnapshotClasses('v1')),
-    body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: env.driverName, deletionPolicy: 'Delete', parameters: CLASS_PARAMETERS },
-  });
+  await env.createGroupClass('v1', 'group-gold', { parameters: CLASS_PARAMETERS });
   env.startSidecar(['--extra-create-metadata']);
   await env.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
   return env;
 }
 
-async function createGroupContent(name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete', uid = uidFor(name)): Promise<void> {
-  await env.rest.request({
-    method: 'POST',
-    path: collectionPath(VGSC),
-    body: {
-      apiVersion: 'groupsnapshot.storage.k8s.io/v1',
-      kind: 'VolumeGroupSnapshotContent',
-      metadata: { name, finalizers: [FINALIZER_GROUP_CONTENT] },
-      spec: {
-        volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', apiVersion: 'groupsnapshot.storage.k8s.io/v1', name: `vgs-${name}`, namespace: 'default', uid },
-        deletionPolicy: policy,
-        driver: env.driverName,
-        volumeGroupSnapshotClassName: 'group-gold',
-        source: { volumeHandles },
-      },
-    },
-  });
+async function createGroupContent(name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete'): Promise<void> {
+  await env.createGroupContent('v1', { name, volumeHandles, policy, className: 'group-gold' });
 }
 
-const getGroupContent = (name: string) => env.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(VGSC, name) });
-
-async function waitForGroup(name: string, what: string, predicate: (c: WireGroupContent) => boolean, timeoutMs = 60_000): Promise<WireGroupContent> {
-  return waitFor(`${name}: ${what}`, async () => {
-    const c = await getGroupContent(name);
-    return predicate(c) ? c : undefined;
-  }, timeoutMs);
-}
-
-/** Waits for a 404; any other failed read is an error at once, never taken for "gone". */
-async function waitForGroupGone(name: string): Promise<void> {
-  await waitFor(`${name} to be deleted`, async () => {
-    try {
-      await getGroupContent(name);
-      return false;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return true;
-      throw err;
-    }
-  });
-}
-
-async function deleteAsController(name: string): Promise<void> {
-  await env.rest.request({ method: 'PATCH', path: objectPath(VGSC, name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_DELETED]: 'yes' } } } });
-  await env.rest.request({ method: 'DELETE', path: objectPath(VGSC, name) });
-}
+const getGroupContent = (name: string) => env.getGroupContent('v1', name);
+const waitForGroup = (name: string, what: string, predicate: (c: WireGroupContent) => boolean) => env.waitForGroup('v1', name, what, predicate);
+const waitForGroupGone = (name: string) => env.waitForGroupGone('v1', name);
+const deleteAsController = (name: string) => env.deleteGroupAsController('v1', name);
 
 const readyAndUnmarked = (c: WireGroupContent) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] === undefined;
 
@@ -218,35 +175,12 @@ describe('start-up', () => {
 
   test('v1beta1 only: group contents are served at v1beta1 with the handle pair list', async () => {
     env = await Env.start({ groupSnapshotVersions: ['v1beta1'] });
-    await env.rest.request({
-      method: 'POST',
-      path: collectionPath(volumeGroupSnapshotClasses('v1beta1')),
-      body: { apiVersion: 'groupsnapshot.storage.k8s.io/v1beta1', kind: 'VolumeGroupSnapshotClass', metadata: { name: 'group-gold' }, driver: env.driverName, deletionPolicy: 'Delete' },
-    });
+    await env.createGroupClass('v1beta1', 'group-gold');
     env.startSidecar();
     await env.sidecar?.waitForOutput(/VolumeGroupSnapshotContent caches synced/);
     const ids = await volumes('beta', 2);
-    const path = collectionPath(volumeGroupSnapshotContents('v1beta1'));
-    await env.rest.request({
-      method: 'POST',
-      path,
-      body: {
-        apiVersion: 'groupsnapshot.storage.k8s.io/v1beta1',
-        kind: 'VolumeGroupSnapshotContent',
-        metadata: { name: 'groupsnapcontent-beta', finalizers: [FINALIZER_GROUP_CONTENT] },
-        spec: {
-          volumeGroupSnapshotRef: { name: 'vgs', namespace: 'default', uid: uidFor('groupsnapcontent-beta') },
-          deletionPolicy: 'Delete',
-          driver: env.driverName,
-          volumeGroupSnapshotClassName: 'group-gold',
-          source: { volumeHandles: ids },
-        },
-      },
-    });
-    const ready = await waitFor('the v1beta1 group to be ready', async () => {
-      const c = await env.rest.request<WireGroupContent>({ method: 'GET', path: `${path}/groupsnapcontent-beta` });
-      return readyAndUnmarked(c) ? c : undefined;
-    });
+    await env.createGroupContent('v1beta1', { name: 'groupsnapcontent-beta', volumeHandles: ids, className: 'group-gold' });
+    const ready = await env.waitForGroup('v1beta1', 'groupsnapcontent-beta', 'ready', readyAndUnmarked);
     expect((await env.driver.calls()).filter((c) => c.method === 'CreateVolumeGroupSnapshot').map((c) => c.request)).toEqual([
       { name: `groupsnapshot-${uidFor('groupsnapcontent-beta')}`, source_volume_ids: ids, parameters: {}, secrets: {} },
     ]);

@@ -6,7 +6,6 @@ import { RealCluster, type DriverHandle } from './harness/harness.js';
 import type { BoundVolume } from './harness/bound-volumes.js';
 import type { ManagedProcess } from './harness/managed-process.js';
 import { getObject, listObjects, SNAPSHOT_API, type KubeObject } from './harness/snapshot-api.js';
-import { listStorageSnapshots } from './harness/storage.js';
 import { pollUntil } from './harness/wait.js';
 
 // Chaos on the real cluster: two replicas of this project's sidecar with leader election serve 100
@@ -84,7 +83,7 @@ describe('chaos on the real cluster', () => {
     const volumes: BoundVolume[] = [];
     for (let i = 0; i < VOLUMES; i++) volumes.push(await cluster.createBoundPvc(driver, namespace, `vol-${i}`));
     const ourVolumes = new Set(volumes.map((v) => v.volumeHandle));
-    const ours = async () => (await listStorageSnapshots(driver.socketPath)).filter((s) => ourVolumes.has(s.volumeId));
+    const ours = async () => (await driver.csi.snapshots()).filter((s) => ourVolumes.has(s.volumeId));
     const contents = async () => (await listObjects(cluster.admin, `${SNAPSHOT_API}/volumesnapshotcontents`)).filter((c) => (c.spec as { driver?: string }).driver === DRIVER_NAME);
 
     // The watcher. The snapshot-controller adds the content finalizer, possibly after the sidecar

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { join } from 'node:path';
 import { CsiConnection } from '../../src/csi/connection.js';
 import { silentLogger } from '../../src/observe/logger.js';
-import { join } from 'node:path';
 import { packageRoot } from '../../src/util/package-root.js';
 import { DRIVER_KINDS, RealCluster, type DriverHandle, type DriverKind } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
@@ -9,7 +9,6 @@ import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
 import { createHash } from 'node:crypto';
 import { getObject, GROUP_SNAPSHOT_API, SNAPSHOT_API, waitForGone, waitForReady, type KubeObject } from './harness/snapshot-api.js';
 import { pollUntil } from './harness/wait.js';
-import { listStorageSnapshots } from './harness/storage.js';
 
 // This project's csi-snapshotter in place of the Go one: users' VolumeSnapshots flow through the real
 // kube-apiserver and snapshot-controller to the sidecar (on the RBAC-limited kubeconfig of
@@ -64,8 +63,8 @@ async function createSnapshot(cluster: RealCluster, namespace: string, name: str
 }
 
 /** The driver's snapshots of one volume. */
-async function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
-  return (await listStorageSnapshots(driver.socketPath)).filter((s) => s.volumeId === volumeId).map((s) => s.snapshotId);
+function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
+  return driver.csi.snapshotsOf(volumeId);
 }
 
 async function groupClass(cluster: RealCluster, driver: string): Promise<string> {

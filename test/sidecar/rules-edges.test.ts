@@ -135,13 +135,13 @@ describe('patch edges', () => {
   });
 
   const adapter = groupVersionAdapter('v1');
-  const group = { groupSnapshotHandle: 'gh', readyToUse: false, creationTime: '2026-01-01T00:00:00Z', members: [] };
+  const group = { groupSnapshotHandle: 'gh', readyToUse: false, creationTime: 1_767_225_600_000_000_000n, members: [] };
   test('a group status missing its handle or time gains them; present ones are kept', () => {
     expect(groupStatusUpdate({ readyToUse: false }, group, adapter)).toEqual([
       { op: 'add', path: '/status/volumeGroupSnapshotHandle', value: 'gh' },
       { op: 'add', path: '/status/creationTime', value: '2026-01-01T00:00:00Z' },
     ]);
-    expect(groupStatusUpdate({ readyToUse: false, volumeGroupSnapshotHandle: 'old', creationTime: '2025-01-01T00:00:00Z' }, group, adapter)).toEqual([]);
+    expect(groupStatusUpdate({ readyToUse: false, volumeGroupSnapshotHandle: 'old', creationTime: 1_735_689_600_000_000_000n }, group, adapter)).toEqual([]);
   });
 
   test('clearing a group status removes exactly the fields it has, and keeps the members', () => {

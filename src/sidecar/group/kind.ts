@@ -14,9 +14,9 @@ import { isGroupForDriver } from './filter.js';
 import { clearedGroupStatus, groupStatusUpdate, type GroupObservation } from './status.js';
 import type { GroupSnapshotMember, VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
 import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from './versions.js';
-import { ensureMembers, MemberError, memberContentName, memberSnapshotHandle, persistentVolumesByHandle, restMemberObjects, type MemberObjects } from './members.js';
-import { ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
-import { goQuote, kubeTime } from '../messages.js';
+import { alphaMemberSnapshotIds, ensureMembers, MemberError, memberContentName, persistentVolumesByHandle, restMemberObjects, type MemberObjects } from './members.js';
+import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_GROUP_CONTENT } from '../keys.js';
+import { goQuote } from '../messages.js';
 import { groupMetadataParameters } from '../parameters.js';
 
 export type GroupContentApi = ObjectApi<VolumeGroupSnapshotContent>;
@@ -42,9 +42,9 @@ function classNotFound(name: string): string {
   return `volumegroupsnapshotclass.groupsnapshot.storage.k8s.io ${goQuote(name)} not found`;
 }
 
-/** A CSI time as the group status takes it: RFC 3339 seconds; no time at all is the Unix epoch (as in Go). */
-function groupTime(nanos: bigint | undefined): string {
-  return kubeTime(new Date(Number((nanos ?? 0n) / 1_000_000n)));
+/** A CSI time as the group status takes it (Unix ns, exact); no time at all is the Unix epoch (as in Go). */
+function groupTime(nanos: bigint | undefined): bigint {
+  return nanos ?? 0n;
 }
 
 /** A member as the info list records it: no time when the driver sent none, no size when it is 0. */
@@ -70,6 +70,16 @@ function getSecretSource(mode: GroupApiMode, contentName: string): ReadSecretSou
 }
 
 /**
+ * The group content's annotations naming its Secret (for create, poll and delete): v7.0's sidecar
+ * read the single-snapshot keys there (which its controller never set; users did), v8.0 on the group
+ * keys that the snapshot-controller copies from the class.
+ */
+function deletionSecretKeys(mode: GroupApiMode): { name: string; namespace: string } {
+  if (mode === 'v1alpha1-v7') return { name: ANN_DELETION_SECRET_NAME, namespace: ANN_DELETION_SECRET_NAMESPACE };
+  return { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE };
+}
+
+/**
  * VolumeGroupSnapshotContents as the sync engine sees them, in the version-free model (the version
  * adapter converts at the API edge): CreateVolumeGroupSnapshot, GetVolumeGroupSnapshot,
  * DeleteVolumeGroupSnapshot.
@@ -77,18 +87,11 @@ function getSecretSource(mode: GroupApiMode, contentName: string): ReadSecretSou
 export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapter: GroupVersionAdapter, now: () => Date, memberObjects?: MemberObjects): GroupKind {
   /**
    * The storage ids of the recorded members. Beta and GA versions record them in status; v1alpha1
-   * records member contents by name, whose handles are read from them. A member content already
-   * gone, or one whose handle was cleared, is left out rather than failing the whole group.
+   * lists member contents by name, and the ids are in the group's own record or those contents.
    */
   const recordedSnapshotIds = async (content: VolumeGroupSnapshotContent): Promise<string[]> => {
-    const recorded = content.status?.members ?? [];
-    if (!adapter.membersByContent) return recorded.map((m) => m.snapshotHandle);
-    const ids: string[] = [];
-    for (const member of recorded) {
-      const id = member.snapshotHandle || (member.contentName && memberObjects ? memberSnapshotHandle(await memberObjects.getContent(member.contentName)) : undefined);
-      if (id) ids.push(id);
-    }
-    return ids;
+    if (adapter.membersByContent) return alphaMemberSnapshotIds(content, memberObjects);
+    return (content.status?.members ?? []).map((m) => m.snapshotHandle);
   };
   /** The members as the status records them; in v1alpha1 each also names its member content. */
   const membersOf = (content: VolumeGroupSnapshotContent, snapshots: SnapshotInfo[]): GroupSnapshotMember[] =>
@@ -101,7 +104,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
   const observe = (content: VolumeGroupSnapshotContent, group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
     groupSnapshotHandle: handle,
     readyToUse: group.readyToUse,
-    creationTime: group.creationTime !== undefined ? groupTime(group.creationTime) : kubeTime(now()),
+    creationTime: group.creationTime ?? BigInt(now().getTime()) * 1_000_000n,
     members: members ? membersOf(content, group.snapshots) : [],
   });
   return {
@@ -110,7 +113,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
     decide: decideGroup,
     beingCreated: ANN_GROUP_BEING_CREATED,
     finalizer: FINALIZER_GROUP_CONTENT,
-    deletionSecretKeys: { name: ANN_GROUP_DELETION_SECRET_NAME, namespace: ANN_GROUP_DELETION_SECRET_NAMESPACE },
+    deletionSecretKeys: deletionSecretKeys(adapter.mode),
     noun: 'group snapshot',
     className: (content) => content.spec.volumeGroupSnapshotClassName,
     needsClass: (content) => (content.spec.source.volumeHandles?.length ?? 0) > 0,
@@ -191,8 +194,8 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
       await deleteGroupSnapshot(csi, { groupSnapshotId, snapshotIds, secrets }, deadline);
     },
     createdAtMs: (content) => {
-      const created = content.status?.creationTime ? Date.parse(content.status.creationTime) : NaN;
-      return Number.isFinite(created) && created > 0 ? created : undefined;
+      const created = content.status?.creationTime;
+      return created !== undefined && created > 0n ? Number(created / 1_000_000n) : undefined;
     },
     words: {
       createInputs: (name, err) => `failed to get input parameters to create group snapshot for group snapshot content ${name}: ${err}`,

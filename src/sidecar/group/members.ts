@@ -9,9 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { SnapshotInfo } from '../../csi/snapshotter.js';
-import { collectionPath, objectPath, PERSISTENT_VOLUMES, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS } from '../../kube/resources.js';
+import { collectionPath, objectPath, PERSISTENT_VOLUMES, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotContents } from '../../kube/resources.js';
 import { isConflict, isNotFound, type RestClient } from '../../kube/rest.js';
-import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, FINALIZER_IN_GROUP, LABEL_GROUP_NAME } from '../keys.js';
+import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, ANN_MEMBER_SNAPSHOT_IDS, FINALIZER_IN_GROUP, LABEL_GROUP_NAME } from '../keys.js';
 import { errorText } from '../../csi/errors.js';
 import type { VolumeSnapshotContent } from '../types.js';
 import type { VolumeGroupSnapshotContent } from './types.js';
@@ -50,6 +50,8 @@ export interface MemberObjects {
   patchContentStatus(name: string, status: Record<string, unknown>): Promise<VolumeSnapshotContent>;
   getSnapshot(namespace: string, name: string): Promise<MemberSnapshot | undefined>;
   createSnapshot(namespace: string, body: Record<string, unknown>): Promise<MemberSnapshot>;
+  /** Sets one annotation on the (v1alpha1) group content, by merge patch. */
+  annotateGroup(name: string, key: string, value: string): Promise<void>;
 }
 
 async function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
@@ -70,12 +72,60 @@ export function restMemberObjects(client: RestClient): MemberObjects {
       client.request<VolumeSnapshotContent>({ method: 'PATCH', path: statusPath(VOLUME_SNAPSHOT_CONTENTS, name), body: { status }, contentType: 'application/merge-patch+json' }),
     getSnapshot: (namespace, name) => orUndefined(client.request<MemberSnapshot>({ method: 'GET', path: objectPath(VOLUME_SNAPSHOTS, name, namespace) })),
     createSnapshot: (namespace, body) => client.request<MemberSnapshot>({ method: 'POST', path: collectionPath(VOLUME_SNAPSHOTS, namespace), body }),
+    annotateGroup: async (name, key, value) => {
+      // Member objects exist only in the v1alpha1 era, so their group is always at that version.
+      await client.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents('v1alpha1'), name), body: { metadata: { annotations: { [key]: value } } }, contentType: 'application/merge-patch+json' });
+    },
   };
 }
 
 /** The storage snapshot id a member content records: its status handle, else the immutable one in its spec. */
 export function memberSnapshotHandle(content: VolumeSnapshotContent | undefined): string | undefined {
   return content?.status?.snapshotHandle || content?.spec?.source?.snapshotHandle || undefined;
+}
+
+/** The annotation's value for what the driver cut: each member's snapshot id by source volume, in the driver's order. */
+export function memberIdsAnnotation(snapshots: SnapshotInfo[]): string {
+  return JSON.stringify(Object.fromEntries(snapshots.map((s) => [s.sourceVolumeId, s.snapshotId])));
+}
+
+/**
+ * The member snapshot ids a group content recorded when it was cut, by source volume. None when
+ * it has no record (a group cut before the record existed, or by another sidecar) or when the
+ * record was edited into something unreadable: the member contents are asked instead.
+ */
+export function recordedMemberIds(group: VolumeGroupSnapshotContent): Map<string, string> {
+  const ids = new Map<string, string>();
+  const text = group.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS];
+  if (!text) return ids;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return ids;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return ids;
+  for (const [volume, id] of Object.entries(parsed)) if (typeof id === 'string' && id !== '') ids.set(volume, id);
+  return ids;
+}
+
+/**
+ * Every storage id of a v1alpha1 group's members, for GetVolumeGroupSnapshot and
+ * DeleteVolumeGroupSnapshot: the ids the group content recorded when it was cut, then for each
+ * listed member that record does not cover, the id its member content holds. A member content
+ * already gone, or whose ids were cleared, adds nothing and fails nothing.
+ */
+export async function alphaMemberSnapshotIds(group: VolumeGroupSnapshotContent, api: MemberObjects | undefined): Promise<string[]> {
+  const recorded = recordedMemberIds(group);
+  const uid = group.metadata.uid ?? '';
+  const covered = new Set([...recorded.keys()].map((volume) => memberContentName(uid, volume)));
+  const ids = [...recorded.values()];
+  for (const member of group.status?.members ?? []) {
+    if (!member.contentName || covered.has(member.contentName)) continue;
+    const id = member.snapshotHandle || (api ? memberSnapshotHandle(await api.getContent(member.contentName)) : undefined);
+    if (id && !ids.includes(id)) ids.push(id);
+  }
+  return ids;
 }
 
 /** A member step that failed: its message is the text to record (status.error, the Event). */
@@ -101,6 +151,17 @@ export async function ensureMembers(api: MemberObjects, group: VolumeGroupSnapsh
   // The group's deletion Secret is the members' too (the v8.0 sidecar wrote it from the same class parameters).
   if (groupAnnotations[ANN_GROUP_DELETION_SECRET_NAME] !== undefined) annotations[ANN_DELETION_SECRET_NAME] = groupAnnotations[ANN_GROUP_DELETION_SECRET_NAME];
   if (groupAnnotations[ANN_GROUP_DELETION_SECRET_NAMESPACE] !== undefined) annotations[ANN_DELETION_SECRET_NAMESPACE] = groupAnnotations[ANN_GROUP_DELETION_SECRET_NAMESPACE];
+
+  // The ids go on the group before any member object exists: whatever happens to the member
+  // contents later (a user or the controller deleting them first), the group's deletion has them.
+  const ids = memberIdsAnnotation(snapshots);
+  if (groupAnnotations[ANN_MEMBER_SNAPSHOT_IDS] !== ids) {
+    try {
+      await api.annotateGroup(groupName, ANN_MEMBER_SNAPSHOT_IDS, ids);
+    } catch (err) {
+      throw new MemberError(`failed to record the member snapshot ids on group snapshot content ${groupName}: ${errorText(err)}`, { cause: err });
+    }
+  }
 
   for (const snapshot of snapshots) {
     const contentName = memberContentName(uid, snapshot.sourceVolumeId);

@@ -12,8 +12,8 @@ import { readinessUpdate, removedStatusFields, type PatchOp } from '../engine/pa
 export interface GroupObservation {
   groupSnapshotHandle: string;
   readyToUse: boolean;
-  /** RFC 3339, whole seconds. */
-  creationTime: string;
+  /** Unix nanoseconds as the driver reported them (each version's adapter writes its own form). */
+  creationTime: bigint;
   /** Empty when the call reports no members (GetVolumeGroupSnapshot of a pre-provisioned group). */
   members: GroupSnapshotMember[];
 }

@@ -1,7 +1,7 @@
 /**
  * VolumeGroupSnapshotContents in the sidecar's own, version-free shape. The served API versions
  * (v1alpha1 in two schemas, v1beta1, v1beta2, v1) agree on metadata and spec and differ in how status lists the member
- * snapshots; `group-versions.ts` converts between this model and each of them, so nothing else in
+ * snapshots; `versions.ts` converts between this model and each of them, so nothing else in
  * the sidecar knows which version the cluster speaks.
  */
 import type { KubeObject } from '../../kube/resources.js';
@@ -41,8 +41,11 @@ export interface GroupSnapshotMember {
 
 export interface GroupContentStatus {
   volumeGroupSnapshotHandle?: string;
-  /** RFC 3339 (the API keeps whole seconds). */
-  creationTime?: string;
+  /**
+   * Unix nanoseconds, exact: v1alpha1 stores them as they are (int64); from v1beta1 on the API keeps
+   * an RFC 3339 time of whole seconds, so a value read back from there is a whole second.
+   */
+  creationTime?: bigint;
   readyToUse?: boolean;
   error?: SnapshotError;
   /** The member snapshots as the driver reported them on the first successful create. */

@@ -9,7 +9,7 @@
  * creationTime as int64 Unix nanoseconds.
  */
 import { GROUP_SNAPSHOT_GROUP } from '../../kube/resources.js';
-import { kubeTime } from '../messages.js';
+import { kubeTimeOfNanos } from '../messages.js';
 import type { GroupContentStatus, GroupSnapshotMember, VolumeGroupSnapshotContent, WireGroupContent } from './types.js';
 import type { SnapshotError } from '../types.js';
 
@@ -59,8 +59,8 @@ export interface GroupVersionAdapter {
   toModel(wire: WireGroupContent): VolumeGroupSnapshotContent;
   /** The members as this version stores them (fields it lacks are left out). */
   membersToWire(members: GroupSnapshotMember[]): Array<Record<string, unknown>>;
-  /** The group's creationTime (RFC 3339 in the model) as this version stores it. */
-  timeToWire(time: string): unknown;
+  /** The group's creationTime (Unix ns in the model) as this version stores it. */
+  timeToWire(nanos: bigint): unknown;
   /** A whole status in this version's layout. */
   statusToWire(status: GroupContentStatus): Record<string, unknown>;
 }
@@ -105,10 +105,10 @@ function pvContentEntry(m: GroupSnapshotMember): Record<string, unknown> {
   return { volumeSnapshotContentRef: { name: m.contentName ?? '' }, persistentVolumeRef: { name: m.persistentVolumeName ?? '' } };
 }
 
-/** Unix nanoseconds of an RFC 3339 time. */
-function nanosOf(time: string): bigint {
+/** Unix nanoseconds of an RFC 3339 time; undefined when it is not one. */
+function nanosOf(time: string): bigint | undefined {
   const ms = Date.parse(time);
-  return BigInt(Number.isFinite(ms) ? ms : 0) * 1_000_000n;
+  return Number.isFinite(ms) ? BigInt(ms) * 1_000_000n : undefined;
 }
 
 function infoEntry(m: GroupSnapshotMember): Record<string, unknown> {
@@ -128,13 +128,10 @@ function makeAdapter(mode: GroupApiMode, membersField: MembersField, entry: (m: 
   const version = alpha ? 'v1alpha1' : mode;
   const membersToWire = (members: GroupSnapshotMember[]) => members.map(entry);
   const fromWire = alpha ? alphaMemberFromWire : memberFromWire;
-  // v1alpha1 keeps int64 nanoseconds; the model (and every later version) an RFC 3339 time.
-  const timeToWire = (time: string): unknown => (alpha ? nanosOf(time) : time);
-  const timeFromWire = (value: unknown): string | undefined => {
-    if (!alpha) return typeof value === 'string' ? value : undefined;
-    const nanos = int64ToBigint(value);
-    return nanos === undefined ? undefined : kubeTime(new Date(Number(nanos / 1_000_000n)));
-  };
+  // v1alpha1 keeps the driver's int64 nanoseconds, every digit; later versions an RFC 3339 time
+  // of whole seconds. The model holds nanoseconds, so nothing is rounded on the way to v1alpha1.
+  const timeToWire = (nanos: bigint): unknown => (alpha ? nanos : kubeTimeOfNanos(nanos));
+  const timeFromWire = (value: unknown): bigint | undefined => (alpha ? int64ToBigint(value) : typeof value === 'string' ? nanosOf(value) : undefined);
   return {
     mode,
     version,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KubeHttp } from '../kube/http.js';
 import { writeKubeconfig } from '../kube/kubeconfig.js';
 import { kubectl } from './kubectl.js';
-import { SECRETS_COMPONENT, writeOverlay, writeUpstreamRbacOverlay } from './manifests.js';
+import { SECRETS_COMPONENT, V1ALPHA1_COMPONENT, writeOverlay, writeUpstreamRbacOverlay } from './manifests.js';
 import { ManagedProcess } from './managed-process.js';
 import { freeLocalPort } from './ports.js';
 import { programPath, type UpstreamBinaries } from './upstream-binaries.js';
@@ -21,6 +21,13 @@ export interface ControlPlaneOptions {
   label: string;
   /** Without it the cluster is a bare API server, e.g. for the differential runner. */
   snapshotController: boolean;
+  /**
+   * `v1alpha1`: the CRDs and snapshot-controller of the era whose clusters serve group snapshots
+   * only at groupsnapshot.storage.k8s.io/v1alpha1 (external-snapshotter v8.0-8.1 schema), with group
+   * snapshots switched on as that era needed, and the sidecar's RBAC with the optional component
+   * for that era. Default: the current release's.
+   */
+  groupSnapshotEra?: 'current' | 'v1alpha1';
 }
 
 export interface ControlPlane {
@@ -160,10 +167,11 @@ async function writeSidecarKubeconfigs(
   pkiDir: string,
   workDir: string,
   snapshotterDir: string,
+  components: readonly string[],
 ): Promise<{ sidecarKubeconfig: string; goSidecarKubeconfig: string }> {
   const { namespace, name } = SIDECAR_SERVICE_ACCOUNT;
   const overlay = join(workDir, 'manifests-overlay');
-  writeOverlay(overlay, { namespace, components: [SECRETS_COMPONENT] });
+  writeOverlay(overlay, { namespace, components });
   await kubectl(kubectlPath, adminKubeconfig, ['apply', '-k', overlay]);
   const upstreamOverlay = join(workDir, 'upstream-rbac-overlay');
   writeUpstreamRbacOverlay(upstreamOverlay, snapshotterDir, { namespace, nameSuffix: UPSTREAM_RBAC_SUFFIX });
@@ -176,9 +184,12 @@ async function writeSidecarKubeconfigs(
   return { sidecarKubeconfig, goSidecarKubeconfig };
 }
 
-async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string): Promise<ManagedProcess> {
-  const controller = ManagedProcess.start(runDir, `${label}-snapshot-controller`, programPath(binaries, 'snapshot-controller'), [
-    // Group snapshots are on by the controller's default since v8.7.0 (the gate is GA).
+async function startSnapshotController(runDir: string, label: string, binaries: UpstreamBinaries, adminKubeconfig: string, era: 'current' | 'v1alpha1'): Promise<ManagedProcess> {
+  const program = era === 'v1alpha1' ? binaries.v1alpha1.snapshotController : programPath(binaries, 'snapshot-controller');
+  const controller = ManagedProcess.start(runDir, `${label}-snapshot-controller`, program, [
+    // Group snapshots are on by the controller's default since v8.7.0 (the gate is GA); the
+    // v1alpha1 era's controller had them behind a flag, off by default.
+    ...(era === 'v1alpha1' ? ['--enable-volume-group-snapshots=true'] : []),
     `--kubeconfig=${adminKubeconfig}`,
     '--retry-interval-start=200ms',
     '--retry-interval-max=5s',
@@ -217,10 +228,12 @@ export async function startControlPlane(runDir: string, binaries: UpstreamBinari
     await waitForApiServer(admin, apiserver.process);
 
     const kubectlPath = programPath(binaries, 'kubectl');
-    await installSnapshotCrds(kubectlPath, adminKubeconfig, binaries.crdDir);
-    const kubeconfigs = await writeSidecarKubeconfigs(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, workDir, binaries.snapshotterDir);
+    const era = options.groupSnapshotEra ?? 'current';
+    await installSnapshotCrds(kubectlPath, adminKubeconfig, era === 'v1alpha1' ? binaries.v1alpha1.crdDir : binaries.crdDir);
+    const components = era === 'v1alpha1' ? [SECRETS_COMPONENT, V1ALPHA1_COMPONENT] : [SECRETS_COMPONENT];
+    const kubeconfigs = await writeSidecarKubeconfigs(kubectlPath, admin, adminKubeconfig, apiserver.server, pkiDir, workDir, binaries.snapshotterDir, components);
 
-    if (options.snapshotController) processes.push(await startSnapshotController(runDir, label, binaries, adminKubeconfig));
+    if (options.snapshotController) processes.push(await startSnapshotController(runDir, label, binaries, adminKubeconfig, era));
     return { server: apiserver.server, adminKubeconfig, ...kubeconfigs, auditLog: apiserver.auditLog, processes };
   } catch (error) {
     await Promise.all(processes.map((p) => p.stop()));

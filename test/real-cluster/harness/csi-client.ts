@@ -1,6 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { csiGrpc } from '../../../src/csi/proto.js';
 
+export interface StorageSnapshot {
+  snapshotId: string;
+  volumeId: string;
+}
+
 /** Just enough of a CSI client to prepare test volumes on a driver, like an external-provisioner would. */
 export class CsiTestClient {
   private readonly identity: grpc.Client & Record<string, unknown>;
@@ -33,6 +38,26 @@ export class CsiTestClient {
       volume_capabilities: [{ mount: { fs_type: '', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
     });
     return response.volume.volume_id;
+  }
+
+  /**
+   * Every snapshot the driver holds, read page by page. The whole list is read and callers filter
+   * it: hostpathplugin answers a ListSnapshots filtered by source volume with its first match only.
+   */
+  async snapshots(): Promise<StorageSnapshot[]> {
+    const found: StorageSnapshot[] = [];
+    let token = '';
+    do {
+      const reply = await this.call<{ entries: Array<{ snapshot?: { snapshot_id: string; source_volume_id: string } }>; next_token: string }>(this.controller, 'ListSnapshots', { starting_token: token });
+      for (const entry of reply.entries) if (entry.snapshot) found.push({ snapshotId: entry.snapshot.snapshot_id, volumeId: entry.snapshot.source_volume_id });
+      token = reply.next_token;
+    } while (token !== '');
+    return found;
+  }
+
+  /** The driver's snapshots of one volume. */
+  async snapshotsOf(volumeId: string): Promise<string[]> {
+    return (await this.snapshots()).filter((s) => s.volumeId === volumeId).map((s) => s.snapshotId);
   }
 
   close(): void {

@@ -122,6 +122,18 @@ export class RealCluster {
     return plane;
   }
 
+  /**
+   * Starts a second cluster of the era that served group snapshots only at
+   * groupsnapshot.storage.k8s.io/v1alpha1: the CRDs of external-snapshotter client/v8 v8.0.0, the
+   * snapshot-controller of v8.1.0 with group snapshots switched on, and the sidecar's RBAC with the
+   * optional component for that era (its kubeconfig is the plane's `sidecarKubeconfig`).
+   */
+  async startV1alpha1ControlPlane(label: string): Promise<ControlPlane> {
+    const plane = await startControlPlane(this.state.runDir, this.state.binaries, { label: this.uniqueName(label), snapshotController: true, groupSnapshotEra: 'v1alpha1' });
+    this.started.push(...plane.processes);
+    return plane;
+  }
+
   /** Starts a driver of either kind; see startSampleDriver and startHostpathDriver. */
   startDriver(kind: DriverKind, label: string, options: DriverOptions = {}): Promise<DriverHandle> {
     return kind === 'sample' ? this.startSampleDriver(label, options) : this.startHostpathDriver(label, options);

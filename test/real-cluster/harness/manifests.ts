@@ -12,6 +12,9 @@ export const MANIFESTS_DIR = join(packageRoot(), 'manifests');
 /** The optional component that lets the sidecar read the Secrets classes name. */
 export const SECRETS_COMPONENT = 'components/snapshotter-secrets';
 
+/** The optional component for clusters that serve group snapshots only at v1alpha1 (member objects). */
+export const V1ALPHA1_COMPONENT = 'components/group-snapshots-v1alpha1';
+
 export interface OverlayOptions {
   namespace: string;
   /** Appended to every name (cluster-scoped ones included), so overlays do not overwrite each other. */

@@ -11,6 +11,8 @@ export interface UpstreamBinaries {
   key: string;
   /** Where hostpathplugin was built from: `source:<hash>` (HOSTPATH_SOURCE) or `module:<path>@<version>`. */
   hostpathOrigin: string;
+  /** The snapshot-controller of the v1alpha1 group snapshot era (external-snapshotter v8.1.0) and its CRDs (client/v8 v8.0.0). */
+  v1alpha1: { snapshotController: string; crdDir: string };
 }
 
 export type UpstreamProgram = 'kube-apiserver' | 'kubectl' | 'etcd' | 'pki' | 'snapshot-controller' | 'csi-snapshotter' | 'csi-sanity' | 'hostpathplugin';

@@ -125,8 +125,8 @@ describe('the group sync asks again after exactly that delay', () => {
     await syncAt(new Date(), 15_000);
     const created = await h.get('group-poll-delay');
     expect(created.status?.readyToUse).toBe(false);
-    // Group contents record RFC 3339 seconds.
-    const createdMs = Date.parse(created.status?.creationTime ?? '');
+    // The model holds Unix nanoseconds (v1 stores them as RFC 3339 seconds).
+    const createdMs = Number((created.status?.creationTime ?? 0n) / 1_000_000n);
     expect(createdMs).toBeGreaterThan(0);
 
     expect(await syncAt(new Date(createdMs + 20_000), 15_000)).toEqual({ type: 'after', delayMs: 4000 });

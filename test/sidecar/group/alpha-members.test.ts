@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS } from '../../../src/kube/resources.js';
+import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
 import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
-import { ANN_GROUP_BEING_CREATED } from '../../../src/sidecar/keys.js';
+import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, ANN_MEMBER_SNAPSHOT_IDS } from '../../../src/sidecar/keys.js';
+import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
 import { waitFor } from '../../helpers/process.js';
 import { uidFor } from '../../helpers/uid.js';
 import { DRIVER, GroupHarness } from './harness.js';
@@ -66,6 +67,34 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotCreationFailed']);
   });
 
+  test('members adopted after a resync of a group not ready yet: the group status write failed after the members were made, so the next sync cuts again under the same name, adopts every member and records them once', async () => {
+    await h.driver.setFaults({ readyDelayMs: 60_000 });
+    const volumes = await h.createVolumes(2);
+    const name = unique('adopt');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    // The members are made; the group's status write that would list them fails.
+    h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: 'status', code: 500, times: 1 });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const first = await memberObjects(uid, volumes);
+    expect(first).toMatchObject({ contents: 2, snapshots: 2 });
+    const unlisted = await h.wire(name);
+    expect(unlisted.status?.[h.adapter.membersField]).toBeUndefined();
+    expect(unlisted.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+
+    expect((await h.syncByName(name)).type).toBe('after');
+    const listed = await h.wire(name);
+    expect(listed.status?.readyToUse).toBe(false);
+    expect(listed.status?.[h.adapter.membersField]).toHaveLength(2);
+    expect((await memberObjects(uid, volumes)).all).toEqual(first.all);
+    // Later resyncs of the group that is still not ready poll it and make nothing.
+    expect((await h.syncByName(name)).type).toBe('after');
+    expect((await memberObjects(uid, volumes)).all).toEqual(first.all);
+    const creates = await h.calls('CreateVolumeGroupSnapshot');
+    expect(creates).toHaveLength(2);
+    expect(new Set(creates.map((c) => c.name)).size).toBe(1);
+    expect(await h.calls('GetVolumeGroupSnapshot')).toHaveLength(1);
+  });
+
   test('a group that is not ready yet is polled, never re-created: resyncs add no member', async () => {
     await h.driver.setFaults({ readyDelayMs: 1500 });
     const volumes = await h.createVolumes(2);
@@ -100,18 +129,73 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
   });
 
   /** A ready group of three members; returns its name, UID, volumes, group id and member ids in volume order. */
-  async function readyGroup(base: string) {
+  async function readyGroup(base: string, annotations?: Record<string, string>) {
     const volumes = await h.createVolumes(3);
     const name = unique(base);
-    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name), ...(annotations ? { annotations } : {}) })).metadata.uid ?? '';
     expect(await h.syncByName(name)).toEqual({ type: 'done' });
     const ids = await Promise.all(volumes.map(async (v) => memberSnapshotHandle(await h.members.getContent(memberContentName(uid, v))) ?? ''));
     const groupId = (await h.wire(name)).status?.volumeGroupSnapshotHandle as string;
     return { name, uid, volumes, ids, groupId };
   }
 
-  test('deletion reads every member id from the member contents; a member whose status handle was cleared gives the one in its spec', async () => {
+  /** Takes the member-ids record off a group, as a group cut by another sidecar (or an older version of this one) has none. */
+  async function withoutIdsRecord(name: string): Promise<void> {
+    await h.rest.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents('v1alpha1'), name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_MEMBER_SNAPSHOT_IDS]: null } } } });
+    expect((await h.wire(name)).metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]).toBeUndefined();
+  }
+
+  test('the member ids are recorded on the group content, by source volume, before the first member object exists', async () => {
+    const volumes = await h.createVolumes(2);
+    const name = unique('record');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshotcontents', code: 500, times: 1 });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const failed = await h.wire(name);
+    expect(await memberObjects(uid, volumes)).toMatchObject({ contents: 0, snapshots: 0 });
+    const [create] = await h.calls('CreateVolumeGroupSnapshot');
+    expect(create).toBeDefined();
+    const recorded = JSON.parse(failed.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS] ?? '{}') as Record<string, string>;
+    expect(Object.keys(recorded)).toEqual(volumes);
+    expect(Object.values(recorded).every((id) => id !== '')).toBe(true);
+
+    // The retry finds the same group and the same ids: the record is not written again.
+    const writesBefore = h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length;
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    const ready = await h.wire(name);
+    expect(ready.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]).toBe(failed.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]);
+    // Only the being-created mark came off.
+    expect(h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length - writesBefore).toBe(1);
+    for (const volume of volumes) expect(memberSnapshotHandle(await h.members.getContent(memberContentName(uid, volume)))).toBe(recorded[volume]);
+  });
+
+  test('Z-44: member contents deleted before the group (gone, or their ids cleared): DeleteVolumeGroupSnapshot still gets every id and no storage snapshot is left', async () => {
+    const g = await readyGroup('members-first');
+    // One member content keeps existing with its handles cleared, the others are gone.
+    const cleared = memberContentName(g.uid, g.volumes[0] as string);
+    await h.rest.request({ method: 'PATCH', path: statusPath(VOLUME_SNAPSHOT_CONTENTS, cleared), contentType: 'application/merge-patch+json', body: { status: { snapshotHandle: null } } });
+    for (const volume of g.volumes.slice(1)) await h.rest.request({ method: 'DELETE', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, volume)) });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.ids, secrets: {} }]);
+    expect(await h.exists(g.name)).toBe(false);
+    expect(await h.groupExists(g.groupId, g.ids)).toBe(false);
+    for (const volume of g.volumes) expect(await h.volumeSnapshots(volume)).toEqual([]);
+    expect(h.events).toEqual([]);
+  });
+
+  test('a member-ids record edited into something unreadable is ignored, not a crash: the ids come from the member contents', async () => {
+    const g = await readyGroup('unreadable');
+    await h.rest.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents('v1alpha1'), g.name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_MEMBER_SNAPSHOT_IDS]: '{not json' } } } });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: g.ids, secrets: {} }]);
+    expect(await h.exists(g.name)).toBe(false);
+  });
+
+  test('without the ids record (a group cut by another sidecar), deletion reads every member id from the member contents; a member whose status handle was cleared gives the one in its spec', async () => {
     const g = await readyGroup('delete');
+    await withoutIdsRecord(g.name);
     await h.rest.request({ method: 'PATCH', path: statusPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, g.volumes[0] as string)), contentType: 'application/merge-patch+json', body: { status: { snapshotHandle: null } } });
     await h.deleteAsController(g.name);
     expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
@@ -120,8 +204,9 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(h.events).toEqual([]);
   });
 
-  test('a member content already gone is left out of the request, not a crash: a driver that needs every id refuses, the finalizer stays and the refusal is announced', async () => {
+  test('without the ids record, a member content already gone is left out of the request, not a crash: a driver that needs every id refuses, the finalizer stays and the refusal is announced', async () => {
     const g = await readyGroup('member-gone');
+    await withoutIdsRecord(g.name);
     await h.rest.request({ method: 'DELETE', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, memberContentName(g.uid, g.volumes[2] as string)) });
     await h.deleteAsController(g.name);
     const outcome = await h.syncByName(g.name);
@@ -130,6 +215,24 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([{ group_snapshot_id: g.groupId, snapshot_ids: [g.ids[0], g.ids[1]], secrets: {} }]);
     expect(h.events.map((e) => e.reason)).toEqual(['GroupSnapshotDeleteError']);
     expect(await h.exists(g.name)).toBe(true);
+  });
+
+  test('the group content\'s Secret annotations of this era only (v7.0: snapshot.storage.kubernetes.io/deletion-secret-*, v8.0-8.1: groupsnapshot.storage.kubernetes.io/deletion-secret-*): create and delete carry that Secret, never the other era\'s', async () => {
+    const single = unique('single-secret');
+    const group = unique('group-secret');
+    await h.createSecret(single, { from: 'single-snapshot keys' });
+    await h.createSecret(group, { from: 'group keys' });
+    const g = await readyGroup('era-secret', {
+      [ANN_DELETION_SECRET_NAME]: single,
+      [ANN_DELETION_SECRET_NAMESPACE]: 'default',
+      [ANN_GROUP_DELETION_SECRET_NAME]: group,
+      [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default',
+    });
+    await h.deleteAsController(g.name);
+    expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
+    const expected = { from: sha256Hex(mode === 'v1alpha1-v7' ? 'single-snapshot keys' : 'group keys') };
+    expect((await h.calls('CreateVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([expected]);
+    expect((await h.calls('DeleteVolumeGroupSnapshot')).map((c) => c.secrets)).toEqual([expected]);
   });
 
   test('GetVolumeGroupSnapshot of a pre-provisioned group takes its Secret from this era\'s class keys only', async () => {

@@ -173,6 +173,12 @@ export class GroupHarness extends Testbed {
     return (await this.driver.calls()).filter((c) => c.method === method).map((c) => c.request);
   }
 
+  /** The storage snapshots the driver holds of one volume. */
+  async volumeSnapshots(volumeId: string): Promise<string[]> {
+    const reply = await this.csi.call('/csi.v1.Controller/ListSnapshots', { source_volume_id: volumeId }, new Date(Date.now() + 10_000));
+    return reply.entries.map((e) => e.snapshot?.snapshot_id ?? '');
+  }
+
   async groupExists(groupId: string, snapshotIds: string[]): Promise<boolean> {
     try {
       await this.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: groupId, snapshot_ids: snapshotIds, secrets: {} }, new Date(Date.now() + 10_000));

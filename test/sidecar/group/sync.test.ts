@@ -9,6 +9,8 @@ import { GROUP_API_MODES, groupVersionAdapter } from '../../../src/sidecar/group
 import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
 import { FINALIZER_IN_GROUP } from '../../../src/sidecar/keys.js';
 import {
+  ANN_DELETION_SECRET_NAME,
+  ANN_DELETION_SECRET_NAMESPACE,
   ANN_GROUP_BEING_CREATED,
   ANN_GROUP_DELETION_SECRET_NAME,
   ANN_GROUP_DELETION_SECRET_NAMESPACE,
@@ -24,8 +26,13 @@ import { DRIVER, GroupHarness } from './harness.js';
 const RETRY = ' (retrying with backoff, at most every 5m0s)';
 const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
 
-// The four reserved secret keys of a group class; none of them is ever a driver parameter.
+// The reserved secret keys of a class in every era (single-snapshot keys, which v7.0 also read for
+// groups, and the group keys of v8.0 on); none of them is ever a driver parameter.
 const SECRET_PARAMETERS = {
+  'csi.storage.k8s.io/snapshotter-secret-name': 'snapshot-secret',
+  'csi.storage.k8s.io/snapshotter-secret-namespace': 'default',
+  'csi.storage.k8s.io/snapshotter-list-secret-name': 'list-secret',
+  'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default',
   'csi.storage.k8s.io/group-snapshotter-secret-name': 'group-secret',
   'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default',
   'csi.storage.k8s.io/group-snapshotter-get-secret-name': 'get-${volumegroupsnapshotcontent.name}',
@@ -54,6 +61,9 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
   // A fresh VolumeGroupSnapshot UID, shaped like the API server's.
   const newUid = () => uidFor(`${mode}/${unique('uid')}`);
   const membersField = adapter.membersField;
+  // The group content's Secret annotations of this era: v7.0 read the single-snapshot keys there.
+  const SECRET_NAME = mode === 'v1alpha1-v7' ? ANN_DELETION_SECRET_NAME : ANN_GROUP_DELETION_SECRET_NAME;
+  const SECRET_NAMESPACE = mode === 'v1alpha1-v7' ? ANN_DELETION_SECRET_NAMESPACE : ANN_GROUP_DELETION_SECRET_NAMESPACE;
   /** The storage ids of the members a stored group lists; v1alpha1 records them in the member contents. */
   const snapshotIdsOf = async (wire: WireGroupContent): Promise<string[]> => {
     const ids: string[] = [];
@@ -155,6 +165,39 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       }
     });
 
+    test('the group creationTime is the driver\'s, exactly: int64 nanoseconds with every digit in v1alpha1, the second it falls in from v1beta1 on; member times are exact nanoseconds', async () => {
+      const volumes = await h.createVolumes(2);
+      const name = unique('time');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const wire = await h.wire(name);
+      const status = wire.status as Record<string, unknown>;
+      const ids = await snapshotIdsOf(wire);
+      const reply = await h.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: status.volumeGroupSnapshotHandle as string, snapshot_ids: ids, secrets: {} }, new Date(Date.now() + 10_000));
+      const nanosOf = (ts: { seconds: string | number; nanos: number } | null | undefined) => BigInt(ts?.seconds ?? 0) * 1_000_000_000n + BigInt(ts?.nanos ?? 0);
+      const groupNanos = nanosOf(reply.group_snapshot?.creation_time);
+      // The sample driver keeps microseconds: a time with a fraction, which any rounding would lose.
+      expect(groupNanos % 1_000_000_000n).not.toBe(0n);
+      if (alpha) expect(BigInt(status.creationTime as number | bigint)).toBe(groupNanos);
+      else expect(status.creationTime).toBe(new Date(Number(groupNanos / 1_000_000_000n) * 1000).toISOString().replace('.000Z', 'Z'));
+
+      const memberNanos = new Map((reply.group_snapshot?.snapshots ?? []).map((m) => [m.source_volume_id, nanosOf(m.creation_time)]));
+      expect(memberNanos.size).toBe(2);
+      for (const volume of volumes) {
+        const expected = memberNanos.get(volume);
+        if (alpha) {
+          const member = await h.members.getContent(memberContentName(wire.metadata.uid ?? '', volume));
+          expect(BigInt(member?.status?.creationTime ?? -1)).toBe(expected);
+        } else if (membersField === 'volumeSnapshotInfoList') {
+          const entry = (status[membersField] as Array<Record<string, unknown>>).find((m) => m.volumeHandle === volume);
+          expect(BigInt(entry?.creationTime as number | bigint)).toBe(expected);
+        } else {
+          // v1beta1's pairs hold no time.
+          expect(Object.keys((status[membersField] as Array<Record<string, unknown>>)[0] ?? {}).sort()).toEqual(['snapshotHandle', 'volumeHandle']);
+        }
+      }
+    });
+
     /** One create with these name settings (no extra metadata); returns the volume and what reached the driver. */
     async function createNamed(prefix: string, uuidLength: number, uid: string): Promise<{ volume: string; creates: Array<Record<string, unknown>> }> {
       const [volume] = await h.createVolumes(1);
@@ -190,7 +233,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       expect(creates).toEqual([{ name: expected, source_volume_ids: [volume], parameters: { tier: 'gold' }, secrets: {} }]);
     });
 
-    test('Z-40 / rule GC: the four group secret keys of the class are removed; the driver gets exactly the other parameters (plus the extra metadata when on)', async () => {
+    test('Z-40 / K-08 / K-09 / rule GC: the reserved secret keys of every era (snapshotter, snapshotter-list, group-snapshotter, group-snapshotter-get) are removed; the driver gets exactly the other parameters (plus the extra metadata when on)', async () => {
       const name = unique('secret-params');
       const volumes = await h.createVolumes(2);
       const uid = newUid();
@@ -296,9 +339,9 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       ['D-01 / D-03: not bound to a group snapshot (no UID to build the group name from)', { uid: '' }, 'cannot create group snapshot. Group snapshot content NAME not bound to a group snapshot', 'yes'],
       ['H-21: no group snapshot class', { className: '' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "failed to take group snapshot NAME without a group snapshot class"', undefined],
       ['H-19 / H-23: the class does not exist', { className: 'missing' }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "volumegroupsnapshotclass.groupsnapshot.storage.k8s.io \\"missing\\" not found"', undefined],
-      ['H-12: secret name annotation empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: '', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
-      ['H-13: secret namespace annotation empty', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'secret-name', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: '' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
-      ['the Secret does not exist', { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'nope', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot get credentials for group snapshot content \\"NAME\\""', undefined],
+      ['H-12: secret name annotation empty', { annotations: { [SECRET_NAME]: '', [SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['H-13: secret namespace annotation empty', { annotations: { [SECRET_NAME]: 'secret-name', [SECRET_NAMESPACE]: '' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot retrieve secrets for group snapshot content \\"NAME\\", err: secret name or namespace not specified"', undefined],
+      ['the Secret does not exist', { annotations: { [SECRET_NAME]: 'nope', [SECRET_NAMESPACE]: 'default' } }, 'failed to get input parameters to create group snapshot for group snapshot content NAME: "cannot get credentials for group snapshot content \\"NAME\\""', undefined],
     ])('%s: no RPC, status.error and one Event', async (_title, variant: { uid?: string; className?: string; annotations?: Record<string, string> }, text, mark) => {
       const volumes = await h.createVolumes(1);
       const name = unique('precheck');
@@ -344,23 +387,25 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
 
     test('H-27 / H-28: the being-created mark is added only when absent and removed only when present', async () => {
       const metadataPatches = (name: string) => h.server.requests.all({ resource: 'volumegroupsnapshotcontents', name, verb: 'patch', subresource: '' }).length;
+      // v1alpha1 writes one more: the member ids recorded on the group before its members are made.
+      const ids = alpha ? 1 : 0;
       // (b) no mark yet: one patch adds it, one removes it once the group is recorded.
       const volumes = await h.createVolumes(1);
       const fresh = unique('mark-fresh');
       await h.createContent({ name: fresh, volumeHandles: volumes, className: 'class-a', uid: newUid() });
       expect(await h.syncByName(fresh)).toEqual({ type: 'done' });
-      expect(metadataPatches(fresh)).toBe(2);
+      expect(metadataPatches(fresh)).toBe(2 + ids);
       expect((await h.wire(fresh)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       // (a) already marked (an earlier attempt): no patch to add it; only the removal.
       const marked = unique('mark-present');
       await h.createContent({ name: marked, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid(), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
       expect(await h.syncByName(marked)).toEqual({ type: 'done' });
-      expect(metadataPatches(marked)).toBe(1);
+      expect(metadataPatches(marked)).toBe(1 + ids);
       expect((await h.wire(marked)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
       // (a) of H-28: a ready content without the mark is not written again.
       const before = (await h.wire(marked)).metadata.resourceVersion;
       expect(await h.syncByName(marked)).toEqual({ type: 'done' });
-      expect(metadataPatches(marked)).toBe(1);
+      expect(metadataPatches(marked)).toBe(1 + ids);
       expect((await h.wire(marked)).metadata.resourceVersion).toBe(before);
     });
   });
@@ -426,7 +471,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     }
 
     test('Z-44 / J-04 / D-07 / H-14: policy Delete deletes the group (by its status handle) with every member id and the annotation Secret\'s data, then releases the content', async () => {
-      const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
+      const g = await readyGroup({ annotations: { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' } });
       expect(await h.groupExists(g.groupId, g.snapshotIds)).toBe(true);
       await h.deleteAsController(g.name);
       expect(await h.syncByName(g.name)).toEqual({ type: 'done' });
@@ -565,7 +610,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     });
 
     test('G-style: failing deletion credentials give GroupSnapshotDeleteError "Failed to get snapshot credentials"', async () => {
-      const g = await readyGroup({ annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'default' } });
+      const g = await readyGroup({ annotations: { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' } });
       await h.rest.request({ method: 'DELETE', path: '/api/v1/namespaces/default/secrets/group-secret' });
       try {
         await h.deleteAsController(g.name);

@@ -8,6 +8,8 @@ import { errorStatusUpdate, type PatchOp } from '../../../src/sidecar/engine/pat
 import { applyJsonPatch } from '../../../src/testing/apiserver/patch.js';
 
 const T = 1_763_773_512_123_456_789n;
+// 2025-01-01T00:00:00Z
+const OLD = 1_735_689_600_000_000_000n;
 const apply = <O extends object>(obj: O, ops: PatchOp[]): O => applyJsonPatch(structuredClone(obj) as never, ops as never) as unknown as O;
 
 describe('preferred served version', () => {
@@ -24,7 +26,8 @@ const members = [
   { volumeHandle: 'vol-1', snapshotHandle: 'snap-1', creationTime: T, readyToUse: false, restoreSize: 1024n },
   { volumeHandle: 'vol-2', snapshotHandle: 'snap-2', readyToUse: false },
 ];
-const seenNotReady: GroupObservation = { groupSnapshotHandle: 'group-1', readyToUse: false, creationTime: '2025-11-22T01:05:12Z', members };
+// 2025-11-22T01:05:12.123456789Z: the group's time from the driver, with every digit.
+const seenNotReady: GroupObservation = { groupSnapshotHandle: 'group-1', readyToUse: false, creationTime: T, members };
 
 // Each version's expected wire layout of the member list.
 const layouts: Array<[GroupSnapshotVersion, string, unknown[]]> = [
@@ -48,7 +51,8 @@ describe.each(layouts)('group status in %s', (version, field, wireMembers) => {
     const wire = apply({ metadata: { name: 'g' }, spec: { source: { volumeHandles: ['vol-1'] } } } as unknown as WireGroupContent, groupStatusUpdate(undefined, seenNotReady, adapter));
     const model = adapter.toModel(wire);
     expect(model.status?.volumeGroupSnapshotHandle).toBe('group-1');
-    expect(model.status?.creationTime).toBe('2025-11-22T01:05:12Z');
+    // Read back from RFC 3339: the whole second, which is all these versions keep.
+    expect(model.status?.creationTime).toBe(1_763_773_512_000_000_000n);
     expect(model.status?.members).toEqual(version === 'v1beta1' ? members.map(({ volumeHandle, snapshotHandle }) => ({ volumeHandle, snapshotHandle })) : members);
   });
 
@@ -58,9 +62,9 @@ describe.each(layouts)('group status in %s', (version, field, wireMembers) => {
   });
 
   test('J-06: an existing handle is not overwritten, the empty member list is filled, readiness follows', () => {
-    const current = { volumeGroupSnapshotHandle: 'old-handle', readyToUse: false, creationTime: '2025-01-01T00:00:00Z' };
-    const seen: GroupObservation = { groupSnapshotHandle: 'new-handle', readyToUse: true, creationTime: '2025-11-22T01:05:12Z', members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', restoreSize: 1024n, readyToUse: true }] };
-    const after = apply({ status: current }, groupStatusUpdate(current, seen, adapter));
+    const current = { volumeGroupSnapshotHandle: 'old-handle', readyToUse: false, creationTime: OLD };
+    const seen: GroupObservation = { groupSnapshotHandle: 'new-handle', readyToUse: true, creationTime: T, members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', restoreSize: 1024n, readyToUse: true }] };
+    const after = apply({ status: { ...current, creationTime: '2025-01-01T00:00:00Z' } }, groupStatusUpdate(current, seen, adapter));
     expect(after.status).toEqual({
       volumeGroupSnapshotHandle: 'old-handle',
       readyToUse: true,
@@ -70,13 +74,13 @@ describe.each(layouts)('group status in %s', (version, field, wireMembers) => {
   });
 
   test('J-07: identical values and no members → no write at all (Go writes one PUT per poll)', () => {
-    const current = { volumeGroupSnapshotHandle: 'h', readyToUse: true, creationTime: '2025-01-01T00:00:00Z' };
-    expect(groupStatusUpdate(current, { groupSnapshotHandle: 'h', readyToUse: true, creationTime: '2025-01-01T00:00:00Z', members: [] }, adapter)).toEqual([]);
+    const current = { volumeGroupSnapshotHandle: 'h', readyToUse: true, creationTime: OLD };
+    expect(groupStatusUpdate(current, { groupSnapshotHandle: 'h', readyToUse: true, creationTime: OLD, members: [] }, adapter)).toEqual([]);
   });
 
   test('Z-42: turning ready sets the group flag and drops a stale error; recorded members keep their first readiness', () => {
-    const current = { volumeGroupSnapshotHandle: 'h', readyToUse: false, creationTime: '2025-01-01T00:00:00Z', error: { message: 'old' }, members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', readyToUse: false }] };
-    const ops = groupStatusUpdate(current, { groupSnapshotHandle: 'h', readyToUse: true, creationTime: '2025-01-01T00:00:00Z', members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', readyToUse: true }] }, adapter);
+    const current = { volumeGroupSnapshotHandle: 'h', readyToUse: false, creationTime: OLD, error: { message: 'old' }, members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', readyToUse: false }] };
+    const ops = groupStatusUpdate(current, { groupSnapshotHandle: 'h', readyToUse: true, creationTime: OLD, members: [{ volumeHandle: 'vol-1', snapshotHandle: 'snap-1', readyToUse: true }] }, adapter);
     expect(ops).toEqual([{ op: 'add', path: '/status/readyToUse', value: true }, { op: 'remove', path: '/status/error' }]);
   });
 
@@ -115,5 +119,30 @@ describe('members from CSI snapshots', () => {
       .toEqual({ volumeHandle: 'v', snapshotHandle: 's', readyToUse: false });
     expect(memberFromSnapshot({ snapshotId: 's', sourceVolumeId: 'v', creationTime: T, sizeBytes: 10n, readyToUse: true, groupSnapshotId: 'g' }))
       .toEqual({ volumeHandle: 'v', snapshotHandle: 's', readyToUse: true, creationTime: T, restoreSize: 10n });
+  });
+});
+
+describe('the group creationTime each version stores', () => {
+  test.each(['v1alpha1-v7', 'v1alpha1-v8'] as const)('%s: int64 nanoseconds with every digit the driver sent, written and read back unchanged', (mode) => {
+    const adapter = groupVersionAdapter(mode);
+    const wire = apply({ metadata: { name: 'g' }, spec: { source: { volumeHandles: ['vol-1'] } } } as unknown as WireGroupContent, groupStatusUpdate(undefined, seenNotReady, adapter));
+    expect(wire.status?.creationTime).toBe(T);
+    expect(adapter.toModel(wire).status?.creationTime).toBe(T);
+    // A status without a time gains the exact value too.
+    expect(groupStatusUpdate({ readyToUse: false, volumeGroupSnapshotHandle: 'group-1' }, { ...seenNotReady, members: [] }, adapter)).toEqual([{ op: 'add', path: '/status/creationTime', value: T }]);
+    // Read as a plain number (small enough to be one), still the same integer.
+    expect(adapter.toModel({ metadata: { name: 'g' }, spec: { source: {} }, status: { creationTime: 1_000_000_123 } } as unknown as WireGroupContent).status?.creationTime).toBe(1_000_000_123n);
+  });
+
+  test.each<[string, bigint, string]>([
+    ['a time with a fraction: the second it falls in, never the next', T, '2025-11-22T01:05:12Z'],
+    ['a whole second', 1_763_773_512_000_000_000n, '2025-11-22T01:05:12Z'],
+    ['the last nanosecond of a second', 1_763_773_512_999_999_999n, '2025-11-22T01:05:12Z'],
+    ['the epoch (no time from the driver)', 0n, '1970-01-01T00:00:00Z'],
+    ['one nanosecond before 1970', -1n, '1969-12-31T23:59:59Z'],
+    ['1.5 s before 1970', -1_500_000_000n, '1969-12-31T23:59:58Z'],
+    ['a whole second before 1970', -1_000_000_000n, '1969-12-31T23:59:59Z'],
+  ])('v1beta1, v1beta2 and v1: %s (RFC 3339 of whole seconds, as metav1.Time)', (_title, nanos, text) => {
+    for (const version of ['v1beta1', 'v1beta2', 'v1'] as const) expect(groupVersionAdapter(version).timeToWire(nanos)).toBe(text);
   });
 });
