@@ -1,8 +1,10 @@
 /**
- * JSON parsing that keeps int64 exact: the project's parser (src/kube/json.ts) against one built on
- * Node 24's JSON.parse reviver, which is handed each number's source text. Payloads come from the
- * API test server as the sidecar receives them: a list of N ready VolumeSnapshotContents (each with
- * an int64 nanosecond creationTime) and one watch event line. In-process, loopback only.
+ * JSON parsing that keeps int64 exact: the sidecar's parser (src/kube/json.ts: native JSON.parse
+ * after quoting long integers) against Node 24's JSON.parse reviver, which is handed each number's
+ * source text, and the API test server's parser (that reviver, keeping unsafe numbers as text); then
+ * writing. Payloads come from the API test server as the sidecar receives them: a list of N ready
+ * VolumeSnapshotContents (each with an int64 nanosecond creationTime) and one watch event line.
+ * In-process, loopback only. BENCHMARKS.md has the figures, and those of the parsers replaced.
  *
  *   npm run build && node dist/bench/json-parse.js [--count=5000] [--rounds=9]
  *
@@ -12,54 +14,18 @@
 import https from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import { loadKubeConfig } from '../src/kube/config.js';
-import { parseJson, stringifyJson } from '../src/kube/json.js';
+import { parseJson, parseJsonBySource, stringifyJson } from '../src/kube/json.js';
 import { RestClient } from '../src/kube/rest.js';
 import { parseJson as apiServerParse, toJson as apiServerStringify } from '../src/testing/apiserver/json.js';
 import { startTestApiServer, type TestApiServer } from '../src/testing/apiserver/index.js';
 import { createReadyContents, median, VSC_PATH } from './contents.js';
 
-interface NumberSource {
-  source?: string;
-}
-type SourceReviver = (key: string, value: unknown, context?: NumberSource) => unknown;
-const parseWithReviver = JSON.parse as (text: string, reviver: SourceReviver) => unknown;
-
-const INTEGER = /^-?\d+$/;
 const MAYBE_UNSAFE = /\d{16}/;
 
-function exactIntegers(_key: string, value: unknown, context?: NumberSource): unknown {
-  if (typeof value !== 'number' || (value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER)) return value;
-  const source = context?.source as string;
-  return INTEGER.test(source) ? BigInt(source) : value;
-}
-
-/** Candidate: the reviver on every document. */
-function reviverAlways(text: string): unknown {
-  return parseWithReviver(text, exactIntegers);
-}
-
-/** Candidate: plain JSON.parse unless 16 digits in a row appear (every integer of 15 digits is safe). */
+/** The reviver, but plain JSON.parse unless 16 digits in a row appear (every integer of 15 digits is safe). */
 function reviverWhenLong(text: string): unknown {
-  return MAYBE_UNSAFE.test(text) ? parseWithReviver(text, exactIntegers) : JSON.parse(text);
+  return MAYBE_UNSAFE.test(text) ? parseJsonBySource(text) : JSON.parse(text);
 }
-
-/** For the API test server: numbers that a double cannot hold exactly keep their text. */
-class ExactNumber {
-  constructor(readonly value: string) {}
-}
-function keepUnsafeText(_key: string, value: unknown, context?: NumberSource): unknown {
-  if (typeof value !== 'number' || Number.isSafeInteger(value)) return value;
-  const source = context?.source as string;
-  return String(value) === source ? value : new ExactNumber(source);
-}
-function apiServerReviver(text: string): unknown {
-  return parseWithReviver(text, keepUnsafeText);
-}
-
-type Replacer = (key: string, value: unknown) => unknown;
-const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
-const bigintsRaw: Replacer = (_key, value) => (typeof value === 'bigint' ? rawJson(value.toString()) : value);
-const exactRaw: Replacer = (_key, value) => (value instanceof ExactNumber ? rawJson(value.value) : value);
 
 interface Candidate {
   name: string;
@@ -117,14 +83,9 @@ function flag(name: string, fallback: number): number {
   return n;
 }
 
-/**
- * Equal as JSON text, each exact number written as its digits: the API test server's number class
- * and ExactNumber are both objects of their own class holding the text in `value`.
- */
-function sameText(a: unknown, b: unknown): boolean {
-  const digits: Replacer = (_key, v) =>
-    v !== null && typeof v === 'object' && Object.getPrototypeOf(v) !== Object.prototype && !Array.isArray(v) && typeof (v as { value?: unknown }).value === 'string' ? rawJson((v as { value: string }).value) : v;
-  return JSON.stringify(a, digits) === JSON.stringify(b, digits);
+/** The server's parse is exact when writing it again gives back the text it came from, digit for digit. */
+function writesBack(parsed: unknown, text: unknown): boolean {
+  return apiServerStringify(parsed) === text;
 }
 
 async function main(): Promise<void> {
@@ -143,7 +104,7 @@ async function main(): Promise<void> {
     const sidecar: Candidate[] = [
       { name: 'src/kube/json.ts parseJson (marker)', run: parseJson },
       { name: 'reviver when 16 digits in a row', run: reviverWhenLong },
-      { name: 'reviver on every document', run: reviverAlways },
+      { name: 'reviver on every document (parseJsonBySource)', run: parseJsonBySource },
     ];
     const lossy: Candidate = { name: 'JSON.parse, no reviver (loses int64 digits)', run: JSON.parse };
     const exact = (a: unknown, b: unknown) => isDeepStrictEqual(a, b);
@@ -152,27 +113,22 @@ async function main(): Promise<void> {
     compare('floor: list', list, [lossy], Math.max(1, Math.round(20_000 / count)), rounds, JSON.parse(list), exact);
     compare('floor: watch event', event, [lossy], 5000, rounds, JSON.parse(event), exact);
 
-    const server: Candidate[] = [
-      { name: 'src/testing/apiserver/json.ts parseJson', run: apiServerParse },
-      { name: 'reviver keeping unsafe numbers as text', run: apiServerReviver },
-    ];
-    compare('API test server: list', list, server, Math.max(1, Math.round(20_000 / count)), rounds, apiServerParse(list), sameText);
-    compare('API test server: watch event', event, server, 5000, rounds, apiServerParse(event), sameText);
+    const server: Candidate[] = [{ name: 'src/testing/apiserver/json.ts parseJson (reviver)', run: apiServerParse }];
+    compare('API test server: list', list, server, Math.max(1, Math.round(20_000 / count)), rounds, list, writesBack);
+    compare('API test server: watch event', event, server, 5000, rounds, event, writesBack);
 
     // The other direction: what the sidecar writes (a status patch) and what the server sends (lists).
     const parsedList = parseJson(list);
     const serverList = apiServerParse(list);
-    const serverListExact = apiServerReviver(list);
-    const stringifiers = [
-      { name: 'src/kube/json.ts stringifyJson (marker)', run: () => stringifyJson(parsedList) },
-      { name: 'replacer returning JSON.rawJSON', run: () => JSON.stringify(parsedList, bigintsRaw) },
+    const lossyList: unknown = JSON.parse(list);
+    const writers: Candidate[] = [
+      { name: 'src/kube/json.ts stringifyJson (JSON.rawJSON)', run: () => stringifyJson(parsedList) },
+      { name: 'src/testing/apiserver/json.ts toJson (JSON.rawJSON)', run: () => apiServerStringify(serverList) },
+      { name: 'JSON.stringify, no replacer (of the lossy parse)', run: () => JSON.stringify(lossyList) },
     ];
-    compare('sidecar: stringify the list', list, stringifiers, Math.max(1, Math.round(20_000 / count)), rounds, stringifyJson(parsedList), (a, b) => a === b);
-    const serverStringifiers = [
-      { name: 'src/testing/apiserver/json.ts toJson', run: () => apiServerStringify(serverList) },
-      { name: 'replacer returning JSON.rawJSON', run: () => JSON.stringify(serverListExact, exactRaw) },
-    ];
-    compare('API test server: stringify the list', list, serverStringifiers, Math.max(1, Math.round(20_000 / count)), rounds, apiServerStringify(serverList), (a, b) => a === b);
+    // Both exact writers give back the server's text; the floor lost the int64 digits (same length).
+    if (stringifyJson(parsedList) !== list || apiServerStringify(serverList) !== list) throw new Error('a writer changed the list text');
+    compare('stringify the list', list, writers, Math.max(1, Math.round(20_000 / count)), rounds, list.length, (a, b) => typeof a === 'string' && a.length === b);
   } finally {
     rest.close();
     await api.stop();
