@@ -4,8 +4,9 @@
  * API like every other object, so the server's own list and watch encoding is what gets measured.
  */
 import { randomUUID } from 'node:crypto';
-import type { RestClient } from '../src/kube/rest.js';
-import { FINALIZER_CONTENT } from '../src/sidecar/keys.js';
+import type { RestClient, WatchEvent } from '../src/kube/rest.js';
+import { ANN_BEING_CREATED, FINALIZER_CONTENT } from '../src/sidecar/keys.js';
+import type { VolumeSnapshotContent } from '../src/sidecar/types.js';
 
 export const VSC_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
 export const CLASS_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses';
@@ -24,6 +25,25 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * A bound dynamic content as the snapshot-controller creates one for a new VolumeSnapshot: its
+ * finalizer, the VolumeSnapshot reference with a fresh UID, the class and the source volume.
+ */
+export function dynamicContent(name: string, volumeHandle: string, driver: string, className: string): Record<string, unknown> {
+  return {
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshotContent',
+    metadata: { name, finalizers: [FINALIZER_CONTENT] },
+    spec: {
+      volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${name}`, namespace: 'default', uid: randomUUID() },
+      deletionPolicy: 'Delete',
+      driver,
+      volumeSnapshotClassName: className,
+      source: { volumeHandle },
+    },
+  };
 }
 
 export interface ReadyContentsOptions {
@@ -47,29 +67,54 @@ export async function createReadyContents(rest: RestClient, options: ReadyConten
   const baseNanos = BigInt(Date.now() - 86_400_000) * 1_000_000n + 123_456n;
   await pool(options.count, options.concurrency ?? 32, async (i) => {
     const name = names[i] as string;
-    const vsUid = randomUUID();
-    await rest.request({
-      method: 'POST',
-      path: VSC_PATH,
-      body: {
-        apiVersion: 'snapshot.storage.k8s.io/v1',
-        kind: 'VolumeSnapshotContent',
-        metadata: { name, finalizers: [FINALIZER_CONTENT] },
-        spec: {
-          volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${i}`, namespace: 'default', uid: vsUid, resourceVersion: String(1000 + i) },
-          deletionPolicy: 'Delete',
-          driver: options.driver,
-          volumeSnapshotClassName: options.className,
-          source: { volumeHandle: `vol-${randomUUID()}` },
-        },
-      },
-    });
+    await rest.request({ method: 'POST', path: VSC_PATH, body: dynamicContent(name, `vol-${randomUUID()}`, options.driver, options.className) });
     await rest.request({
       method: 'PATCH',
       path: `${VSC_PATH}/${name}/status`,
       contentType: 'application/merge-patch+json',
-      body: { status: { snapshotHandle: `snap-${vsUid}`, creationTime: baseNanos + BigInt(i) * 1_000_003n, restoreSize: 1073741824, readyToUse: true } },
+      body: { status: { snapshotHandle: `snap-${randomUUID()}`, creationTime: baseNanos + BigInt(i) * 1_000_003n, restoreSize: 1073741824, readyToUse: true } },
     });
   });
   return names;
+}
+
+/** Tracks every content through one watch: when it appeared, became ready, and disappeared. */
+export class ContentTracker {
+  readonly createdAt = new Map<string, number>();
+  readonly readyAt = new Map<string, number>();
+  /** Ready and without the being-created mark: the sidecar has nothing left to write. */
+  readonly settledAt = new Map<string, number>();
+  readonly goneAt = new Map<string, number>();
+  readonly withError = new Set<string>();
+  private waiters: Array<() => void> = [];
+
+  onEvent(event: WatchEvent<VolumeSnapshotContent>): void {
+    if (event.type === 'ERROR') throw new Error(`watch error: ${event.object.message}`);
+    if (event.type === 'BOOKMARK') return;
+    const name = event.object.metadata?.name ?? '';
+    const t = performance.now();
+    if (event.type === 'DELETED') this.goneAt.set(name, t);
+    else {
+      if (event.object.status?.readyToUse === true && !this.readyAt.has(name)) this.readyAt.set(name, t);
+      if (event.object.status?.readyToUse === true && !event.object.metadata?.annotations?.[ANN_BEING_CREATED] && !this.settledAt.has(name)) this.settledAt.set(name, t);
+      if (event.object.status?.error) this.withError.add(name);
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async until(what: string, done: () => boolean, deadline: number, alive: () => void): Promise<void> {
+    while (!done()) {
+      alive();
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 250);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
 }
