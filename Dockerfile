@@ -2,8 +2,9 @@
 #
 #   docker build -t csi-snapshotter-ts .
 #
-# The Node.js base image is named once, here (a later change moves every stage to Node 24 together).
-ARG NODE_IMAGE=node:20.20-bookworm-slim
+# The Node.js base image is named once, here. Its version is the one the `node` devDependency pins
+# in package.json, so the image runs the sidecar on the Node the tests ran it on.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # 1. Compile the sidecar (TypeScript to JavaScript). Everything here stays in this stage.
 FROM ${NODE_IMAGE} AS build
@@ -11,8 +12,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/gen-csi-types.mjs ./scripts/
 COPY proto ./proto
-# Scripts are skipped (the only one in the tree, protobufjs's postinstall, prints a version-scheme
-# hint); the CSI types are then generated explicitly.
+# Scripts are skipped (protobufjs's postinstall prints a version-scheme hint; the `node`
+# devDependency's preinstall would download the Node binary this image already has, so without it
+# `npm run gen` and tsc run on the image's Node); the CSI types are then generated explicitly.
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm run gen
 COPY tsconfig.json tsconfig.image.json ./
 COPY src ./src

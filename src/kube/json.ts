@@ -1,26 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { parse as losslessParse } from 'lossless-json';
+import { parseWithSource, rawJson } from '../util/json-source.js';
 
 /**
  * JSON for API objects without losing integers. VolumeSnapshotContent timestamps are int64 Unix
  * nanoseconds (~1.8e18), far beyond Number.MAX_SAFE_INTEGER, so integers outside the safe range
  * are read as `bigint` and written back as their exact digits; every other number is a `number`.
  *
- * Both directions lean on the engine's native JSON code and only do extra work when a long
- * integer is actually present: a parse first checks for any run of 16 digits (every integer with
- * at most 15 digits is safe), and only then quotes the unsafe integers with a marker the native
- * parser keeps as a string, turning the marked strings into bigints afterwards.
+ * Parsing leans on the engine's native JSON code and only does extra work when a long integer is
+ * actually present: it first checks for any run of 16 digits (every integer with at most 15 digits
+ * is safe), and only then quotes the unsafe integers with a marker the native parser keeps as a
+ * string, turning the marked strings into bigints afterwards. Node 24's reviver, which sees each
+ * number's source text, does the same job in one line, but a reviver is called for every value of
+ * the document: on a list of 5,000 contents it took about twice as long (BENCHMARKS.md), so it only
+ * serves the rare document that contains the marker itself. Writing uses JSON.rawJSON, which was
+ * faster than the marker there.
  */
 
 // A per-process random marker: a document can only collide with it by containing the nonce, which
-// parseJson checks for; on stringify the chance of a string value carrying it is 2^-64.
+// parseJson checks for.
 const NONCE = randomBytes(8).toString('hex');
 const MARK = `bigint-${NONCE}:`;
 
 const MAYBE_UNSAFE = /\d{16}/;
 // An integer of 16+ digits that is not part of a fraction or an exponent.
 const LONG_INTEGER = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g;
-const MARKED_IN_OUTPUT = new RegExp(`"${MARK}(-?\\d+)"`, 'g');
+const INTEGER = /^-?\d+$/;
 
 export type JsonPrimitive = null | boolean | number | bigint | string;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -55,8 +59,16 @@ function restoreBigInts(value: unknown): unknown {
   return value;
 }
 
-function parseNumberLossless(text: string): number | bigint {
-  return /^-?\d+$/.test(text) && isUnsafeInteger(text) ? BigInt(text) : Number(text);
+/** The reviver: an integer the double cannot hold exactly is read again from its source digits. */
+function exactInteger(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number' || (value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER)) return value;
+  const source = context?.source as string;
+  return INTEGER.test(source) ? BigInt(source) : value;
+}
+
+/** parseJson by the reviver alone: the same result, slower on documents with many values. */
+export function parseJsonBySource<T = unknown>(text: string): T {
+  return parseWithSource(text, exactInteger) as T;
 }
 
 /** Index of the quote closing the string whose opening quote is at `open`. */
@@ -108,20 +120,17 @@ function markUnsafeIntegers(text: string): string | undefined {
 /** Parses JSON; integers outside the safe range become `bigint`, every other number a `number`. */
 export function parseJson<T = unknown>(text: string): T {
   if (!MAYBE_UNSAFE.test(text)) return JSON.parse(text) as T;
-  // The document itself mentions the marker: fall back to the slower pure-JS parser.
-  if (text.includes(NONCE)) return losslessParse(text, null, parseNumberLossless) as T;
+  // The document itself mentions the marker: the reviver cannot be fooled by it.
+  if (text.includes(NONCE)) return parseJsonBySource<T>(text);
   const marked = markUnsafeIntegers(text);
   return (marked === undefined ? JSON.parse(text) : restoreBigInts(JSON.parse(marked))) as T;
 }
 
+const bigintDigits = (_key: string, item: unknown): unknown => (typeof item === 'bigint' ? rawJson(item.toString()) : item);
+
 /** Serialises to JSON, writing each `bigint` as its exact digits. */
 export function stringifyJson(value: unknown): string {
-  let sawBigInt = false;
-  const text = JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item !== 'bigint') return item;
-    sawBigInt = true;
-    return `${MARK}${item.toString()}`;
-  }) as string | undefined;
+  const text = JSON.stringify(value, bigintDigits) as string | undefined;
   if (text === undefined) throw new TypeError(`cannot serialise ${typeof value} as JSON`);
-  return sawBigInt ? text.replace(MARKED_IN_OUTPUT, '$1') : text;
+  return text;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseJson, stringifyJson } from '../../src/kube/json.js';
+import { parseJson, parseJsonBySource, stringifyJson } from '../../src/kube/json.js';
 
 const NANOS = '1763773512123456789';
 
@@ -37,6 +37,45 @@ describe('parseJson', () => {
     expect(value.n).toBe(BigInt(NANOS));
   });
 
+  // Both parsers: the fast one (native parse after quoting long integers) and the reviver that
+  // serves documents containing the fast one's marker. They must agree on every document.
+  describe.each([
+    ['parseJson', parseJson],
+    ['parseJsonBySource', parseJsonBySource],
+  ])('%s', (_name, parse: (text: string) => unknown) => {
+    test('integers just past 2^53, and the int64 extremes, keep every digit', () => {
+      expect(parse('[9007199254740993,-9007199254740993,9007199254740992,-9007199254740991,9223372036854775807,-9223372036854775808]')).toEqual([
+        9007199254740993n,
+        -9007199254740993n,
+        9007199254740992n,
+        -Number.MAX_SAFE_INTEGER,
+        9223372036854775807n,
+        -9223372036854775808n,
+      ]);
+      // Beyond int64 too: the digits are what the server sent.
+      expect(parse('{"n":123456789012345678901234567890}')).toEqual({ n: 123456789012345678901234567890n });
+    });
+
+    test('exponents and fractions stay numbers, however many digits they carry', () => {
+      expect(parse('[1e21,-1E+30,9007199254740993e0,12345678901234567890.5,-0.000000000000000001,0,-0]')).toEqual([1e21, -1e30, 9007199254740992, 12345678901234567000, -1e-18, 0, -0]);
+    });
+
+    test('bigints deep inside objects and arrays, next to strings of the same digits', () => {
+      const value = parse(`{"a":[{"b":{"c":[${NANOS},"${NANOS}",[-${NANOS}]]}}],"d":{"e":null,"f":[true,false,1.5]}}`);
+      expect(value).toEqual({ a: [{ b: { c: [BigInt(NANOS), NANOS, [-BigInt(NANOS)]] } }], d: { e: null, f: [true, false, 1.5] } });
+    });
+
+    test('a top-level integer, and whitespace around numbers', () => {
+      expect(parse(` ${NANOS} `)).toBe(BigInt(NANOS));
+      expect(parse(`[ -${NANOS} ,\n 1 ]`)).toEqual([-BigInt(NANOS), 1]);
+    });
+  });
+
+  test('the reviver agrees with the fast parser on a document with many bigints and strings', () => {
+    const text = `{"items":[${Array.from({ length: 50 }, (_, i) => `{"n":"c${i}","t":${NANOS.slice(0, -2)}${String(i).padStart(2, '0')},"s":1073741824,"x":"${NANOS}"}`).join(',')}]}`;
+    expect(parseJsonBySource(text)).toEqual(parseJson(text));
+  });
+
   test('rejects invalid JSON like JSON.parse does', () => {
     expect(() => parseJson(`{"a": ${NANOS}`)).toThrow(SyntaxError);
     expect(() => parseJson('{"a": }')).toThrow(SyntaxError);
@@ -48,6 +87,13 @@ describe('stringifyJson', () => {
     const text = `{"metadata":{"name":"c","annotations":{"k":"${NANOS}"}},"status":{"creationTime":${NANOS},"restoreSize":1,"list":[-9223372036854775808,2.5,null,true]}}`;
     expect(stringifyJson(parseJson(text))).toBe(text);
     expect(stringifyJson({ n: 123n, s: 'bigint' })).toBe('{"n":123,"s":"bigint"}');
+  });
+
+  test('writes negative and nested bigints, and strings that look like the digits, as they are', () => {
+    expect(stringifyJson({ a: [{ b: -9223372036854775808n }, '9223372036854775807'], c: 9007199254740993n })).toBe(
+      '{"a":[{"b":-9223372036854775808},"9223372036854775807"],"c":9007199254740993}',
+    );
+    expect(stringifyJson(-1n)).toBe('-1');
   });
 
   test('refuses values JSON cannot hold', () => {

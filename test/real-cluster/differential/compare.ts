@@ -1,4 +1,4 @@
-import { parse, stringify } from 'lossless-json';
+import { parseJson as parse, toJson as stringify } from '../../../src/testing/apiserver/json.js';
 
 /**
  * A step where the API test server deliberately answers differently from the real kube-apiserver.
@@ -66,7 +66,7 @@ function stripMetadata(body: string, members: readonly string[]): { body: string
     }
   };
   walk(parsed);
-  return { body: stringify(parsed) ?? '', found };
+  return { body: stringify(parsed), found };
 }
 
 /**

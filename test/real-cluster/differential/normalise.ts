@@ -4,7 +4,7 @@
  * server's address and the run's random name suffix are replaced by placeholders, and object keys
  * are sorted.
  */
-import { isLosslessNumber, parse } from 'lossless-json';
+import { isExactNumber, parseJson as parse } from '../../../src/testing/apiserver/json.js';
 
 export interface NormaliseContext {
   /** The random suffix of every name this run created. */
@@ -34,7 +34,7 @@ function normaliseString(value: string, context: NormaliseContext): string {
 export function normaliseValue(value: unknown, context: NormaliseContext): unknown {
   if (typeof value === 'string') return normaliseString(value, context);
   // int64 fields (e.g. VolumeSnapshotContent status.creationTime in nanoseconds) stay exact.
-  if (isLosslessNumber(value)) return value;
+  if (isExactNumber(value)) return value;
   if (Array.isArray(value)) return value.map((item) => normaliseValue(item, context));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

@@ -1,4 +1,4 @@
-import { parse, stringify } from 'lossless-json';
+import { parseJson as parse, toJson as stringify } from '../../../src/testing/apiserver/json.js';
 import type { KubeHttp, RequestInit } from '../kube/http.js';
 import { normaliseBody, normaliseValue, type NormaliseContext } from './normalise.js';
 
@@ -23,7 +23,7 @@ export class Recorder {
     this.lines.push(`## ${name}`);
     const warningText = warning ? ` warning: ${normaliseValue(warning, this.context) as string}` : '';
     this.lines.push(`${request} -> ${status}${warningText}`);
-    this.lines.push(stringify(body) ?? '');
+    this.lines.push(stringify(body));
   }
 
   /** One request; `show` can narrow what is recorded (e.g. only some fields of a large document). */

@@ -1,4 +1,4 @@
-import { LosslessNumber } from 'lossless-json';
+import { ExactNumber } from '../../../src/testing/apiserver/json.js';
 import type { Recorder } from './recorder.js';
 
 const SNAP = '/apis/snapshot.storage.k8s.io/v1';
@@ -163,7 +163,7 @@ async function contentStatus(r: Recorder, s: string): Promise<void> {
   const created = await r.send('pre-provisioned content', 'POST', contents, { body: content({ snapshotHandle: 'snap-handle-1' }) });
   // 1700000000123456789 does not fit a double: a server that parses it as one changes the digits.
   await r.send('status update', 'PUT', `${contents}/${name}/status`, {
-    body: { ...created.body, status: { snapshotHandle: 'snap-handle-1', readyToUse: true, restoreSize: 1048576, creationTime: new LosslessNumber('1700000000123456789') } },
+    body: { ...created.body, status: { snapshotHandle: 'snap-handle-1', readyToUse: true, restoreSize: 1048576, creationTime: new ExactNumber('1700000000123456789') } },
   });
   await r.send('status is kept', 'GET', `${contents}/${name}`);
   await r.send('spec change through status is ignored', 'PATCH', `${contents}/${name}/status`, { contentType: MERGE, body: { spec: { deletionPolicy: 'Delete' }, status: { readyToUse: false } } });

@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { stringify } from 'lossless-json';
+import { toJson as stringify } from '../../../src/testing/apiserver/json.js';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 
@@ -39,7 +39,7 @@ export class KubeHttp {
 
   private send(method: string, path: string, init: RequestInit, onResponse: (res: import('node:http').IncomingMessage) => void): import('node:http').ClientRequest {
     const url = new URL(path, this.server);
-    // lossless-json keeps int64 values (LosslessNumber) exact on the way out.
+    // int64 values (ExactNumber) are written back as their digits.
     const payload = init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : stringify(init.body);
     const headers: Record<string, string> = {
       ...(this.options.headers as Record<string, string> | undefined),
