@@ -36,24 +36,8 @@ async function startReady(options: Parameters<typeof Env.start>[0] = {}): Promis
   return env;
 }
 
-async function createGroupContent(name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete', uid = uidFor(name)): Promise<void> {
-  await env.rest.request({
-    method: 'POST',
-    path: collectionPath(VGSC),
-    body: {
-      apiVersion: 'groupsnapshot.storage.k8s.io/v1',
-      kind: 'VolumeGroupSnapshotContent',
-      metadata: { name, finalizers: [FINALIZER_GROUP_CONTENT] },
-      spec: {
-        volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', apiVersion: 'groupsnapshot.storage.k8s.io/v1', name: `vgs-${name}`, namespace: 'default', uid },
-        deletionPolicy: policy,
-        driver: env.driverName,
-        volumeGroupSnapshotClassName: 'group-gold',
-        source: { volumeHandles },
-      },
-    },
-  });
-}
+const createGroupContent = (name: string, volumeHandles: string[], policy: DeletionPolicy = 'Delete', uid = uidFor(name)): Promise<void> =>
+  env.createGroupContent(name, volumeHandles, { policy, uid });
 
 const getGroupContent = (name: string) => env.rest.request<WireGroupContent>({ method: 'GET', path: objectPath(VGSC, name) });
 

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { collectionPath, volumeGroupSnapshotClasses } from '../../src/kube/resources.js';
+import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE } from '../../src/sidecar/keys.js';
+import type { Env } from '../e2e/env.js';
+import type { Random } from './random.js';
+
+export interface Size {
+  /** Dynamic snapshot contents created. */
+  contents: number;
+  /** Of those, deleted while the run goes on (some before they are ready). */
+  deletions: number;
+  /** Group contents, 3 volumes each. */
+  groups: number;
+  /** Milliseconds over which the contents are created and the faults strike. */
+  windowMs: number;
+}
+
+export const FULL: Size = { contents: 1000, deletions: 200, groups: 20, windowMs: 120_000 };
+export const REDUCED: Size = { contents: 100, deletions: 20, groups: 2, windowMs: 20_000 };
+
+export const CLASS = 'chaos-gold';
+export const GROUP_CLASS = 'chaos-group';
+const SECRET = 'chaos-credentials';
+/** Source volumes the single snapshots share (a driver holds many snapshots per volume). */
+const SHARED_VOLUMES = 20;
+const GROUP_SIZE = 3;
+
+export interface Plan {
+  contents: Array<{ name: string; volume: string; atMs: number; deleteAfterMs?: number }>;
+  groups: Array<{ name: string; volumes: string[]; atMs: number }>;
+  /** Values of the Secret the classes name: none may appear in any log line. */
+  secretValues: string[];
+}
+
+/**
+ * Classes that name a Secret for every call (so secrets cross the sidecar on each create and
+ * delete), the Secret, the source volumes, and when each content is created and deleted. Creation
+ * is spread over the window, so work is in flight whenever a fault strikes.
+ */
+export async function prepare(env: Env, size: Size, random: Random): Promise<Plan> {
+  const secretValues = [`chaos-user-${randomBytes(6).toString('hex')}`, `chaos-password-${randomBytes(12).toString('hex')}`];
+  await env.rest.request({
+    method: 'POST',
+    path: '/api/v1/namespaces/default/secrets',
+    body: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: SECRET },
+      data: { username: Buffer.from(secretValues[0] as string).toString('base64'), password: Buffer.from(secretValues[1] as string).toString('base64') },
+    },
+  });
+  await env.createClass(CLASS, {
+    parameters: { tier: 'chaos', 'csi.storage.k8s.io/snapshotter-secret-name': SECRET, 'csi.storage.k8s.io/snapshotter-secret-namespace': 'default' },
+  });
+  await env.rest.request({
+    method: 'POST',
+    path: collectionPath(volumeGroupSnapshotClasses('v1')),
+    body: {
+      apiVersion: 'groupsnapshot.storage.k8s.io/v1',
+      kind: 'VolumeGroupSnapshotClass',
+      metadata: { name: GROUP_CLASS },
+      driver: env.driverName,
+      deletionPolicy: 'Delete',
+      parameters: { 'csi.storage.k8s.io/group-snapshotter-secret-name': SECRET, 'csi.storage.k8s.io/group-snapshotter-secret-namespace': 'default' },
+    },
+  });
+
+  const shared: string[] = [];
+  for (let i = 0; i < SHARED_VOLUMES; i++) shared.push(await env.createVolume(`chaos-vol-${i}`));
+  const createWindow = size.windowMs * 0.8;
+  const deleted = new Set(random.sample([...Array(size.contents).keys()], size.deletions));
+  const contents = [...Array(size.contents).keys()].map((i) => ({
+    name: `chaos-${String(i).padStart(4, '0')}`,
+    volume: shared[i % SHARED_VOLUMES] as string,
+    atMs: Math.round((createWindow * i) / size.contents),
+    // Some right away (before the snapshot is ready), some once it is.
+    ...(deleted.has(i) ? { deleteAfterMs: random.between(0, 4000) } : {}),
+  }));
+  const groups: Plan['groups'] = [];
+  for (let g = 0; g < size.groups; g++) {
+    const volumes: string[] = [];
+    for (let m = 0; m < GROUP_SIZE; m++) volumes.push(await env.createVolume(`chaos-group-${g}-vol-${m}`));
+    groups.push({ name: `chaos-group-${String(g).padStart(2, '0')}`, volumes, atMs: random.between(0, createWindow) });
+  }
+  return { contents, groups, secretValues };
+}
+
+/** Creates (and deletes) everything on the plan's schedule, as the snapshot-controller would. */
+export async function execute(env: Env, plan: Plan, startedAt: number): Promise<void> {
+  const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + ms - Date.now())));
+  const work: Promise<void>[] = [];
+  for (const c of plan.contents) {
+    work.push(
+      (async () => {
+        await at(c.atMs);
+        await env.createContent({
+          name: c.name,
+          volumeHandle: c.volume,
+          className: CLASS,
+          annotations: { [ANN_DELETION_SECRET_NAME]: SECRET, [ANN_DELETION_SECRET_NAMESPACE]: 'default' },
+        });
+        if (c.deleteAfterMs === undefined) return;
+        await new Promise((resolve) => setTimeout(resolve, c.deleteAfterMs));
+        await env.deleteAsController(c.name);
+      })(),
+    );
+  }
+  for (const g of plan.groups) {
+    work.push(
+      (async () => {
+        await at(g.atMs);
+        await env.createGroupContent(g.name, g.volumes, { className: GROUP_CLASS });
+      })(),
+    );
+  }
+  await Promise.all(work);
+}
