@@ -17,11 +17,12 @@ export function figures(seed: number, chaos: RunResult, baseline: RunResult): st
     `duration: ${(chaos.durationMs / 1000).toFixed(1)} s under chaos, ${(baseline.durationMs / 1000).toFixed(1)} s fault-free`,
     `dynamic contents readyToUse with a handle: ${o.contentsReady}/${o.contentsExpected}`,
     `group contents ready with all members: ${o.groupsComplete}/${o.groupsExpected}`,
-    `deleted contents gone from the API: ${o.deletedGone}/${o.deletedExpected}; their storage snapshots gone: ${o.deletedStorageGone}/${o.deletedExpected}`,
+    `deleted contents gone from the API: ${o.deletedGone}/${o.deletedExpected} (${chaos.deletedBeforeReady} deleted before they were ready); their storage snapshots gone: ${o.deletedStorageGone}/${o.deletedExpected}`,
     `leaked storage snapshots: ${o.leakedSnapshots.length}, leaked storage groups: ${o.leakedGroups.length}, duplicates: ${o.duplicates.length}`,
     `finalizer gone while storage existed: ${chaos.finalizerViolations.length} (${chaos.audit.events} watch events, ${chaos.audit.checked} unprotected moments held against ${chaos.audit.storageReads} storage reads, ${chaos.audit.relists} gaps)`,
     `secret values in logs: ${chaos.logs.hits.length} in ${chaos.logs.lines} lines (sidecar verbosities ${chaos.logs.verbosities.join(', ')}, and the driver's)`,
     `API requests per snapshot: ${chaos.requests.perSnapshot.toFixed(2)} under chaos, ${baseline.requests.perSnapshot.toFixed(2)} fault-free (${pct(chaos.requests.perSnapshot / baseline.requests.perSnapshot - 1)}); ${chaos.requests.total} and ${baseline.requests.total} in all`,
+    `  without leader election: ${chaos.requests.perSnapshotWithoutLeases.toFixed(2)} under chaos, ${baseline.requests.perSnapshotWithoutLeases.toFixed(2)} fault-free (${pct(chaos.requests.perSnapshotWithoutLeases / baseline.requests.perSnapshotWithoutLeases - 1)})`,
     `API faults answered to the sidecar: ${Object.entries(chaos.requests.injected).map(([code, n]) => `${n} x ${code}`).join(', ') || 'none'}`,
     `driver errors injected: ${chaos.driverErrors.injected} (${chaos.driverErrors.afterWork} after doing the work)`,
     s

@@ -28,7 +28,13 @@ export interface RunResult {
   finalizerViolations: string[];
   audit: FinalizerAudit['counts'];
   logs: LogScan & { verbosities: number[] };
-  requests: { total: number; perSnapshot: number; injected: Record<string, number> };
+  /** Deletions that came before the content was ready. */
+  deletedBeforeReady: number;
+  /**
+   * The sidecar's API requests; `withoutLeases` leaves out leader election, which costs by the
+   * second rather than by the snapshot.
+   */
+  requests: { total: number; perSnapshot: number; withoutLeases: number; perSnapshotWithoutLeases: number; injected: Record<string, number> };
   driverErrors: { injected: number; afterWork: number };
   storm?: StormFigures;
   unplannedExits: ExitRecord[];
@@ -78,7 +84,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     }
     say(`${chaos ? 'chaos' : 'baseline'}: ${size.contents} contents (${size.deletions} deleted), ${size.groups} groups over ${size.windowMs / 1000} s`);
     const startedAt = Date.now();
-    await Promise.all([execute(env, plan, startedAt), storm?.run(startedAt, size.windowMs)]);
+    const [{ deletedBeforeReady }] = await Promise.all([execute(env, plan, startedAt), storm?.run(startedAt, size.windowMs)]);
     say(`window over after ${Math.round((Date.now() - startedAt) / 1000)} s; waiting for everything to settle`);
 
     const look = async (): Promise<Outcome> => {
@@ -98,6 +104,8 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     await audit.stop();
 
     const sidecarRequests = env.api.requests.all().filter((r) => r.userAgent.startsWith(SIDECAR_AGENT));
+    const withoutLeases = sidecarRequests.filter((r) => r.resource !== 'leases');
+    const snapshots = size.contents + size.groups;
     const injected: Record<string, number> = {};
     for (const r of sidecarRequests.filter((r) => r.injected)) injected[r.code] = (injected[r.code] ?? 0) + 1;
     const driverLog = env.driver.output();
@@ -114,7 +122,14 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       finalizerViolations: audit.violations,
       audit: audit.counts,
       logs: { ...scan, verbosities: [...new Set(replicas.flatMap((r) => r.starts.map((s) => s.verbosity)))].sort((a, b) => a - b) },
-      requests: { total: sidecarRequests.length, perSnapshot: sidecarRequests.length / (size.contents + size.groups), injected },
+      deletedBeforeReady,
+      requests: {
+        total: sidecarRequests.length,
+        perSnapshot: sidecarRequests.length / snapshots,
+        withoutLeases: withoutLeases.length,
+        perSnapshotWithoutLeases: withoutLeases.length / snapshots,
+        injected,
+      },
       driverErrors: { injected: driverText.split('injected ').length - 1, afterWork: driverText.split('after doing the work').length - 1 },
       ...(storm ? { storm: storm.figures } : {}),
       unplannedExits: replicas.flatMap((r) => r.exits.filter((e) => !e.planned)),

@@ -85,8 +85,12 @@ export async function prepare(env: Env, size: Size, random: Random): Promise<Pla
   return { contents, groups, secretValues };
 }
 
-/** Creates (and deletes) everything on the plan's schedule, as the snapshot-controller would. */
-export async function execute(env: Env, plan: Plan, startedAt: number): Promise<void> {
+/**
+ * Creates (and deletes) everything on the plan's schedule, as the snapshot-controller would.
+ * Returns how many deletions came before the content was ready (a delete during a create).
+ */
+export async function execute(env: Env, plan: Plan, startedAt: number): Promise<{ deletedBeforeReady: number }> {
+  let deletedBeforeReady = 0;
   const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + ms - Date.now())));
   const work: Promise<void>[] = [];
   for (const c of plan.contents) {
@@ -101,6 +105,7 @@ export async function execute(env: Env, plan: Plan, startedAt: number): Promise<
         });
         if (c.deleteAfterMs === undefined) return;
         await new Promise((resolve) => setTimeout(resolve, c.deleteAfterMs));
+        if ((await env.getContent(c.name)).status?.readyToUse !== true) deletedBeforeReady++;
         await env.deleteAsController(c.name);
       })(),
     );
@@ -114,4 +119,5 @@ export async function execute(env: Env, plan: Plan, startedAt: number): Promise<
     );
   }
   await Promise.all(work);
+  return { deletedBeforeReady };
 }
