@@ -67,11 +67,11 @@ test('assess finds a leak, a duplicate, a content not ready and a deleted conten
 test('the log scan finds a secret value as written and as base64', () => {
   const scan = scanForSecrets(
     [
-      { source: 'a', text: 'clean line\nuser=hunter2-value' },
+      { source: 'a', text: 'secrets=***stripped***\nuser=hunter2-value' },
       { source: 'b', text: `data=${Buffer.from('hunter2-value').toString('base64')}` },
     ],
     ['hunter2-value'],
   );
-  expect(scan.lines).toBe(3);
+  expect(scan).toMatchObject({ lines: 3, redacted: 1 });
   expect(scan.hits).toEqual(['a: user=hunter2-value', `b: data=${Buffer.from('hunter2-value').toString('base64')}`]);
 });
