@@ -5,7 +5,7 @@ import { uidFor } from '../helpers/uid.js';
 import { FinalizerAudit } from './audit.js';
 import { scanForSecrets } from './logs.js';
 import { NAMES } from './run.js';
-import { assess } from './verify.js';
+import { assess, complete } from './verify.js';
 import type { Plan } from './workload.js';
 
 // The chaos run's checks must be able to fail: each is shown a broken world here.
@@ -60,6 +60,7 @@ test('assess finds a leak, a duplicate, a content not ready and a deleted conten
   };
   const o = assess(plan, uidFor, [content('kept'), content('twice', 's-twice-b')], [], stored, NAMES);
   expect(o).toMatchObject({ contentsReady: 1, contentsExpected: 2, deletedGone: 1, deletedStorageGone: 0, deletedExpected: 1 });
+  expect(complete(o)).toBe(false);
   expect(o.duplicates).toEqual(['twice: s-twice-a, s-twice-b']);
   expect(o.leakedSnapshots).toEqual(['s-gone (' + NAMES.snapshot(uidFor('gone')) + ')', 's-stray (nobody)']);
 });

@@ -29,8 +29,9 @@ const INTENDED_EXITS: Array<[RegExp, string]> = [
 
 function reasonOf(tail: string, code: number | null): string | undefined {
   if (code !== 1) return undefined;
-  const last = tail.split('\n').filter((l) => l.startsWith('E')).at(-1) ?? '';
-  return INTENDED_EXITS.find(([pattern]) => pattern.test(last))?.[1];
+  // Work already in flight may log errors after the reason, so any error line of the tail counts.
+  const errors = tail.split('\n').filter((l) => l.startsWith('E'));
+  return INTENDED_EXITS.find(([pattern]) => errors.some((line) => pattern.test(line)))?.[1];
 }
 
 const SHIM = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'pod-hostname.js')).href;
@@ -65,7 +66,7 @@ export class Replica {
     void child.exit.then(({ code, signal }) => {
       if (this.stopped) return;
       const planned = this.plannedKill;
-      const tail = child.output.split('\n').slice(-15).join('\n');
+      const tail = child.output.split('\n').slice(-40).join('\n');
       const reason = reasonOf(tail, code);
       this.exits.push({ replica: this.name, code, signal, planned, tail, ...(reason ? { reason } : {}) });
       this.plannedKill = false;

@@ -16,12 +16,12 @@ export function figures(seed: number, chaos: RunResult, baseline: RunResult): st
     `seed ${seed} (CHAOS_SEED=${seed} replays the plan)`,
     `duration: ${(chaos.durationMs / 1000).toFixed(1)} s under chaos, ${(baseline.durationMs / 1000).toFixed(1)} s fault-free`,
     `dynamic contents readyToUse with a handle: ${o.contentsReady}/${o.contentsExpected}`,
-    `group contents ready with all members: ${o.groupsComplete}/${o.groupsExpected}`,
+    `group contents ready with all members: ${o.groupsComplete}/${o.groupsExpected}; deleted ones gone from the API: ${o.deletedGroupsGone}/${o.deletedGroupsExpected}, from storage with their members: ${o.deletedGroupsStorageGone}/${o.deletedGroupsExpected}`,
     `deleted contents gone from the API: ${o.deletedGone}/${o.deletedExpected} (${chaos.deletedBeforeReady} deleted before they were ready); their storage snapshots gone: ${o.deletedStorageGone}/${o.deletedExpected}`,
     `leaked storage snapshots: ${o.leakedSnapshots.length}, leaked storage groups: ${o.leakedGroups.length}, duplicates: ${o.duplicates.length}`,
     `finalizer gone while storage existed: ${chaos.finalizerViolations.length} (${chaos.audit.events} watch events, ${chaos.audit.checked} unprotected moments held against ${chaos.audit.storageReads} storage reads, ${chaos.audit.relists} gaps)`,
     `secret values in logs: ${chaos.logs.hits.length} in ${chaos.logs.lines} lines (sidecar verbosities ${chaos.logs.verbosities.join(', ')}, and the driver's; ${chaos.logs.redacted} lines show a request whose secrets were stripped)`,
-    `API requests per snapshot: ${chaos.requests.perSnapshot.toFixed(2)} under chaos, ${baseline.requests.perSnapshot.toFixed(2)} fault-free (${pct(chaos.requests.perSnapshot / baseline.requests.perSnapshot - 1)}); ${chaos.requests.total} and ${baseline.requests.total} in all`,
+    `API requests per snapshot (content or group): ${chaos.requests.perSnapshot.toFixed(2)} under chaos, ${baseline.requests.perSnapshot.toFixed(2)} fault-free (${pct(chaos.requests.perSnapshot / baseline.requests.perSnapshot - 1)}); ${chaos.requests.total} and ${baseline.requests.total} in all`,
     `  without leader election: ${chaos.requests.perSnapshotWithoutLeases.toFixed(2)} under chaos, ${baseline.requests.perSnapshotWithoutLeases.toFixed(2)} fault-free (${pct(chaos.requests.perSnapshotWithoutLeases / baseline.requests.perSnapshotWithoutLeases - 1)})`,
     `API faults answered to the sidecar: ${Object.entries(chaos.requests.injected).map(([code, n]) => `${n} x ${code}`).join(', ') || 'none'}`,
     `driver errors injected: ${chaos.driverErrors.injected} (${chaos.driverErrors.afterWork} after doing the work)`,
@@ -41,6 +41,8 @@ export function failures(chaos: RunResult, baseline: RunResult): string[] {
   if (o.groupsComplete !== o.groupsExpected) out.push(`${o.groupsExpected - o.groupsComplete} group contents not ready with all members`);
   if (o.deletedGone !== o.deletedExpected) out.push(`${o.deletedExpected - o.deletedGone} deleted contents still in the API`);
   if (o.deletedStorageGone !== o.deletedExpected) out.push(`${o.deletedExpected - o.deletedStorageGone} deleted contents still hold storage`);
+  if (o.deletedGroupsGone !== o.deletedGroupsExpected) out.push(`${o.deletedGroupsExpected - o.deletedGroupsGone} deleted group contents still in the API`);
+  if (o.deletedGroupsStorageGone !== o.deletedGroupsExpected) out.push(`${o.deletedGroupsExpected - o.deletedGroupsStorageGone} deleted group contents still hold storage`);
   out.push(...o.leakedSnapshots.map((l) => `leaked snapshot ${l}`), ...o.leakedGroups.map((l) => `leaked group ${l}`), ...o.duplicates.map((d) => `duplicate: ${d}`));
   out.push(...chaos.finalizerViolations);
   if (chaos.audit.relists > 0) out.push(`the run's own watch missed events ${chaos.audit.relists} times: the finalizer check has gaps`);

@@ -21,6 +21,9 @@ export interface Outcome {
   deletedGone: number;
   deletedStorageGone: number;
   deletedExpected: number;
+  deletedGroupsGone: number;
+  deletedGroupsStorageGone: number;
+  deletedGroupsExpected: number;
   leakedSnapshots: string[];
   leakedGroups: string[];
   duplicates: string[];
@@ -38,6 +41,8 @@ export function complete(o: Outcome): boolean {
     o.groupsComplete === o.groupsExpected &&
     o.deletedGone === o.deletedExpected &&
     o.deletedStorageGone === o.deletedExpected &&
+    o.deletedGroupsGone === o.deletedGroupsExpected &&
+    o.deletedGroupsStorageGone === o.deletedGroupsExpected &&
     o.leakedSnapshots.length === 0 &&
     o.leakedGroups.length === 0 &&
     o.duplicates.length === 0
@@ -64,7 +69,9 @@ export function assess(plan: Plan, uidOf: (name: string) => string, contents: Co
     const s = live.get(c.name)?.status;
     return s?.readyToUse === true && !!s.snapshotHandle && byId.has(s.snapshotHandle);
   }).length;
-  const groupsComplete = plan.groups.filter((g) => {
+  const keptGroups = plan.groups.filter((g) => g.deleteAfterMs === undefined);
+  const deletedGroups = plan.groups.filter((g) => g.deleteAfterMs !== undefined);
+  const groupsComplete = keptGroups.filter((g) => {
     const s = liveGroups.get(g.name)?.status;
     const members = s?.volumeSnapshotInfoList ?? [];
     return (
@@ -92,11 +99,22 @@ export function assess(plan: Plan, uidOf: (name: string) => string, contents: Co
     contentsReady,
     contentsExpected: kept.length,
     groupsComplete,
-    groupsExpected: plan.groups.length,
+    groupsExpected: keptGroups.length,
+    deletedGroupsGone: deletedGroups.filter((g) => !liveGroups.has(g.name)).length,
+    // A deleted group leaves neither the group nor any of its member snapshots behind.
+    // Group volumes are the group's alone: a deleted group leaves no group and no snapshot of them.
+    deletedGroupsStorageGone: deletedGroups.filter(
+      (g) => !stored.groups.some((sg) => sg.name === names.group(uidOf(g.name))) && !stored.snapshots.some((s) => g.volumes.includes(s.sourceVolumeId)),
+    ).length,
+    deletedGroupsExpected: deletedGroups.length,
     deletedGone: deleted.filter((c) => !live.has(c.name)).length,
     deletedStorageGone: deleted.filter((c) => claims(c.name, undefined).length === 0).length,
     deletedExpected: deleted.length,
-    leakedSnapshots: singles.filter((s) => !claimed.has(s.id)).map((s) => `${s.id} (${s.name})`),
+    leakedSnapshots: [
+      ...singles.filter((s) => !claimed.has(s.id)).map((s) => `${s.id} (${s.name})`),
+      // A member outlives its group only through a broken delete.
+      ...stored.snapshots.filter((s) => s.groupId && !stored.groups.some((g) => g.id === s.groupId)).map((s) => `${s.id} (member of ${s.groupId})`),
+    ],
     leakedGroups: stored.groups.filter((g) => !claimedGroups.has(g.id)).map((g) => `${g.id} (${g.name})`),
     duplicates,
   };

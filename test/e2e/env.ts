@@ -3,7 +3,7 @@ import { loadKubeConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
 import { collectionPath, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
-import { FINALIZER_CONTENT, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import { ANN_GROUP_BEING_DELETED, FINALIZER_CONTENT, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { startTestApiServer, type GroupVersion, type TestApiServer, type TestApiServerOptions } from '../../src/testing/apiserver/index.js';
 import { startSampleDriver, type Faults, type SampleDriverOptions, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
@@ -234,6 +234,17 @@ export class Env {
       body: { metadata: { annotations: { 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted': 'yes' } } },
     });
     await this.rest.request({ method: 'DELETE', path: `${VSC_PATH}/${name}` });
+  }
+
+  /** What the snapshot-controller does when the user deletes the VolumeGroupSnapshot. */
+  async deleteGroupAsController(name: string): Promise<void> {
+    await this.rest.request({
+      method: 'PATCH',
+      path: `${VGSC_PATH}/${name}`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { annotations: { [ANN_GROUP_BEING_DELETED]: 'yes' } } },
+    });
+    await this.rest.request({ method: 'DELETE', path: `${VGSC_PATH}/${name}` });
   }
 
   /** A storage snapshot cut directly on the driver (for pre-provisioned contents); returns its id. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../src/kube/resources.js';
-import { ANN_GROUP_BEING_CREATED, ANN_GROUP_BEING_DELETED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
+import { ANN_GROUP_BEING_CREATED, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import type { WireGroupContent } from '../../src/sidecar/group/types.js';
 import type { DeletionPolicy } from '../../src/sidecar/types.js';
 import { waitFor } from '../helpers/process.js';
@@ -61,10 +61,7 @@ async function waitForGroupGone(name: string): Promise<void> {
   });
 }
 
-async function deleteAsController(name: string): Promise<void> {
-  await env.rest.request({ method: 'PATCH', path: objectPath(VGSC, name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_DELETED]: 'yes' } } } });
-  await env.rest.request({ method: 'DELETE', path: objectPath(VGSC, name) });
-}
+const deleteAsController = (name: string): Promise<void> => env.deleteGroupAsController(name);
 
 const readyAndUnmarked = (c: WireGroupContent) => c.status?.readyToUse === true && c.metadata.annotations?.[ANN_GROUP_BEING_CREATED] === undefined;
 
