@@ -18,7 +18,7 @@ test('chaos, reduced size: nothing lost, nothing leaked, no finalizer dropped ea
   expect(chaos.requests.injected['409']).toBeGreaterThan(0);
   expect(chaos.requests.injected['429']).toBeGreaterThan(0);
   expect(chaos.driverErrors.afterWork).toBeGreaterThan(0);
-  // Secrets did pass through the sidecar (and were stripped where it logged the requests).
+  // Secrets did pass through the sidecar (and were stripped where replica a logged the requests).
   expect(chaos.logs.redacted).toBeGreaterThan(0);
   expect(chaos.requests.perSnapshot).toBeGreaterThan(0);
 }, 1_200_000);
