@@ -63,6 +63,21 @@ const REPLICA_FLAGS = [
  */
 const VERBOSITIES: Record<string, number[]> = { 'chaos-sidecar-a': [10, 5, 6], 'chaos-sidecar-b': [0, 2, 4, 1, 3] };
 
+/** The API requests the sidecar replicas made, told apart from the run's own by User-Agent. */
+function requestFigures(env: Env, snapshots: number): RunResult['requests'] {
+  const sidecar = env.api.requests.all().filter((r) => r.userAgent.startsWith(SIDECAR_AGENT));
+  const withoutLeases = sidecar.filter((r) => r.resource !== 'leases');
+  const injected: Record<string, number> = {};
+  for (const r of sidecar.filter((r) => r.injected)) injected[r.code] = (injected[r.code] ?? 0) + 1;
+  return {
+    total: sidecar.length,
+    perSnapshot: sidecar.length / snapshots,
+    withoutLeases: withoutLeases.length,
+    perSnapshotWithoutLeases: withoutLeases.length / snapshots,
+    injected,
+  };
+}
+
 /** One run: the workload under the storm (or without it), then the figures. */
 export async function runOnce(options: RunOptions): Promise<RunResult> {
   const { size, random, chaos } = options;
@@ -105,12 +120,9 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     storm?.disarm();
     await Promise.all(replicas.map((r) => r.stop()));
     await audit.stop();
+    // What the replicas leave behind once stopped: a late retry must not have cut anything since.
+    outcome = await look();
 
-    const sidecarRequests = env.api.requests.all().filter((r) => r.userAgent.startsWith(SIDECAR_AGENT));
-    const withoutLeases = sidecarRequests.filter((r) => r.resource !== 'leases');
-    const snapshots = size.contents + size.groups;
-    const injected: Record<string, number> = {};
-    for (const r of sidecarRequests.filter((r) => r.injected)) injected[r.code] = (injected[r.code] ?? 0) + 1;
     const driverLog = env.driver.output();
     const driverText = driverLog.stdout + driverLog.stderr;
     const scan = scanForSecrets(
@@ -126,13 +138,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       audit: audit.counts,
       logs: { ...scan, verbosities: [...new Set(replicas.flatMap((r) => r.starts.map((s) => s.verbosity)))].sort((a, b) => a - b) },
       deletedBeforeReady,
-      requests: {
-        total: sidecarRequests.length,
-        perSnapshot: sidecarRequests.length / snapshots,
-        withoutLeases: withoutLeases.length,
-        perSnapshotWithoutLeases: withoutLeases.length / snapshots,
-        injected,
-      },
+      requests: requestFigures(env, size.contents + size.groups),
       driverErrors: { injected: driverText.split('injected ').length - 1, afterWork: driverText.split('after doing the work').length - 1 },
       ...(storm ? { storm: storm.figures } : {}),
       unplannedExits: replicas.flatMap((r) => r.exits.filter((e) => !e.planned)),
