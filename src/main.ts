@@ -14,7 +14,7 @@ import {
   groupControllerCapabilities,
   waitForDriverReady,
 } from './csi/driver-info.js';
-import { loadKubeConfig } from './kube/config.js';
+import { clusterConfigIfAny } from './kube/config.js';
 import { validateLeaderElectionTimings, type LeaderElection } from './kube/leader.js';
 import { RestClient } from './kube/rest.js';
 import { startHttpServer, type RunningHttpServer } from './observe/http-server.js';
@@ -220,16 +220,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   let conn: CsiConnection | undefined;
   try {
     validateBeyondFlags(config);
-    // Outside a pod and without --kubeconfig there is no cluster to serve: the sidecar then only
-    // checks the driver (driver-check mode). In a pod the in-cluster variables are always set.
-    const driverCheckOnly = config.kubeconfig === '' && !process.env.KUBERNETES_SERVICE_HOST;
     let kubeConfig: ClusterConfig | undefined;
-    if (!driverCheckOnly) {
-      try {
-        kubeConfig = loadKubeConfig(config.kubeconfig);
-      } catch (err) {
-        throw new ExitError(1, `error building kubeconfig: ${errorText(err)}`);
-      }
+    try {
+      kubeConfig = clusterConfigIfAny(config.kubeconfig);
+    } catch (err) {
+      throw new ExitError(1, `error building kubeconfig: ${errorText(err)}`);
     }
     const nodeName = process.env.NODE_NAME;
     if (config.nodeDeployment && !nodeName) {
@@ -262,6 +257,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     conn = started.conn;
     const facts = started.facts;
     metrics.setDriverName(facts.name);
+    // Without a cluster to serve the sidecar only checks the driver (driver-check mode).
     if (!kubeConfig) {
       log.warn('No Kubernetes configuration (no --kubeconfig and not running in a pod): the CSI driver was checked, no snapshot objects are served. Waiting for SIGTERM.');
     }

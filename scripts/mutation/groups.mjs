@@ -62,6 +62,12 @@ export const MUTATION_GROUPS = {
     mutate: ['src/sidecar/snapshot/kind.ts', 'src/sidecar/group/kind.ts'],
     tests: SYNC_TESTS,
   },
+  // What goes over the CSI socket (requests, deadlines, the checks on each answer) and the member
+  // objects a v1alpha1 group's sidecar creates.
+  'csi-calls': {
+    mutate: ['src/csi/connection.ts', 'src/csi/snapshotter.ts', 'src/csi/group-snapshotter.ts', 'src/sidecar/group/members.ts'],
+    tests: ['csi/snapshotter', 'csi/capabilities', 'csi/startup-driver-loss', 'sidecar/group/alpha-members', 'sidecar/group/sync'],
+  },
 };
 
 /** The group named by MUTATION_GROUP (set by scripts/mutation/run.mjs for each Stryker run). */

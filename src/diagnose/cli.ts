@@ -7,7 +7,7 @@ import { parseGoDuration } from '../config/go-values.js';
 import { CsiConnection, csiTarget } from '../csi/connection.js';
 import { controllerCapabilities, getDriverName } from '../csi/driver-info.js';
 import { errorText } from '../csi/errors.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { clusterConfigIfAny } from '../kube/config.js';
 import { RestClient } from '../kube/rest.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { runDoctor } from './doctor.js';
@@ -60,11 +60,6 @@ function toolArguments(tool: Tool, argv: readonly string[]): { positional: strin
   return { positional, stuckAfterMs, rest };
 }
 
-function kubeConfigFor(config: SidecarConfig): ClusterConfig | undefined {
-  if (config.kubeconfig === '' && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
-  return loadKubeConfig(config.kubeconfig);
-}
-
 /** The driver's name and LIST_SNAPSHOTS, if the socket answers at once; explain works without them. */
 async function driverFacts(config: SidecarConfig, log: Logger): Promise<{ name?: string; listSnapshots?: boolean }> {
   try {
@@ -103,7 +98,7 @@ export async function runTool(tool: Tool, argv: readonly string[], out: Streams)
   const log = createLogger({ verbosity: config.verbosity, format: config.logFormat, name: `csi-snapshotter ${tool}`, stream: out.stderr });
   let kubeConfig: ClusterConfig | undefined;
   try {
-    kubeConfig = kubeConfigFor(config);
+    kubeConfig = clusterConfigIfAny(config.kubeconfig);
   } catch (err) {
     out.stderr.write(`csi-snapshotter ${tool}: error building kubeconfig: ${errorText(err)}\n`);
     return 1;

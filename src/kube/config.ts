@@ -12,3 +12,13 @@ export type { ClusterConfig } from './cluster-config.js';
 export function loadKubeConfig(kubeconfigPath: string, options: LoadOptions = {}): ClusterConfig {
   return kubeconfigPath !== '' ? loadKubeconfigFile(kubeconfigPath, options) : loadInClusterConfig(options);
 }
+
+/**
+ * The cluster to serve, or undefined when there is none: outside a pod (no in-cluster variables,
+ * which a pod always has) and without --kubeconfig. The sidecar then only checks its driver, and
+ * doctor and explain say that no cluster was named.
+ */
+export function clusterConfigIfAny(kubeconfigPath: string, env: NodeJS.ProcessEnv = process.env): ClusterConfig | undefined {
+  if (kubeconfigPath === '' && !env.KUBERNETES_SERVICE_HOST) return undefined;
+  return loadKubeConfig(kubeconfigPath);
+}

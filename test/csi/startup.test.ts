@@ -29,6 +29,8 @@ describe('sidecar start-up against the sample driver', () => {
     const p = sidecar([`--csi-address=unix://${d.socketPath}`, '--timeout=10s', '--v=5']);
     await p.waitForOutput(/CSI driver ready driver="sample\.csi\.example\.com".*CREATE_DELETE_SNAPSHOT.*LIST_SNAPSHOTS.*CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT.*groupSnapshots=true/);
     expect(p.output).toMatch(/GRPC call method="\/csi\.v1\.Identity\/GetPluginInfo"/);
+    // Neither --kubeconfig nor the in-cluster variables: there is no cluster, only the driver check.
+    await p.waitForOutput(/No Kubernetes configuration \(no --kubeconfig and not running in a pod\): the CSI driver was checked/);
     p.child.kill('SIGTERM');
     expect((await p.waitForExit()).code).toBe(0);
   });

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { CoreV1Api, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
 import { loadKubeConfig, type ClusterConfig } from '../../src/kube/config.js';
 import { EventRecorder, type InvolvedObject } from '../../src/kube/events.js';
 import { RestClient } from '../../src/kube/rest.js';
-import { createLogger, silentLogger } from '../../src/observe/logger.js';
+import { silentLogger } from '../../src/observe/logger.js';
+import { capturingLogger } from '../helpers/logger.js';
 import { TokenBucket } from '../../src/runtime/rate-limiter.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
 
@@ -40,16 +40,7 @@ async function eventsAbout(name: string): Promise<CoreV1Event[]> {
   return list.items.filter((e) => e.involvedObject.name === name);
 }
 
-function capture(): { log: ReturnType<typeof createLogger>; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { log: createLogger({ format: 'json', stream }), lines };
-}
+const capture = () => capturingLogger();
 
 describe('EventRecorder', () => {
   test('records a Warning on a cluster-scoped object in namespace default, and logs it', async () => {

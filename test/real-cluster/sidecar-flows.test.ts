@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { join } from 'node:path';
 import { CsiConnection } from '../../src/csi/connection.js';
 import { silentLogger } from '../../src/observe/logger.js';
+import { join } from 'node:path';
 import { packageRoot } from '../../src/util/package-root.js';
 import { DRIVER_KINDS, RealCluster, type DriverHandle, type DriverKind } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
@@ -9,6 +9,7 @@ import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
 import { createHash } from 'node:crypto';
 import { getObject, GROUP_SNAPSHOT_API, SNAPSHOT_API, waitForGone, waitForReady, type KubeObject } from './harness/snapshot-api.js';
 import { pollUntil } from './harness/wait.js';
+import { listStorageSnapshots } from './harness/storage.js';
 
 // This project's csi-snapshotter in place of the Go one: users' VolumeSnapshots flow through the real
 // kube-apiserver and snapshot-controller to the sidecar (on the RBAC-limited kubeconfig of
@@ -62,24 +63,9 @@ async function createSnapshot(cluster: RealCluster, namespace: string, name: str
   return `${SNAPSHOT_API}/namespaces/${namespace}/volumesnapshots/${name}`;
 }
 
-/**
- * The driver's snapshots of one volume. The whole list is read and filtered here: hostpathplugin
- * answers a ListSnapshots filtered by source volume with its first match only.
- */
+/** The driver's snapshots of one volume. */
 async function storageSnapshots(driver: DriverHandle, volumeId: string): Promise<string[]> {
-  const conn = await CsiConnection.connect({ address: driver.socketPath, log: silentLogger });
-  try {
-    const ids: string[] = [];
-    let token = '';
-    do {
-      const reply = await conn.call('/csi.v1.Controller/ListSnapshots', { starting_token: token }, new Date(Date.now() + 10_000));
-      for (const entry of reply.entries) if (entry.snapshot?.source_volume_id === volumeId) ids.push(entry.snapshot.snapshot_id);
-      token = reply.next_token;
-    } while (token !== '');
-    return ids;
-  } finally {
-    conn.close();
-  }
+  return (await listStorageSnapshots(driver.socketPath)).filter((s) => s.volumeId === volumeId).map((s) => s.snapshotId);
 }
 
 async function groupClass(cluster: RealCluster, driver: string): Promise<string> {

@@ -1,22 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/observe/logger.js';
+import { capturingLogger } from '../helpers/logger.js';
 import { ApiError } from '../../src/kube/rest.js';
 import { runWorkers, type Outcome } from '../../src/runtime/controller.js';
 import { WorkQueue } from '../../src/runtime/queue.js';
 import { reconcileErrorSeverity } from '../../src/sidecar/engine/loop.js';
-
-/** A logger writing into an array, to assert what was logged and at which level. */
-function capturingLogger(verbosity = 0) {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      callback();
-    },
-  });
-  return { lines, log: createLogger({ verbosity, format: 'json', name: 'test', stream }) };
-}
 
 async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { createLogger, silentLogger } from '../../src/observe/logger.js';
+import { silentLogger } from '../../src/observe/logger.js';
+import { capturingLogger } from '../helpers/logger.js';
 import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE } from '../../src/sidecar/keys.js';
 import { annotationSecretData, secretData, secretRefFromAnnotations, secretRefFromParameters } from '../../src/sidecar/secrets.js';
 
@@ -43,16 +43,7 @@ describe('the Secret named by deletion-secret annotations', () => {
 });
 
 describe('a Secret that cannot be read, for the operator', () => {
-  const logAt = (verbosity: number) => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    return { log: createLogger({ verbosity, format: 'json', stream }), lines };
-  };
+  const logAt = (verbosity: number) => capturingLogger(verbosity);
   const failing = async () => {
     throw new Error('secrets "s" is forbidden: User cannot get resource');
   };

@@ -245,8 +245,8 @@ export function groupContentController(options: GroupContentControllerOptions): 
     classes: volumeGroupSnapshotClasses(adapter.version),
     ...(options.labelSelector ? { objectLabelSelector: options.labelSelector, classLabelSelector: options.labelSelector } : {}),
     toModel: (wire) => adapter.toModel(wire),
-    // The Go sidecar queues every update; the sidecar's own writes are skipped here as for
-    // single contents (the version store already keeps stale copies from being acted on).
+    // Updates that are only the sidecar's own writes are skipped, as for single contents (the
+    // version store already keeps stale copies from being acted on).
     shouldEnqueueUpdate: (oldObj, newObj) => shouldEnqueueUpdate(oldObj, newObj, ANN_GROUP_BEING_CREATED),
     isForDriver: (content, classes) => isGroupForDriver(content, options.driverName, classes),
     sync: (content, classes, observed) => syncObject(kind, content, { ...options, api, classes, observed }),

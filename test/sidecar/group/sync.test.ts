@@ -330,9 +330,11 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       expect(await h.driver.calls()).toEqual([]);
     });
 
-    test('D-02: a bound group content without volume handles is not cut: status.error names the missing PVCs, no RPC', async () => {
+    // Without volumes the content is not a dynamic one, so it need not name a class: the missing
+    // volumes are the error either way (not a missing class, not a crash on the absent class).
+    test.each([['with', 'class-a'], ['without', undefined]])('D-02: a bound group content without volume handles, %s a class, is not cut: status.error names the missing PVCs, no RPC', async (_label, className) => {
       const name = unique('no-volumes');
-      await h.createContent({ name, volumeHandles: [], className: 'class-a', uid: newUid() });
+      await h.createContent({ name, volumeHandles: [], ...(className ? { className } : {}), uid: newUid() });
       expect((await h.syncByName(name)).type).toBe('retry');
       const failed = await h.wire(name);
       expect((failed.status?.error as { message: string }).message).toContain(`cannot create group snapshot. PVCs to be snapshotted not found in group snapshot content ${name}`);
@@ -755,5 +757,40 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
         await controller.stop();
       }
     });
+  });
+});
+
+// v1alpha1 only: there the sidecar itself creates the member objects once the group is cut.
+describe.each(GROUP_API_MODES.filter((m) => groupVersionAdapter(m).membersByContent))('member objects in mode %s', (mode) => {
+  let h: GroupHarness;
+  beforeAll(async () => {
+    h = await GroupHarness.start(mode);
+    await h.createClass('class-a', { tier: 'gold' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  test('a member content the API server refuses: the member step\'s error as is, the being-created mark kept, and the retry cuts the same group and creates each member once', async () => {
+    const volumes = await h.createVolumes(2);
+    const uid = uidFor(`${mode}/member-refused`);
+    await h.createContent({ name: 'member-refused', volumeHandles: volumes, className: 'class-a', uid });
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshotcontents', code: 500, times: 1 });
+    expect((await h.syncByName('member-refused')).type).toBe('retry');
+    const failed = await h.wire('member-refused');
+    // The storage group exists now: the mark must stay so that a deletion waits for the retry.
+    expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+    // Worded by the member step, not wrapped as a failed cut of the volumes.
+    const contentUid = failed.metadata.uid ?? '';
+    const refused = (volume: string) => `Failed to create group snapshot: failed to create member VolumeSnapshotContent ${memberContentName(contentUid, volume)} of group snapshot content member-refused: Internal error occurred: injected fault${RETRY}`;
+    expect(volumes.map(refused)).toContain((failed.status as { error?: { message?: string } } | undefined)?.error?.message);
+
+    expect(await h.syncByName('member-refused')).toEqual({ type: 'done' });
+    const creates = await h.calls('CreateVolumeGroupSnapshot');
+    expect(creates.map((c) => c.name)).toEqual([`groupsnapshot-${uid}`, `groupsnapshot-${uid}`]);
+    const wire = await h.wire('member-refused');
+    expect(wire.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+    for (const volume of volumes) expect(await h.members.getContent(memberContentName(contentUid, volume))).toBeDefined();
+    expect(h.server.requests.count({ verb: 'create', resource: 'volumesnapshotcontents' })).toBe(volumes.length + 1);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../../src/observe/logger.js';
+import { silentLogger, type Logger } from '../../../src/observe/logger.js';
+import { capturingLogger } from '../../helpers/logger.js';
 import type { Outcome } from '../../../src/runtime/controller.js';
 import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
 import { syncContent, type ContentSyncSettings } from '../../../src/sidecar/snapshot/kind.js';
@@ -40,8 +41,9 @@ beforeEach(async () => {
 });
 
 /** One sync of the stored object; the driver's journal then holds only the calls it made. */
-async function sync(name: string, settings: Partial<ContentSyncSettings> = {}): Promise<Outcome> {
-  const content = await env.get(name);
+async function sync(name: string, settings: Partial<ContentSyncSettings> = {}, options: { log?: Logger; edit?: (c: VolumeSnapshotContent) => VolumeSnapshotContent } = {}): Promise<Outcome> {
+  const stored = await env.get(name);
+  const content = options.edit ? options.edit(stored) : stored;
   await env.driver.clearCalls();
   return syncContent(content, {
     api: restContentApi(env.rest),
@@ -49,7 +51,7 @@ async function sync(name: string, settings: Partial<ContentSyncSettings> = {}): 
     classes: (n) => CLASSES[n] ?? extraClasses[n],
     events: { warning: (subject, reason, message) => events.push({ subject, reason, message }) },
     settings: { snapshotNamePrefix: 'snapshot', snapshotNameUuidLength: -1, extraCreateMetadata: false, timeoutMs: 10_000, listSnapshots: true, maxPollIntervalMs: 1000, retryIntervalMaxMs: 300_000, ...settings },
-    log: silentLogger,
+    log: options.log ?? silentLogger,
   });
 }
 
@@ -108,7 +110,14 @@ describe('API writes that fail while creating', () => {
     await env.content({ name: 'final-unmark', refUid: uidFor('final-unmark'), className: 'gold', volumeHandle: volume, annotations: { [ANN_BEING_CREATED]: 'yes' } });
     await env.driver.setFaults({ errors: { CreateSnapshot: { code: 'INVALID_ARGUMENT', message: 'bad volume' } } });
     env.api.faults.fail({ verb: 'patch', resource: 'volumesnapshotcontents', subresource: '', code: 500, times: 1 });
-    expect((await sync('final-unmark')).type).toBe('retry');
+    const { log, records } = capturingLogger(0);
+    expect((await sync('final-unmark', {}, { log })).type).toBe('retry');
+    // The operator learns why the mark stays (a deletion of this content waits for the next try).
+    // In the JSON format only info lines carry a verbosity and only error lines an `err`.
+    const warnings = (await records()).filter((r) => !('v' in r) && !('err' in r));
+    expect(warnings.map(({ msg, content, error }) => ({ msg, content, error }))).toEqual([
+      { msg: 'Cannot remove the being-created annotation after a final error', content: 'final-unmark', error: 'Internal error occurred: injected fault' },
+    ]);
     const after = await env.get('final-unmark');
     expect(after.metadata.annotations).toEqual({ [ANN_BEING_CREATED]: 'yes' });
     expect(after.status?.error?.message).toMatch(/^Failed to create snapshot: failed to take snapshot of the volume .*: "rpc error: code = InvalidArgument desc = bad volume" \(final for this attempt/);
@@ -119,13 +128,18 @@ describe('API writes that fail while creating', () => {
     env.api.faults.fail({ verb: 'patch', resource: 'volumesnapshotcontents', subresource: '', code: 500, times: 1 });
     const outcome = await sync('ready-marked');
     expect(outcome).toEqual({ type: 'retry', error: new Error('failed to remove VolumeSnapshotBeingCreated annotation from the content ready-marked: "Internal error occurred: injected fault"') });
+    // A failed step that is neither a create, a read nor a storage deletion records no Event.
+    expect(events).toEqual([]);
   });
 
   test('when status.error cannot be written either, the Event is still recorded and the failure retried', async () => {
     await env.content({ name: 'nothing-writes', refUid: uidFor('nothing-writes'), volumeHandle: 'v' });
     env.api.faults.fail({ verb: 'patch', resource: 'volumesnapshotcontents', code: 500 , times: 5 });
-    const outcome = await sync('nothing-writes');
+    const { log, records } = capturingLogger(3);
+    const outcome = await sync('nothing-writes', {}, { log });
     expect(outcome.type).toBe('retry');
+    const unrecorded = (await records()).filter((r) => r.msg === 'Could not record the error in status');
+    expect(unrecorded.map(({ v, object, error }) => ({ v, object, error }))).toEqual([{ v: 3, object: 'nothing-writes', error: 'Internal error occurred: injected fault' }]);
     const stored = await env.get('nothing-writes');
     expect(stored.status).toBeUndefined();
     expect(events).toEqual([{ subject: subjectOf(stored), reason: 'SnapshotCreationFailed', message: `Failed to create snapshot: failed to get input parameters to create snapshot for content nothing-writes: "failed to take snapshot nothing-writes without a snapshot class"${RETRY}` }]);
@@ -257,6 +271,8 @@ describe('deletion failures', () => {
     await deleting('del-finalizer');
     env.api.faults.fail({ verb: 'patch', resource: 'volumesnapshotcontents', subresource: '', code: 500, times: 1 });
     expect(await sync('del-finalizer')).toEqual({ type: 'retry', error: new Error(server500('del-finalizer')) });
+    // The storage snapshot is gone already; only the finalizer is left to remove, which is no Event.
+    expect(events).toEqual([]);
     expect(await env.exists('del-finalizer')).toBe(true);
   });
 
