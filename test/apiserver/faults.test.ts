@@ -61,6 +61,31 @@ describe('fault injection', () => {
   });
 });
 
+describe('faults aimed at one client', () => {
+  const LIST = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
+  test('userAgent matches the start of the User-Agent header; other clients are served', async () => {
+    h.server.requests.reset();
+    const id = h.server.faults.fail({ resource: 'volumesnapshotcontents', userAgent: 'csi-snapshotter/', code: 429, fraction: 1 });
+    const sidecar = await raw(h.server, 'GET', LIST, undefined, { 'User-Agent': 'csi-snapshotter/v9.9.9' });
+    const other = await raw(h.server, 'GET', LIST, undefined, { 'User-Agent': 'chaos-test' });
+    h.server.faults.remove(id);
+    expect([sidecar.status, other.status]).toEqual([429, 200]);
+    // The accounting tells the clients apart the same way.
+    expect(h.server.requests.all().map((r) => [r.userAgent, r.code, r.injected])).toEqual([
+      ['csi-snapshotter/v9.9.9', 429, true],
+      ['chaos-test', 200, false],
+    ]);
+  });
+
+  test('410 answers Expired, as a watch from a compacted resourceVersion does', async () => {
+    h.server.faults.fail({ verb: 'watch', userAgent: 'csi-snapshotter/', code: 410, times: 1 });
+    const expired = await raw(h.server, 'GET', `${LIST}?watch=true`, undefined, { 'User-Agent': 'csi-snapshotter/v9.9.9' });
+    expect(expired.status).toBe(410);
+    expect(expired.json()).toMatchObject({ kind: 'Status', reason: 'Expired', code: 410 });
+    expect(h.server.faults.pending()).toEqual([]);
+  });
+});
+
 describe('request accounting', () => {
   test('counts by verb, resource, subresource and name (exactly 2 writes for one object)', async () => {
     h.server.requests.reset();

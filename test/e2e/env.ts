@@ -7,12 +7,13 @@ import type { WireGroupContent } from '../../src/sidecar/group/types.js';
 import { ANN_GROUP_BEING_DELETED, FINALIZER_CONTENT, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { startTestApiServer, type GroupVersion, type TestApiServer, type TestApiServerOptions } from '../../src/testing/apiserver/index.js';
-import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
+import { startSampleDriver, type Faults, type SampleDriverOptions, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
 import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
 
 export const VSC_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
 export const CLASS_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses';
+export const VGSC_PATH = collectionPath(volumeGroupSnapshotContents('v1'));
 
 /**
  * One end-to-end environment: the test API server, the sample driver and the sidecar, each as the
@@ -32,21 +33,23 @@ export class Env {
     readonly csi: CsiConnection,
   ) {}
 
-  static async start(options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[]; recordObjects?: boolean; api?: TestApiServerOptions } = {}): Promise<Env> {
+  static async start(
+    options: { faults?: Faults; groupSnapshotVersions?: GroupVersion[]; recordObjects?: boolean; api?: TestApiServerOptions; driver?: SampleDriverOptions } = {},
+  ): Promise<Env> {
     const api = await startTestApiServer({
       ...options.api,
       ...(options.groupSnapshotVersions ? { groupSnapshotVersions: options.groupSnapshotVersions } : {}),
       recordObjects: options.recordObjects ?? false,
     });
-    const driver = await startSampleDriver(options.faults ? { faults: options.faults } : {});
+    const driver = await startSampleDriver({ ...options.driver, ...(options.faults ? { faults: options.faults } : {}) });
     const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
     const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
     return new Env(api, driver, rest, csi);
   }
 
-  /** Starts the sidecar with Helm-chart style flags plus `extra`. */
-  startSidecar(extra: string[] = []): RunningProcess {
-    this.sidecar = startSidecar([
+  /** Helm-chart style flags for a sidecar of this environment, plus `extra` (a later flag wins). */
+  sidecarArgs(extra: string[] = []): string[] {
+    return [
       `--csi-address=${this.driver.socketPath}`,
       `--kubeconfig=${this.api.kubeconfigPath}`,
       '--v=5',
@@ -55,7 +58,12 @@ export class Env {
       '--retry-interval-max=2s',
       '--worker-threads=4',
       ...extra,
-    ]);
+    ];
+  }
+
+  /** Starts the sidecar with Helm-chart style flags plus `extra`. */
+  startSidecar(extra: string[] = []): RunningProcess {
+    this.sidecar = startSidecar(this.sidecarArgs(extra));
     return this.sidecar;
   }
 

@@ -140,6 +140,37 @@ describe('fault injection', () => {
     expect((await csi.controllerGetCapabilities()).capabilities).toHaveLength(3);
   });
 
+  test('afterWork: the method does its work, then answers the error instead (the answer is lost)', async () => {
+    await driver.setFaults({ errors: { CreateSnapshot: { code: 'DEADLINE_EXCEEDED', times: 1, afterWork: 1 } } });
+    const name = unique('lost');
+    await expectCode(csi.createSnapshot({ name, source_volume_id: vol }), status.DEADLINE_EXCEEDED);
+    // The snapshot was cut: the retry finds it by name instead of cutting a second one.
+    const retried = await csi.createSnapshot({ name, source_volume_id: vol });
+    const listed = (await csi.listSnapshots({ source_volume_id: vol })).entries.map((e) => e.snapshot?.snapshot_id);
+    expect(listed.filter((id) => id === retried.snapshot?.snapshot_id)).toHaveLength(1);
+    expect((await driver.calls()).map((c) => [c.method, c.codeName, c.message])).toEqual([
+      ['CreateSnapshot', 'DEADLINE_EXCEEDED', 'injected DEADLINE_EXCEEDED for CreateSnapshot after doing the work'],
+      ['CreateSnapshot', 'OK', undefined],
+      ['ListSnapshots', 'OK', undefined],
+    ]);
+
+    // afterWork 0 (the default) fails before the work: nothing is cut.
+    await driver.setFaults({ errors: { CreateSnapshot: { code: 'UNAVAILABLE', times: 1 } } });
+    const before = (await csi.listSnapshots({ source_volume_id: vol })).entries.length;
+    await expectCode(csi.createSnapshot({ name: unique('refused'), source_volume_id: vol }), status.UNAVAILABLE);
+    expect((await csi.listSnapshots({ source_volume_id: vol })).entries).toHaveLength(before);
+    await expect(driver.setFaults({ errors: { Probe: { code: 14, afterWork: 2 } } })).rejects.toThrow(/afterWork must be between 0 and 1/);
+  });
+
+  test('a list of codes answers one of them each time', async () => {
+    await driver.setFaults({ errors: { Probe: { code: ['UNAVAILABLE', 'DEADLINE_EXCEEDED'] } } });
+    const seen = new Set<number>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(await csi.probe().then(() => 0, (err: { code: number }) => err.code));
+    expect([...seen].sort()).toEqual([status.DEADLINE_EXCEEDED, status.UNAVAILABLE].sort());
+    await expect(driver.setFaults({ errors: { Probe: { code: [] } } })).rejects.toThrow(/non-empty list of codes/);
+    await expect(driver.setFaults({ errors: { Probe: { code: [14, 'NOPE'] } } })).rejects.toThrow(/NOPE/);
+  });
+
   test('PATCH merges, PUT replaces, DELETE clears; an invalid document is refused and changes nothing', async () => {
     await driver.setFaults({ latencyMs: { Probe: 5 }, probeNotReady: 3 });
     expect(await driver.patchFaults({ latencyMs: { CreateSnapshot: 7 }, probeNotReady: null })).toEqual({

@@ -7,6 +7,8 @@ export interface RequestRecord {
   subresource: string;
   namespace: string;
   name: string;
+  /** The client's User-Agent header ('' when it sent none). */
+  userAgent: string;
   code: number;
   /** True when the answer came from an injected fault. */
   injected: boolean;

@@ -1,4 +1,4 @@
-import { ApiError } from './errors.js';
+import { ApiError, gone } from './errors.js';
 
 /** Which requests a fault applies to; unset members match anything. */
 export interface FaultMatch {
@@ -7,10 +7,15 @@ export interface FaultMatch {
   subresource?: string;
   namespace?: string;
   name?: string;
+  /**
+   * The start of the client's User-Agent (`csi-snapshotter/`): faults aimed at one client, so the
+   * test that steers them keeps a clean connection of its own.
+   */
+  userAgent?: string;
 }
 
 export interface FailureSpec extends FaultMatch {
-  /** HTTP status to answer: 409, 429, 500, 503 (others are answered as a generic error). */
+  /** HTTP status to answer: 409, 410, 429, 500, 503 (others are answered as a generic error). */
   code: number;
   /** Fail this many matching requests, then stop (default: unlimited when `fraction` is set, else 1). */
   times?: number;
@@ -37,6 +42,7 @@ export interface RequestInfo {
   subresource: string;
   namespace: string;
   name: string;
+  userAgent: string;
 }
 
 interface ActiveFailure extends FailureSpec {
@@ -45,12 +51,16 @@ interface ActiveFailure extends FailureSpec {
 }
 
 function applies(match: FaultMatch, info: RequestInfo): boolean {
-  return (Object.keys(match) as (keyof FaultMatch)[]).every((key) => match[key] === undefined || match[key] === info[key]);
+  return (Object.keys(match) as (keyof FaultMatch)[]).every((key) => {
+    const wanted = match[key];
+    if (wanted === undefined) return true;
+    return key === 'userAgent' ? info.userAgent.startsWith(wanted) : wanted === info[key];
+  });
 }
 
 function matchOf(spec: FaultMatch): FaultMatch {
-  const { verb, resource, subresource, namespace, name } = spec;
-  return { verb, resource, subresource, namespace, name };
+  const { verb, resource, subresource, namespace, name, userAgent } = spec;
+  return { verb, resource, subresource, namespace, name, userAgent };
 }
 
 /** The error body a real API server (or its flow control) sends for `code`. */
@@ -63,6 +73,9 @@ export function injectedError(spec: FailureSpec, info: RequestInfo): ApiError {
         name: info.name,
         kind: info.resource,
       });
+    case 410:
+      // What a watch or list from a compacted resourceVersion gets: the client must list again.
+      return gone(spec.message ?? 'too old resource version: injected fault');
     case 429:
       return new ApiError(429, 'TooManyRequests', spec.message ?? 'Too many requests, please try again later.', { retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
     case 500:

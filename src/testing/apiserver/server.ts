@@ -166,7 +166,7 @@ export class ApiHttpServer {
       return;
     }
     const scope: Scope = { def, version: parsed.version, namespace: parsed.namespace, name: parsed.name, subresource: parsed.subresource, query: url.searchParams };
-    const info: RequestInfo = { verb: verb ?? method.toLowerCase(), resource: def.plural, subresource: parsed.subresource, namespace: parsed.namespace, name: parsed.name };
+    const info: RequestInfo = { verb: verb ?? method.toLowerCase(), resource: def.plural, subresource: parsed.subresource, namespace: parsed.namespace, name: parsed.name, userAgent: req.headers['user-agent'] ?? '' };
     const record = (code: number, injected = false, written?: string) => {
       const entry: RequestRecord = { ...info, group: def.group, version: parsed.version, code, injected, atUs: monotonicMicros() };
       if (written !== undefined) entry.object = JSON.parse(written) as Record<string, unknown>;

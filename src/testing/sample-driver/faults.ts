@@ -50,13 +50,22 @@ export interface SnapshotAnswerFault {
 }
 
 export interface ErrorFault {
-  /** gRPC status code: a number (8) or a name (`RESOURCE_EXHAUSTED` or `ResourceExhausted`). */
-  code: number | string;
+  /**
+   * gRPC status code: a number (8) or a name (`RESOURCE_EXHAUSTED` or `ResourceExhausted`); or a
+   * list of them, one picked at random each time the fault fires.
+   */
+  code: number | string | Array<number | string>;
   message?: string;
   /** Fire for the next N calls only; without it the fault stays until cleared. */
   times?: number;
   /** Fire with this probability (0..1) on each call; default 1. */
   probability?: number;
+  /**
+   * Of the calls the fault fires on, this share (0..1, default 0) does the method's work first and
+   * then answers the error instead of the reply: the snapshot exists, but its answer is lost, as
+   * when a reply misses the caller's deadline.
+   */
+  afterWork?: number;
 }
 
 export interface WithheldCapabilities {
@@ -133,11 +142,14 @@ export function validateFaults(input: unknown): Faults {
     for (const [method, raw] of Object.entries(input.errors)) {
       if (!isObject(raw)) throw new FaultError(`errors.${method} must be an object`);
       for (const key of Object.keys(raw)) {
-        if (!['code', 'message', 'times', 'probability'].includes(key)) throw new FaultError(`errors.${method}: unknown field ${key}`);
+        if (!['code', 'message', 'times', 'probability', 'afterWork'].includes(key)) throw new FaultError(`errors.${method}: unknown field ${key}`);
       }
-      if (typeof raw.code !== 'number' && typeof raw.code !== 'string') throw new FaultError(`errors.${method}.code is required`);
-      statusCode(raw.code);
-      const fault: ErrorFault = { code: raw.code };
+      const codes = Array.isArray(raw.code) ? (raw.code as unknown[]) : [raw.code];
+      if (codes.length === 0 || codes.some((c) => typeof c !== 'number' && typeof c !== 'string')) {
+        throw new FaultError(`errors.${method}.code is required: a code or a non-empty list of codes`);
+      }
+      (codes as Array<number | string>).forEach(statusCode);
+      const fault: ErrorFault = { code: raw.code as ErrorFault['code'] };
       if (raw.message !== undefined) {
         if (typeof raw.message !== 'string') throw new FaultError(`errors.${method}.message must be a string`);
         fault.message = raw.message;
@@ -151,6 +163,11 @@ export function validateFaults(input: unknown): Faults {
         const p = nonNegative(raw.probability, `errors.${method}.probability`);
         if (p > 1) throw new FaultError(`errors.${method}.probability must be between 0 and 1`);
         fault.probability = p;
+      }
+      if (raw.afterWork !== undefined) {
+        const share = nonNegative(raw.afterWork, `errors.${method}.afterWork`);
+        if (share > 1) throw new FaultError(`errors.${method}.afterWork must be between 0 and 1`);
+        fault.afterWork = share;
       }
       out.errors[method] = fault;
     }
@@ -224,7 +241,8 @@ export interface CallDecision {
   crash: boolean;
   unimplemented: boolean;
   latencyMs: number;
-  error?: { code: number; message: string };
+  /** With `afterWork`, the method runs and its reply is replaced by the error. */
+  error?: { code: number; message: string; afterWork: boolean };
 }
 
 /** The live fault set: holds the counters and answers the per-call questions. */
@@ -278,8 +296,11 @@ export class FaultState {
     if (fault && key !== undefined) {
       const fires = (fault.times === undefined || fault.times > 0) && this.random() < (fault.probability ?? 1);
       if (fires) {
-        const code = statusCode(fault.code);
-        decision.error = { code, message: fault.message ?? `injected ${statusName(code)} for ${method}` };
+        const codes = Array.isArray(fault.code) ? fault.code : [fault.code];
+        const code = statusCode(codes[Math.floor(this.random() * codes.length)] as number | string);
+        const afterWork = this.random() < (fault.afterWork ?? 0);
+        const lost = afterWork ? ' after doing the work' : '';
+        decision.error = { code, message: fault.message ?? `injected ${statusName(code)} for ${method}${lost}`, afterWork };
         if (fault.times !== undefined) {
           fault.times -= 1;
           if (fault.times <= 0) delete f.errors?.[key];

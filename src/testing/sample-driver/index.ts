@@ -10,3 +10,5 @@ export { validateFaults, mergePatch, statusCode, FaultError } from './faults.js'
 export type { Faults, ErrorFault, WithheldCapabilities } from './faults.js';
 export { sha256Hex } from './journal.js';
 export type { CallRecord } from './journal.js';
+export { readInventory } from './inventory.js';
+export type { Inventory } from './inventory.js';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../util/package-root.js';
 import type { Faults } from './faults.js';
+import { readInventory, type Inventory } from './inventory.js';
 import type { CallRecord } from './journal.js';
 
 /** Options of startSampleDriver; everything is optional. */
@@ -186,6 +187,11 @@ export class SampleDriverProcess {
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
+  }
+
+  /** The snapshots and groups stored now, read from the data directory (works while the driver is down). */
+  inventory(): Promise<Inventory> {
+    return readInventory(this.dataDir);
   }
 
   /** Stops the driver and removes the temp directories the launcher made. */

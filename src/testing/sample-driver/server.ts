@@ -329,8 +329,9 @@ async function handle(
   try {
     if (decision.unimplemented || !impl) throw new CsiError(grpc.status.UNIMPLEMENTED, `${method} is not implemented`);
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
-    if (decision.error) throw new CsiError(decision.error.code, decision.error.message);
+    if (decision.error && !decision.error.afterWork) throw new CsiError(decision.error.code, decision.error.message);
     reply = await impl(request);
+    if (decision.error) throw new CsiError(decision.error.code, decision.error.message);
   } catch (err) {
     if (err instanceof CsiError) {
       code = err.code;
