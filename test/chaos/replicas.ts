@@ -1,8 +1,7 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RestClient } from '../../src/kube/rest.js';
 import { leaseName } from '../../src/kube/leader.js';
 import { startSidecar, type RunningProcess } from '../helpers/process.js';
+import { podHostnameEnv } from '../helpers/pod-hostname.js';
 
 export interface ExitRecord {
   replica: string;
@@ -34,7 +33,6 @@ function reasonOf(tail: string, code: number | null): string | undefined {
   return INTENDED_EXITS.find(([pattern]) => errors.some((line) => pattern.test(line)))?.[1];
 }
 
-const SHIM = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'pod-hostname.js')).href;
 
 /**
  * One sidecar replica under a supervisor, as a Deployment's pod under the kubelet: when the process
@@ -61,7 +59,7 @@ export class Replica {
 
   start(): void {
     const verbosity = this.nextVerbosity();
-    const child = startSidecar(this.argsFor(verbosity), { ...process.env, NODE_OPTIONS: `--import=${SHIM}`, CHAOS_POD_NAME: this.name });
+    const child = startSidecar(this.argsFor(verbosity), podHostnameEnv(this.name));
     this.starts.push({ process: child, verbosity });
     void child.exit.then(({ code, signal }) => {
       if (this.stopped) return;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import { buildConfig } from '../../src/config/config.js';
 import { parseFlags } from '../../src/config/flags.js';
@@ -7,9 +7,8 @@ import { checkDriver, connectDriver, startDriver } from '../../src/main.js';
 import { createLogger, type Logger } from '../../src/observe/logger.js';
 import { createMetrics } from '../../src/observe/metrics.js';
 import { serve } from '../../src/serve.js';
-import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
-import { startSampleDriver, type Faults, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
-import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
+import { waitFor } from '../helpers/process.js';
+import { stoppedAfterEach } from '../helpers/started.js';
 
 // The driver going away at any point after the sidecar connected ends the sidecar with the
 // connection-loss exit (1, "Lost connection to CSI driver, exiting"), also while start-up is still
@@ -17,28 +16,7 @@ import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.j
 
 const LOST = /Lost connection to CSI driver, exiting/;
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()?.();
-});
-
-async function driver(faults?: Faults): Promise<SampleDriverProcess> {
-  const d = await startSampleDriver(faults ? { faults } : {});
-  cleanup.push(() => d.dispose());
-  return d;
-}
-
-async function apiServer(): Promise<TestApiServer> {
-  const api = await startTestApiServer();
-  cleanup.push(() => api.stop());
-  return api;
-}
-
-function sidecar(args: string[]): RunningProcess {
-  const p = startSidecar(args);
-  cleanup.push(() => p.stop());
-  return p;
-}
+const { driver, apiServer, sidecar, defer } = stoppedAfterEach();
 
 function capturedLogger(): { log: Logger; text: () => string } {
   let text = '';
@@ -109,7 +87,7 @@ describe('a loss that happened before anyone listened is still heard', () => {
     const d = await driver();
     const { log } = capturedLogger();
     const conn = await connectDriver({ ...config, csiAddress: d.socketPath }, log);
-    cleanup.push(() => conn.close());
+    defer(() => conn.close());
     await d.kill();
     await waitFor('the connection to notice the loss', () => conn.lostReason !== undefined);
     const outcome = await checkDriver(conn, { ...config, csiAddress: d.socketPath }, log).then(
@@ -124,7 +102,7 @@ describe('a loss that happened before anyone listened is still heard', () => {
     const d = await driver();
     const { log, text } = capturedLogger();
     const { conn, facts } = await startDriver({ ...config, csiAddress: d.socketPath }, log);
-    cleanup.push(() => conn.close());
+    defer(() => conn.close());
     await d.kill();
     await waitFor('the connection to notice the loss', () => conn.lostReason !== undefined);
     // Driver-check mode (no kubeconfig): only a signal or the driver's loss can end it.

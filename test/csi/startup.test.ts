@@ -1,27 +1,12 @@
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
-import type { Faults } from '../../src/testing/sample-driver/index.js';
-import { startSidecar, type RunningProcess } from '../helpers/process.js';
+import { startSampleDriver, type Faults } from '../../src/testing/sample-driver/index.js';
+import { startSidecar } from '../helpers/process.js';
+import { stoppedAfterEach } from '../helpers/started.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()?.();
-});
-
-async function driver(faults?: Faults): Promise<SampleDriverProcess> {
-  const d = await startSampleDriver(faults ? { faults } : {});
-  cleanup.push(() => d.dispose());
-  return d;
-}
-
-function sidecar(args: string[]): RunningProcess {
-  const p = startSidecar(args);
-  cleanup.push(() => p.stop());
-  return p;
-}
+const { driver, sidecar, defer } = stoppedAfterEach();
 
 describe('sidecar start-up against the sample driver', () => {
   test('logs the driver name and capabilities, stays up, and exits 0 on SIGTERM', async () => {
@@ -37,12 +22,12 @@ describe('sidecar start-up against the sample driver', () => {
 
   test('waits for a socket that does not exist yet, says so, and connects when the driver appears', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'csi-wait-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
     const socketPath = join(dir, 'csi.sock');
     const p = sidecar([`--csi-address=${socketPath}`, '--timeout=10s']);
     await p.waitForOutput(/Still connecting address="unix:\/\/.*csi\.sock"/, 20_000);
     const d = await startSampleDriver({ socketPath });
-    cleanup.push(() => d.dispose());
+    defer(() => d.dispose());
     await p.waitForOutput(/CSI driver ready/);
   });
 
@@ -165,7 +150,7 @@ describe('sidecar start-up failures before any driver traffic', () => {
     ['a directory (the socket\'s folder given by mistake)', 'a directory', (path: string) => mkdirSync(path)],
   ])('a --csi-address that is %s is named as such at once (no 30 s wait), exit 1', async (_name, kind, make) => {
     const dir = mkdtempSync(join(tmpdir(), 'csi-notsock-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'csi.sock');
     make(path);
     const p = sidecar([`--csi-address=${path}`]);
@@ -188,7 +173,7 @@ describe('sidecar start-up failures before any driver traffic', () => {
     const env = { ...process.env };
     delete env.NODE_NAME;
     const p = startSidecar(['--node-deployment', '--csi-address=/nonexistent/socket'], env);
-    cleanup.push(() => p.stop());
+    defer(() => p.stop());
     expect((await p.waitForExit()).code).toBe(255);
     expect(p.output).toContain('The NODE_NAME environment variable must be set when using --node-deployment.');
   });

@@ -85,6 +85,11 @@ describe('the example Deployment', () => {
     // The first three columns are this sidecar's runs, the last three the Go sidecar's.
     const peaks = [...(row ?? '').matchAll(/([\d.]+) MiB/g)].map((m) => Number(m[1])).slice(0, 3);
     expect(peaks).toHaveLength(3);
+    // And every run of `npm run bench` (1,000 snapshots in flight): its fifth column lists this sidecar's rounds.
+    const benchRows = readFileSync(join(packageRoot(), 'BENCHMARKS.md'), 'utf8').split('\n').filter((line) => line.startsWith('| throughput: peak RSS, VmHWM (MiB)'));
+    expect(benchRows.length).toBeGreaterThan(0);
+    for (const line of benchRows) peaks.push(...(line.split('|')[5] ?? '').split(',').map(Number));
+    expect(peaks.every((p) => p > 0)).toBe(true);
     const request = mebibytes(sidecar.resources?.requests?.memory);
     const limit = mebibytes(sidecar.resources?.limits?.memory);
     expect(request).toBeGreaterThanOrEqual(Math.max(...peaks));

@@ -7,6 +7,7 @@ import type { BoundVolume } from './harness/bound-volumes.js';
 import type { ManagedProcess } from './harness/managed-process.js';
 import { getObject, listObjects, SNAPSHOT_API, type KubeObject } from './harness/snapshot-api.js';
 import { pollUntil } from './harness/wait.js';
+import { podHostnameEnv } from '../helpers/pod-hostname.js';
 
 // Chaos on the real cluster: two replicas of this project's sidecar with leader election serve 100
 // VolumeSnapshots through the real kube-apiserver and snapshot-controller while the leader is
@@ -37,8 +38,7 @@ describe('chaos on the real cluster', () => {
 
   /**
    * One replica. Leader election takes the host name as the holder identity (as the Go sidecar
-   * does), so each replica runs in a UTS namespace of its own with its own host name, as two pods
-   * would.
+   * does), so each replica gets a host name of its own, as two pods would have.
    */
   function startReplica(identity: string): ManagedProcess {
     const args = [
@@ -53,7 +53,7 @@ describe('chaos on the real cluster', () => {
       '--kube-api-qps=50',
       '--kube-api-burst=100',
     ];
-    return cluster.startSidecarCommand(`chaos-${identity}`, 'unshare', driver, { args }, ['--uts', 'sh', '-c', `hostname ${identity} && exec "$0" "$@"`, process.execPath, SIDECAR]);
+    return cluster.startSidecarCommand(`chaos-${identity}`, process.execPath, driver, { args, env: podHostnameEnv(identity) }, [SIDECAR]);
   }
 
   async function leaseHolder(): Promise<string | undefined> {

@@ -273,3 +273,21 @@ describe('WorkQueue with real timers', () => {
     queue.shutdown();
   });
 });
+
+describe('the real clock', () => {
+  // Node's own count of live timers: a replaced or dropped delayed add must not leave its timer
+  // running (it would add the key again later, and keep the process alive until it fires).
+  const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  test('a delayed add moved earlier, and shutdown, leave no timer behind', () => {
+    const queue = new WorkQueue({ name: 'real-clock' });
+    const before = liveTimers();
+    queue.addAfter('k', 60_000);
+    queue.addAfter('k', 30_000);
+    expect(liveTimers()).toBe(before + 1);
+    queue.addAfter('other', 60_000);
+    expect(liveTimers()).toBe(before + 2);
+    queue.shutdown();
+    expect(liveTimers()).toBe(before);
+  });
+});

@@ -45,6 +45,8 @@ export interface SidecarOptions {
   kubeconfig?: string;
   /** Extra flags after --kubeconfig and --csi-address. */
   args?: readonly string[];
+  /** The process environment (default: the harness's own). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const READY_TIMEOUT_MS = 120_000;
@@ -228,7 +230,7 @@ export class RealCluster {
       `--kubeconfig=${options.kubeconfig ?? this.sidecarKubeconfig}`,
       `--csi-address=unix://${driver.socketPath}`,
       ...(options.args ?? ['--v=5']),
-    ]);
+    ], options.env ? { env: options.env } : {});
   }
 
   /**

@@ -155,6 +155,16 @@ describe('create inputs', () => {
     expect((await env.get('no-class')).status?.error?.message).toBe(`Failed to create snapshot: failed to get input parameters to create snapshot for content no-class: "failed to take snapshot no-class without a snapshot class"${RETRY}`);
   });
 
+  test('each create sent to the driver is logged at the default verbosity, with the name it is sent under', async () => {
+    const volume = await env.volume('vol-logged');
+    await env.content({ name: 'logged', refUid: uidFor('logged'), className: 'gold', volumeHandle: volume });
+    const { log, records } = capturingLogger(0);
+    await sync('logged', { snapshotNameUuidLength: 8 }, { log });
+    const [create] = (await env.driver.calls()).filter((c) => c.method === 'CreateSnapshot');
+    const lines = (await records()).filter((r) => typeof r.msg === 'string' && r.msg.startsWith('Creating'));
+    expect(lines.map(({ v, msg, name }) => ({ v, msg, name }))).toEqual([{ v: 0, msg: 'Creating snapshot for VolumeSnapshotContent logged through the CSI driver', name: create?.request.name }]);
+  });
+
   test('a UID too short for the configured name length is an error, not a call', async () => {
     const volume = await env.volume('vol-short-uid');
     await env.content({ name: 'short-uid', refUid: 'abc', className: 'gold', volumeHandle: volume });
@@ -188,6 +198,14 @@ describe('refreshing a pre-provisioned content or a group member', () => {
     const calls = await env.driver.calls();
     expect(calls.map((c) => [c.method, c.request.snapshot_id, c.request.secrets])).toEqual([['ListSnapshots', handle, { foo: sha256Hex('bar') }]]);
     expect((await env.get('pre-list-secret')).status).toEqual({ snapshotHandle: handle, readyToUse: true, restoreSize: 1000, creationTime: expect.any(BigInt) });
+  });
+
+  test('the status cannot be written after ListSnapshots: the API error, worded, in status.error', async () => {
+    await pre('pre-status-fails', 'gold');
+    env.api.faults.fail({ verb: 'patch', resource: 'volumesnapshotcontents', subresource: 'status', code: 500, times: 1 });
+    expect((await sync('pre-status-fails')).type).toBe('retry');
+    expect(await methods()).toEqual(['ListSnapshots']);
+    expect((await env.get('pre-status-fails')).status?.error?.message).toBe(`Failed to check and update snapshot content: ${server500('pre-status-fails')}${RETRY}`);
   });
 
   test('a class without list secret keys sends no secrets', async () => {
