@@ -16,6 +16,8 @@ const rows = [];
 const survivors = [];
 const ignored = [];
 const missing = [];
+// Modules whose source changed after their group's last run: their figures describe older code.
+const stale = [];
 for (const [group, { mutate }] of Object.entries(MUTATION_GROUPS)) {
   const file = join(root, 'reports/mutation', `${group}.json`);
   // The report doubles as Stryker's incremental file (see stryker.config.mjs).
@@ -31,6 +33,7 @@ for (const [group, { mutate }] of Object.entries(MUTATION_GROUPS)) {
       missing.push(`${group} (${path})`);
       continue;
     }
+    if (readFileSync(join(root, path), 'utf8') !== entry.source) stale.push(`\`${path}\` (${group})`);
     const lines = entry.source.split('\n');
     const counts = { killed: 0, timedOut: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 };
     for (const m of entry.mutants) {
@@ -66,6 +69,7 @@ out.push('file is written by `scripts/mutation/summary.mjs` from the reports in 
 out.push('');
 out.push(`Overall: **${all.counted === 0 ? '-' : ((100 * all.killed) / all.counted).toFixed(1)} %** of ${all.counted} mutants killed (equivalent mutants marked in the code are not counted).`);
 if (missing.length > 0) out.push(`\nNo report yet for: ${missing.join(', ')}. The engine and kinds groups run 7 test files of real processes (API test server, sample driver) for each mutant, csi-calls 5: about an hour each on a quiet 2-core machine. On a loaded machine tests slow down past Stryker's time limit and are counted as timed out, which inflates the score; run them alone.`);
+if (stale.length > 0) out.push(`\nChanged since their group's last run, so their figures are for the code as it was then (run the group again): ${stale.join(', ')}.`);
 out.push('');
 out.push('"Killed" counts the mutants a test failed on, including those that made a test run past its time limit ("of them timed out"): a mutant that makes the queue or a sync wait forever is caught that way.');
 out.push('');
