@@ -61,7 +61,20 @@ export interface RestClientOptions {
   /** Every request (watches included) takes one token first, as --kube-api-qps/--kube-api-burst require. */
   limiter?: TokenBucket;
   userAgent?: string;
+  /** How long a request (not a watch) may take to be answered in full (default 60 s). */
+  requestTimeoutMs?: number;
+  /** How long a watch may stay open past the timeoutSeconds it asked the server for (default 60 s). */
+  watchGraceMs?: number;
 }
+
+// The API server ends a request itself after 60 s. A connection that died without a word (a load
+// balancer or NAT that dropped it, a host that vanished) gives no error until TCP gives up, many
+// minutes later; a worker waiting on it would hold its object all that time. So a request that has
+// no complete answer after this long fails, and is retried like any other failure.
+const REQUEST_TIMEOUT_MS = 60_000;
+// A watch asks the server to end it after timeoutSeconds; one still open this long after that is
+// on a dead connection, and its informer would see nothing more.
+const WATCH_GRACE_MS = 60_000;
 
 // The reason the API server gives each status code when the body is not a Status (a proxy's page, say).
 const REASON_BY_CODE: Record<number, string> = {
@@ -173,8 +186,12 @@ export class RestClient {
   // One keep-alive pool for the client's lifetime. Node keys pooled sockets by their TLS options,
   // so a rotated client certificate gets new connections rather than reusing old ones.
   private readonly agent: http.Agent;
+  private readonly requestTimeoutMs: number;
+  private readonly watchGraceMs: number;
 
   constructor(options: RestClientOptions) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.watchGraceMs = options.watchGraceMs ?? WATCH_GRACE_MS;
     this.cluster = options.kubeConfig;
     this.limiter = options.limiter;
     this.userAgent = options.userAgent ?? 'csi-snapshotter-ts';
@@ -187,8 +204,17 @@ export class RestClient {
   async request<T>(options: RequestOptions): Promise<T> {
     const what = `${options.method} ${options.path}`;
     const body = options.body === undefined ? undefined : stringifyJson(options.body);
-    const res = await this.send(options.method, options.path, options.query, body, options.contentType, options.signal);
-    const text = await readText(res);
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let res: IncomingMessage;
+    let text: string;
+    try {
+      res = await this.send(options.method, options.path, options.query, body, options.contentType, signal);
+      text = await readText(res);
+    } catch (err) {
+      if (timeout.aborted && !options.signal?.aborted) throw new Error(`${what}: no complete answer within ${this.requestTimeoutMs / 1000} s`, { cause: err });
+      throw err;
+    }
     const code = res.statusCode ?? 0;
     if (code < 200 || code > 299) throw apiErrorFromResponse(code, res.headers, text, what);
     return (text.trim() === '' ? undefined : parseJson<T>(text)) as T;
@@ -202,9 +228,14 @@ export class RestClient {
   async watch<T>(request: WatchRequest<T>): Promise<void> {
     const { signal } = request;
     if (signal?.aborted) return;
+    // Past the time the server was asked to end it, the watch is cut; readEvents then reports a
+    // connection closed before the stream ended, and the informer watches again.
+    const asked = Number(request.query?.timeoutSeconds);
+    const limit = Number.isFinite(asked) && asked > 0 ? AbortSignal.timeout(asked * 1000 + this.watchGraceMs) : undefined;
+    const sendSignal = signal && limit ? AbortSignal.any([signal, limit]) : (signal ?? limit);
     let res: IncomingMessage;
     try {
-      res = await this.send('GET', request.path, { ...request.query, watch: 1 }, undefined, undefined, signal);
+      res = await this.send('GET', request.path, { ...request.query, watch: 1 }, undefined, undefined, sendSignal);
     } catch (err) {
       if (signal?.aborted) return;
       throw err;

@@ -1,4 +1,7 @@
 import { expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Random } from './random.js';
 import { failures, figures } from './report.js';
 import { runOnce } from './run.js';
@@ -10,10 +13,18 @@ import { REDUCED } from './workload.js';
 test('chaos, reduced size: nothing lost, nothing leaked, no finalizer dropped early, no secret logged', async () => {
   const random = Random.fromEnv();
   process.stdout.write(`chaos seed ${random.seed}\n`);
+  // Every replica's and the driver's log is kept until the run passes, so that a failure (in CI
+  // too) leaves what is needed to find its cause.
+  const given = process.env.CHAOS_LOG_DIR;
+  const logDir = given ?? mkdtempSync(join(tmpdir(), 'chaos-logs-'));
+  process.env.CHAOS_LOG_DIR = logDir;
   const baseline = await runOnce({ size: REDUCED, random: new Random(random.seed), chaos: false, settleTimeoutMs: 300_000 });
   const chaos = await runOnce({ size: REDUCED, random, chaos: true, settleTimeoutMs: 400_000 });
   process.stdout.write(`${figures(random.seed, chaos, baseline).join('\n')}\n`);
-  expect(failures(chaos, baseline)).toEqual([]);
+  const wrong = failures(chaos, baseline);
+  if (wrong.length > 0) process.stdout.write(`the logs of this run are kept in ${logDir}\n`);
+  else if (!given) rmSync(logDir, { recursive: true, force: true });
+  expect(wrong).toEqual([]);
   // The figures are measured, not assumed: faults reached the sidecar and the driver.
   expect(chaos.requests.injected['409']).toBeGreaterThan(0);
   expect(chaos.requests.injected['429']).toBeGreaterThan(0);

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { csiSnapshotName } from '../../src/sidecar/names.js';
 import { Env, VGSC_PATH, VSC_PATH } from '../e2e/env.js';
 import { waitFor } from '../helpers/process.js';
@@ -125,6 +127,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
 
     const driverLog = env.driver.output();
     const driverText = driverLog.stdout + driverLog.stderr;
+    if (process.env.CHAOS_LOG_DIR) keepLogs(process.env.CHAOS_LOG_DIR, chaos ? 'chaos' : 'baseline', replicas, driverText);
     const scan = scanForSecrets(
       [...replicas.flatMap((r) => r.starts.map((s, i) => ({ source: `${r.name} start ${i + 1} (--v=${s.verbosity})`, text: s.process.output }))), { source: 'driver', text: driverText }],
       plan.secretValues,
@@ -148,4 +151,11 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     await Promise.all(replicas.map((r) => r.stop()));
     await env.stop();
   }
+}
+
+/** CHAOS_LOG_DIR=<folder> keeps every replica start's output and the driver's, to read after a failed run. */
+function keepLogs(dir: string, run: string, replicas: Replica[], driverText: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const r of replicas) r.starts.forEach((s, i) => writeFileSync(join(dir, `${run}-${r.name}-${i + 1}-v${s.verbosity}.log`), s.process.output));
+  writeFileSync(join(dir, `${run}-driver.log`), driverText);
 }

@@ -227,3 +227,31 @@ describe('RestClient.watch', () => {
     expect((err as ApiError).statusCode).toBe(500);
   });
 });
+
+describe('answers that never come', () => {
+  test('a request without a complete answer within its time limit fails, saying so', async () => {
+    const impatient = new RestClient({ kubeConfig: loadKubeConfig(server.kubeconfigPath), userAgent: 'rest-test', requestTimeoutMs: 300 });
+    // The server would answer only after two minutes, long after the test's own time limit.
+    server.faults.addLatency({ verb: 'get', resource: 'volumesnapshotcontents', name: 'slow-answer', ms: 120_000 });
+    try {
+      await expect(impatient.request({ method: 'GET', path: objectPath(VOLUME_SNAPSHOT_CONTENTS, 'slow-answer') })).rejects.toThrow(
+        `GET ${objectPath(VOLUME_SNAPSHOT_CONTENTS, 'slow-answer')}: no complete answer within 0.3 s`,
+      );
+    } finally {
+      server.faults.clear();
+      impatient.close();
+    }
+  });
+
+  test('a watch still open well past the timeoutSeconds it asked for is cut and rejects', async () => {
+    const impatient = new RestClient({ kubeConfig: loadKubeConfig(server.kubeconfigPath), userAgent: 'rest-test', watchGraceMs: 300 });
+    server.faults.addLatency({ verb: 'watch', resource: 'volumesnapshotcontents', ms: 120_000 });
+    try {
+      const watch = impatient.watch<KubeObject>({ path: collectionPath(VOLUME_SNAPSHOT_CONTENTS), query: { resourceVersion: String(server.resourceVersion()), timeoutSeconds: 1 }, onEvent: () => undefined });
+      await expect(watch).rejects.toThrow(/aborted/i);
+    } finally {
+      server.faults.clear();
+      impatient.close();
+    }
+  });
+});
