@@ -37,7 +37,7 @@ export type Step =
   | { kind: 'refresh' };
 
 export interface SyncedObject {
-  metadata: { name: string; uid?: string; resourceVersion?: string; annotations?: Record<string, string>; finalizers?: string[]; creationTimestamp?: string };
+  metadata: { name: string; uid?: string; resourceVersion?: string; annotations?: Record<string, string>; finalizers?: string[]; creationTimestamp?: string; deletionTimestamp?: string };
   status?: { readyToUse?: boolean; error?: SnapshotError };
 }
 
@@ -265,6 +265,10 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
   }
 
   private afterSuccess(): Outcome {
+    // A deletion that came while the being-created mark was on waited for the mark. Its removal is
+    // the sidecar's own write, which brings no update event (see shouldEnqueueUpdate), so without
+    // this the deletion would wait for the next resync: the object is looked at again at once.
+    if (this.latest.metadata.deletionTimestamp) return { type: 'after', delayMs: 0 };
     // Stryker disable next-line OptionalChaining: it follows a status write or a step decided from a written status, so status is set; `?.` only satisfies the type.
     if (this.latest.status?.readyToUse === true) return done;
     return { type: 'after', delayMs: pollDelayForAge(this.kind.createdAtMs(this.latest), this.deps.settings.maxPollIntervalMs, this.now()) };

@@ -460,6 +460,21 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     expect((await env.get('z33')).metadata.annotations).toBeUndefined();
   });
 
+  test('a deletion that came while the mark was on is looked at again at once when the mark goes, and carried out', async () => {
+    // Found by the chaos run: the mark's removal is the sidecar's own write and brings no update
+    // event, so a sync that ended "done" here left the deletion waiting for the next resync.
+    const volume = await env.volume('vol-marked-deleting');
+    const handle = await env.storageSnapshot(volume, 'marked-deleting');
+    await env.content({ name: 'marked-deleting', refUid: uidFor('marked-deleting'), volumeHandle: volume, className: 'default-class', annotations: { [ANN_BEING_CREATED]: 'yes' }, status: { snapshotHandle: handle, readyToUse: true }, deleting: true });
+    const first = await env.sync('marked-deleting');
+    expect(first.calls).toEqual([]);
+    expect(first.outcome).toEqual({ type: 'after', delayMs: 0 });
+    expect((await env.get('marked-deleting')).metadata.annotations?.[ANN_BEING_CREATED]).toBeUndefined();
+    const second = await env.sync('marked-deleting');
+    expect(second.calls.map((c) => [c.method, c.request.snapshot_id])).toEqual([['DeleteSnapshot', handle]]);
+    expect(await env.exists('marked-deleting')).toBe(false);
+  });
+
   test('Z-34: a deletionTimestamp without being-deleted → nothing happens', async () => {
     await env.content({ name: 'z34', refUid: uidFor('z34'), volumeHandle: 'v', status: { snapshotHandle: 's', readyToUse: true }, deletionTimestampOnly: true });
     env.api.requests.reset();
