@@ -84,9 +84,12 @@ export class Storm {
   }
 
   private async force410(): Promise<void> {
-    this.env.api.faults.fail({ verb: 'watch', userAgent: SIDECAR_AGENT, code: 410, times: 1 });
+    const id = this.env.api.faults.fail({ verb: 'watch', userAgent: SIDECAR_AGENT, code: 410, times: 1 });
     this.figures.watchesClosed += this.env.api.closeWatches();
     this.figures.forced410++;
+    // Armed while no replica leads (between a kill and the takeover), or late in a run that then
+    // settles at once, the 410 could otherwise still be waiting when the storm is disarmed.
+    await waitFor('a sidecar watch to be answered the forced 410', () => !this.env.api.faults.pending().some((f) => f.id === id), 300_000);
   }
 
   private async killLeader(): Promise<void> {

@@ -169,6 +169,31 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
     for (const volume of volumes) expect(memberSnapshotHandle(await h.members.getContent(memberContentName(uid, volume)))).toBe(recorded[volume]);
   });
 
+  test('the member ids cannot be recorded: no member object is made, the mark stays, status.error says which write failed, and the retry completes one set', async () => {
+    const volumes = await h.createVolumes(2);
+    const name = unique('unrecorded');
+    const uid = (await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: uidFor(name) })).metadata.uid ?? '';
+    // A first attempt the driver refuses puts the being-created mark on, so the next write to the
+    // group content itself is the member-ids record.
+    await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'UNAVAILABLE', times: 1 } } });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    expect((await h.wire(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+    h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1, message: 'etcd is on fire' });
+    expect((await h.syncByName(name)).type).toBe('retry');
+    const failed = await h.wire(name);
+    expect(failed.metadata.annotations?.[ANN_MEMBER_SNAPSHOT_IDS]).toBeUndefined();
+    expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+    const message = (failed.status?.error as { message: string }).message;
+    expect(message).toContain(`failed to record the member snapshot ids on group snapshot content ${name}: `);
+    expect(message).toContain('etcd is on fire');
+    expect(await memberObjects(uid, volumes)).toMatchObject({ contents: 0, snapshots: 0 });
+
+    expect(await h.syncByName(name)).toEqual({ type: 'done' });
+    expect(await memberObjects(uid, volumes)).toMatchObject({ contents: 2, snapshots: 2 });
+    const creates = await h.calls('CreateVolumeGroupSnapshot');
+    expect(new Set(creates.map((c) => c.name)).size).toBe(1);
+  });
+
   test('Z-44: member contents deleted before the group (gone, or their ids cleared): DeleteVolumeGroupSnapshot still gets every id and no storage snapshot is left', async () => {
     const g = await readyGroup('members-first');
     // One member content keeps existing with its handles cleared, the others are gone.
