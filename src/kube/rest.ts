@@ -147,6 +147,8 @@ function hasStatus(err: unknown, code: number, ...reasons: string[]): boolean {
 
 export const isNotFound = (err: unknown): boolean => hasStatus(err, 404, 'NotFound');
 export const isConflict = (err: unknown): boolean => hasStatus(err, 409, 'Conflict');
+/** A patch the server could not apply: a `test` operation that failed is answered so (422). */
+export const isUnprocessable = (err: unknown): boolean => hasStatus(err, 422, 'Invalid');
 /** The requested resourceVersion (or continue token) is too old: relist. */
 export const isExpired = (err: unknown): boolean => hasStatus(err, 410, 'Expired', 'Gone');
 

@@ -76,3 +76,18 @@ test('the log scan finds a secret value as written and as base64', () => {
   expect(scan).toMatchObject({ lines: 3, redacted: 1 });
   expect(scan.hits).toEqual(['a: user=hunter2-value', `b: data=${Buffer.from('hunter2-value').toString('base64')}`]);
 });
+
+test('assess describes a deleted content or group still in the API, so that a failed run explains itself', () => {
+  const plan: Plan = {
+    contents: [{ name: 'stuck', volume: 'v', atMs: 0, deleteAfterMs: 0 }, { name: 'went', volume: 'v', atMs: 0, deleteAfterMs: 0 }],
+    groups: [{ name: 'stuck-group', volumes: ['g1'], atMs: 0, deleteAfterMs: 0 }],
+    secretValues: [],
+  };
+  const stuck = { metadata: { name: 'stuck', deletionTimestamp: '2026-12-07T13:00:00Z', annotations: { a: 'x' }, finalizers: ['f'] }, spec: {}, status: { readyToUse: true } };
+  const group = { metadata: { name: 'stuck-group' }, spec: {} };
+  const o = assess(plan, uidFor, [stuck], [group], { snapshots: [], groups: [] }, NAMES);
+  expect(o.lingering).toEqual([
+    'stuck: deletionTimestamp 2026-12-07T13:00:00Z, readyToUse true, annotations [a], finalizers [f]',
+    'stuck-group: deletionTimestamp none, readyToUse undefined, annotations [], finalizers []',
+  ]);
+});

@@ -43,6 +43,7 @@ export function failures(chaos: RunResult, baseline: RunResult): string[] {
   if (o.deletedStorageGone !== o.deletedExpected) out.push(`${o.deletedExpected - o.deletedStorageGone} deleted contents still hold storage`);
   if (o.deletedGroupsGone !== o.deletedGroupsExpected) out.push(`${o.deletedGroupsExpected - o.deletedGroupsGone} deleted group contents still in the API`);
   if (o.deletedGroupsStorageGone !== o.deletedGroupsExpected) out.push(`${o.deletedGroupsExpected - o.deletedGroupsStorageGone} deleted group contents still hold storage`);
+  out.push(...o.lingering.map((l) => `still in the API after its deletion: ${l}`));
   out.push(...o.leakedSnapshots.map((l) => `leaked snapshot ${l}`), ...o.leakedGroups.map((l) => `leaked group ${l}`), ...o.duplicates.map((d) => `duplicate: ${d}`));
   out.push(...chaos.finalizerViolations);
   if (chaos.audit.relists > 0) out.push(`the run's own watch missed events ${chaos.audit.relists} times: the finalizer check has gaps`);

@@ -1,14 +1,21 @@
 import type { Inventory } from '../../src/testing/sample-driver/index.js';
 import type { Plan } from './workload.js';
 
+interface Meta {
+  name: string;
+  deletionTimestamp?: string;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+}
+
 interface ContentView {
-  metadata: { name: string };
+  metadata: Meta;
   spec: { volumeSnapshotRef?: { uid?: string } };
   status?: { readyToUse?: boolean; snapshotHandle?: string };
 }
 
 interface GroupView {
-  metadata: { name: string };
+  metadata: Meta;
   spec: { volumeGroupSnapshotRef?: { uid?: string } };
   status?: { readyToUse?: boolean; volumeGroupSnapshotHandle?: string; volumeSnapshotInfoList?: Array<{ snapshotHandle?: string }> };
 }
@@ -27,6 +34,8 @@ export interface Outcome {
   leakedSnapshots: string[];
   leakedGroups: string[];
   duplicates: string[];
+  /** Each deleted content or group still in the API, as it stands: what a failure needs to be explained. */
+  lingering: string[];
 }
 
 export interface Names {
@@ -117,5 +126,14 @@ export function assess(plan: Plan, uidOf: (name: string) => string, contents: Co
     ],
     leakedGroups: stored.groups.filter((g) => !claimedGroups.has(g.id)).map((g) => `${g.id} (${g.name})`),
     duplicates,
+    lingering: [
+      ...deleted.flatMap((c) => (live.has(c.name) ? [describe(live.get(c.name) as ContentView)] : [])),
+      ...deletedGroups.flatMap((g) => (liveGroups.has(g.name) ? [describe(liveGroups.get(g.name) as GroupView)] : [])),
+    ],
   };
+}
+
+function describe(obj: ContentView | GroupView): string {
+  const { name, deletionTimestamp, annotations, finalizers } = obj.metadata;
+  return `${name}: deletionTimestamp ${deletionTimestamp ?? 'none'}, readyToUse ${String(obj.status?.readyToUse)}, annotations [${Object.keys(annotations ?? {}).join(', ')}], finalizers [${(finalizers ?? []).join(', ')}]`;
 }

@@ -15,9 +15,20 @@ export function pointer(...segments: string[]): string {
   return segments.map((s) => `/${s.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
+/**
+ * Adds one annotation. When the copy read has none, the whole map has to be added, and an `add` of
+ * a map replaces the one stored: annotations another client wrote since (the snapshot-controller's
+ * being-deleted mark, say) would be wiped. A `test` that the map is still absent guards it; the
+ * patch then fails (HTTP 422) rather than overwrite, see `isStaleGuard`.
+ */
 export function addAnnotation(meta: ObjectMeta, key: string, value: string): PatchOp[] {
   if (meta.annotations?.[key] === value) return [];
-  if (!meta.annotations) return [{ op: 'add', path: '/metadata/annotations', value: { [key]: value } }];
+  if (!meta.annotations) {
+    return [
+      { op: 'test', path: '/metadata/annotations', value: null },
+      { op: 'add', path: '/metadata/annotations', value: { [key]: value } },
+    ];
+  }
   return [{ op: 'add', path: pointer('metadata', 'annotations', key), value }];
 }
 

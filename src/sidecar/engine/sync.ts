@@ -1,5 +1,6 @@
 import { classifyCreateError, errorText } from '../../csi/errors.js';
 import type { Logger } from '../../observe/logger.js';
+import { isUnprocessable } from '../../kube/rest.js';
 import type { Outcome } from '../../runtime/controller.js';
 import { goQuote } from '../messages.js';
 import { csiSnapshotName } from '../names.js';
@@ -255,6 +256,24 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
     }
   }
 
+  /**
+   * Puts the being-created mark on. When the copy at hand had no annotations and the stored object
+   * has some by now, the guarded write fails without touching them: the object is read again and
+   * the mark added beside what another client wrote (a being-deleted mark must never be lost).
+   */
+  private async markBeingCreated(): Promise<void> {
+    const mark = this.kind.beingCreated;
+    try {
+      await this.write(addAnnotation(this.obj.metadata, mark, 'yes'));
+    } catch (err) {
+      if (this.obj.metadata.annotations || !isUnprocessable(err)) throw err;
+      this.latest = await this.deps.api.get(this.name);
+      this.deps.observed?.(this.latest);
+      const ops = addAnnotation(this.latest.metadata, mark, 'yes');
+      if (ops.length > 0) await this.write(ops);
+    }
+  }
+
   private deadline(): Date {
     return new Date(Date.now() + this.deps.settings.timeoutMs);
   }
@@ -314,7 +333,7 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
     // later point leaves a record that a storage snapshot may exist: deletion waits for it.
     try {
       if (!(kind.beingCreated in (this.obj.metadata.annotations ?? {}))) {
-        await this.write(addAnnotation(this.obj.metadata, kind.beingCreated, 'yes'));
+        await this.markBeingCreated();
       } else {
         // Retrying after an earlier attempt: read the object, the cache may not show our last write yet.
         this.latest = await this.deps.api.get(name);

@@ -71,6 +71,18 @@ describe('metadata patches', () => {
     expect(pointer('metadata', 'annotations', ANN_BEING_CREATED)).toBe('/metadata/annotations/snapshot.storage.kubernetes.io~1volumesnapshot-being-created');
   });
 
+  test('the first annotation is added under a guard that the map is still absent: annotations written since by someone else are never replaced', () => {
+    const none = content({ name: 'c' });
+    const ops = addAnnotation(none.metadata, ANN_BEING_CREATED, 'yes');
+    expect(ops).toEqual([
+      { op: 'test', path: '/metadata/annotations', value: null },
+      { op: 'add', path: '/metadata/annotations', value: { [ANN_BEING_CREATED]: 'yes' } },
+    ]);
+    // The stored object got the controller's being-deleted mark after this copy was read.
+    const stored = content({ name: 'c', annotations: { 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted': 'yes' } });
+    expect(() => apply(stored, ops)).toThrow('testing value /metadata/annotations failed');
+  });
+
   test('K-01: the finalizer is removed by position under a test guard; others stay in order', () => {
     const c = content({ name: 'c', finalizer: true });
     c.metadata.finalizers = ['a', FINALIZER_CONTENT, 'b'];

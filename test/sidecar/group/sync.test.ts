@@ -7,14 +7,15 @@ import { groupContentController } from '../../../src/sidecar/group/kind.js';
 import type { VolumeGroupSnapshotContent, WireGroupContent } from '../../../src/sidecar/group/types.js';
 import { GROUP_API_MODES, groupVersionAdapter } from '../../../src/sidecar/group/versions.js';
 import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
-import { FINALIZER_IN_GROUP } from '../../../src/sidecar/keys.js';
 import {
   ANN_DELETION_SECRET_NAME,
   ANN_DELETION_SECRET_NAMESPACE,
   ANN_GROUP_BEING_CREATED,
+  ANN_GROUP_BEING_DELETED,
   ANN_GROUP_DELETION_SECRET_NAME,
   ANN_GROUP_DELETION_SECRET_NAMESPACE,
   FINALIZER_GROUP_CONTENT,
+  FINALIZER_IN_GROUP,
   LABEL_MANAGED_BY,
 } from '../../../src/sidecar/keys.js';
 import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
@@ -481,6 +482,29 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       expect(await h.exists(g.name)).toBe(false);
       // Member contents are never deleted one by one.
       expect(await h.calls('DeleteSnapshot')).toEqual([]);
+    });
+
+    test('the controller\'s being-deleted mark, written after the sidecar read a group content without annotations, survives the being-created mark; the group is then deleted', async () => {
+      // Found by the chaos run: a deleted group content stayed in the API, its storage group kept,
+      // because the first annotation went on as a whole map and replaced the controller's.
+      const volumes = await h.createVolumes(2);
+      const name = unique('late-mark');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      const stale = await h.get(name);
+      expect(stale.metadata.annotations).toBeUndefined();
+      await h.deleteAsController(name);
+
+      expect(await h.sync(stale)).toEqual({ type: 'after', delayMs: 0 });
+      const stored = await h.wire(name);
+      expect(stored.metadata.annotations?.[ANN_GROUP_BEING_DELETED]).toBe('yes');
+      expect(stored.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      const groupId = (stored.status?.volumeGroupSnapshotHandle as string | undefined) ?? '';
+      const snapshotIds = await snapshotIdsOf(stored);
+      expect(await h.groupExists(groupId, snapshotIds)).toBe(true);
+
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect(await h.groupExists(groupId, snapshotIds)).toBe(false);
+      expect(await h.exists(name)).toBe(false);
     });
 
     test('H-29 / H-09: policy Retain removes the finalizer (the content goes) and keeps the group', async () => {

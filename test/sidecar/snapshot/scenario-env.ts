@@ -9,7 +9,7 @@ import type { CallRecord } from '../../../src/testing/sample-driver/index.js';
 import { DRIVER, Testbed } from '../engine/testbed.js';
 
 export { DRIVER };
-const VSC = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
+export const VSC = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents';
 
 /** F-CLASSES of the conformance scenarios, for this driver. */
 export const CLASSES: Record<string, VolumeSnapshotClass> = Object.fromEntries(
@@ -131,7 +131,11 @@ export class ScenarioEnv extends Testbed {
 
   /** Runs one sync of the stored object. */
   async sync(name: string, settings: Partial<ContentSyncSettings> = {}): Promise<{ outcome: Outcome; calls: CallRecord[] }> {
-    const content = await this.get(name);
+    return this.syncCopy(await this.get(name), settings);
+  }
+
+  /** Runs one sync of a given copy of a content (one read earlier, say, like an informer's). */
+  async syncCopy(content: VolumeSnapshotContent, settings: Partial<ContentSyncSettings> = {}): Promise<{ outcome: Outcome; calls: CallRecord[] }> {
     await this.driver.clearCalls();
     const outcome = await syncContent(content, {
       api: restContentApi(this.rest),

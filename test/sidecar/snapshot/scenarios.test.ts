@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { ANN_BEING_CREATED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import { ANN_BEING_CREATED, ANN_BEING_DELETED, ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_MEMBER, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
 import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
 import { waitFor } from '../../helpers/process.js';
 import { silentLogger } from '../../../src/observe/logger.js';
 import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
 import { syncContent } from '../../../src/sidecar/snapshot/kind.js';
 import { uidFor } from '../../helpers/uid.js';
-import { CLASSES, EXTRA, ScenarioEnv } from './scenario-env.js';
+import { CLASSES, EXTRA, ScenarioEnv, VSC } from './scenario-env.js';
 
 // Single-snapshot scenarios of conformance-scenarios.md (sections F, G and Z.2), one sync each,
 // against the test API server and the sample driver over their real sockets.
@@ -473,6 +473,28 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     const second = await env.sync('marked-deleting');
     expect(second.calls.map((c) => [c.method, c.request.snapshot_id])).toEqual([['DeleteSnapshot', handle]]);
     expect(await env.exists('marked-deleting')).toBe(false);
+  });
+
+  test('the controller\'s being-deleted mark, written after the sidecar read a content without annotations, survives the being-created mark; the deletion is then carried out', async () => {
+    // Found by the chaos run (a deleted group content that stayed, its storage kept): the first
+    // annotation was added as a whole map, which replaced the map the controller had written since.
+    const volume = await env.volume('vol-late-mark');
+    const stale = await env.content({ name: 'late-mark', refUid: uidFor('late-mark'), volumeHandle: volume, className: 'default-class' });
+    expect(stale.metadata.annotations).toBeUndefined();
+    await env.rest.request({ method: 'PATCH', path: `${VSC}/late-mark`, contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_BEING_DELETED]: 'yes' } } } });
+    await env.rest.request({ method: 'DELETE', path: `${VSC}/late-mark` });
+
+    const first = await env.syncCopy(stale);
+    expect(methods(first.calls)).toEqual(['CreateSnapshot']);
+    expect(first.outcome).toEqual({ type: 'after', delayMs: 0 });
+    const stored = await env.get('late-mark');
+    expect(stored.metadata.annotations).toEqual({ [ANN_BEING_DELETED]: 'yes' });
+    const handle = stored.status?.snapshotHandle;
+    expect(handle).toBeTruthy();
+
+    const second = await env.sync('late-mark');
+    expect(second.calls.map((c) => [c.method, c.request.snapshot_id])).toEqual([['DeleteSnapshot', handle]]);
+    expect(await env.exists('late-mark')).toBe(false);
   });
 
   test('Z-34: a deletionTimestamp without being-deleted → nothing happens', async () => {
