@@ -7,6 +7,7 @@ import { packageRoot } from '../../util/package-root.js';
 import type { RequestFilter, RequestRecord } from './accounting.js';
 import type { GroupVersion } from './crd-schemas.js';
 import type { FailureSpec } from './faults.js';
+import { readKubeconfig } from './kubeconfig.js';
 
 /** Path of the compiled bin the launcher runs. */
 export function testApiServerBinPath(): string {
@@ -131,6 +132,9 @@ export class TestApiServerProcess extends TestApiServerControl {
     private readonly dir: string,
     readonly url: string,
     readonly kubeconfigPath: string,
+    /** PEM of the server's self-signed certificate and the bearer token it accepts (from its kubeconfig). */
+    readonly caPem: string,
+    readonly token: string,
     socketPath: string,
     readonly exited: Promise<ApiServerExit>,
     private readonly text: { out: string },
@@ -203,7 +207,8 @@ export class TestApiServerProcess extends TestApiServerControl {
           }),
         );
       });
-      return new TestApiServerProcess(child, dir, url, kubeconfigPath, socketPath, exited, text);
+      const { caPem, token } = readKubeconfig(kubeconfigPath);
+      return new TestApiServerProcess(child, dir, url, kubeconfigPath, caPem, token, socketPath, exited, text);
     } catch (err) {
       child.kill('SIGKILL');
       await exited;
