@@ -21,7 +21,8 @@ export interface StormFigures {
   forced410: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// A moment already past (an earlier crash took long) is acted on at once.
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /**
  * The faults of the chaos run: API faults and driver errors for the whole run, watches closed every
