@@ -29,7 +29,7 @@ export interface RawResponse {
 
 /** Raw HTTPS for what the typed client cannot express (or would reshape). */
 export function raw(
-  server: TestApiServer,
+  server: Pick<TestApiServer, 'url' | 'caPem' | 'token'>,
   method: string,
   path: string,
   body?: string,

@@ -1,4 +1,5 @@
 import { afterEach, expect, test } from '@jest/globals';
+import type { TestApiServerProcess } from '../../src/testing/apiserver/index.js';
 import { Env, VSC_PATH } from '../e2e/env.js';
 import { waitFor } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
@@ -9,20 +10,21 @@ import { assess, complete } from './verify.js';
 import type { Plan } from './workload.js';
 
 // The chaos run's checks must be able to fail: each is shown a broken world here.
-let env: Env | undefined;
+let env: Env<TestApiServerProcess> | undefined;
 afterEach(async () => {
   await env?.stop();
   env = undefined;
 });
 
-const dropFinalizer = (e: Env, name: string) =>
+const dropFinalizer = (e: Env<TestApiServerProcess>, name: string) =>
   e.rest.request({ method: 'PATCH', path: `${VSC_PATH}/${name}`, contentType: 'application/merge-patch+json', body: { metadata: { finalizers: null } } });
 
 test('the finalizer audit flags a content that lost its finalizer while its storage snapshot existed, and only that one', async () => {
-  env = await Env.start();
+  // The API test server as the chaos run has it: its own process, steered over its control socket.
+  env = await Env.startWithApiProcess();
   const e = env;
   const audit = new FinalizerAudit(e.rest, () => e.driver.inventory(), NAMES);
-  audit.start(String(e.api.resourceVersion()));
+  audit.start(String(await e.api.resourceVersion()));
   // Storage cut under the name the sidecar would use; the content released without deleting it.
   const early = await e.storageSnapshot('audit-vol-1', NAMES.snapshot(uidFor('audit-early')));
   await e.createContent({ name: 'audit-early', snapshotHandle: early });

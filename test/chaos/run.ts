@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { csiSnapshotName } from '../../src/sidecar/names.js';
+import type { TestApiServerProcess } from '../../src/testing/apiserver/index.js';
 import { Env, VGSC_PATH, VSC_PATH } from '../e2e/env.js';
 import { waitFor } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
@@ -66,8 +67,8 @@ const REPLICA_FLAGS = [
 const VERBOSITIES: Record<string, number[]> = { 'chaos-sidecar-a': [10, 5, 6], 'chaos-sidecar-b': [0, 2, 4, 1, 3] };
 
 /** The API requests the sidecar replicas made, told apart from the run's own by User-Agent. */
-function requestFigures(env: Env, snapshots: number): RunResult['requests'] {
-  const sidecar = env.api.requests.all().filter((r) => r.userAgent.startsWith(SIDECAR_AGENT));
+async function requestFigures(env: Env<TestApiServerProcess>, snapshots: number): Promise<RunResult['requests']> {
+  const sidecar = (await env.api.requests.all()).filter((r) => r.userAgent.startsWith(SIDECAR_AGENT));
   const withoutLeases = sidecar.filter((r) => r.resource !== 'leases');
   const injected: Record<string, number> = {};
   for (const r of sidecar.filter((r) => r.injected)) injected[r.code] = (injected[r.code] ?? 0) + 1;
@@ -84,13 +85,14 @@ function requestFigures(env: Env, snapshots: number): RunResult['requests'] {
 export async function runOnce(options: RunOptions): Promise<RunResult> {
   const { size, random, chaos } = options;
   const say = options.progress ?? (() => undefined);
-  const env = await Env.start({ api: { faultSeed: random.seed }, driver: { verbosity: 2 } });
+  // The API test server runs as its own process, steered over its control socket like the driver.
+  const env = await Env.startWithApiProcess({ api: { faultSeed: random.seed }, driver: { verbosity: 2 } });
   const replicas: Replica[] = [];
   let storm: Storm | undefined;
   try {
     const plan = await prepare(env, size, random);
     const audit = new FinalizerAudit(env.rest, () => env.driver.inventory(), NAMES);
-    audit.start(String(env.api.resourceVersion()));
+    audit.start(String(await env.api.resourceVersion()));
     for (const [name, levels] of Object.entries(VERBOSITIES)) {
       let starts = 0;
       const next = () => (chaos ? (levels[starts++ % levels.length] as number) : 5);
@@ -119,7 +121,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       outcome = await look();
     }
     const durationMs = Date.now() - startedAt;
-    storm?.disarm();
+    await storm?.disarm();
     await Promise.all(replicas.map((r) => r.stop()));
     await audit.stop();
     // What the replicas leave behind once stopped: a late retry must not have cut anything since.
@@ -141,13 +143,14 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       audit: audit.counts,
       logs: { ...scan, verbosities: [...new Set(replicas.flatMap((r) => r.starts.map((s) => s.verbosity)))].sort((a, b) => a - b) },
       deletedBeforeReady,
-      requests: requestFigures(env, size.contents + size.groups),
+      requests: await requestFigures(env, size.contents + size.groups),
       driverErrors: { injected: driverText.split('injected ').length - 1, afterWork: driverText.split('after doing the work').length - 1 },
       ...(storm ? { storm: storm.figures } : {}),
       unplannedExits: replicas.flatMap((r) => r.exits.filter((e) => !e.planned)),
     };
   } finally {
-    storm?.disarm();
+    // After a failure the run's own error is the one to report, not a second one from the clean-up.
+    await storm?.disarm().catch(() => undefined);
     await Promise.all(replicas.map((r) => r.stop()));
     await env.stop();
   }

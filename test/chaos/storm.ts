@@ -1,3 +1,4 @@
+import type { TestApiServerProcess } from '../../src/testing/apiserver/index.js';
 import type { Faults as DriverFaults } from '../../src/testing/sample-driver/index.js';
 import type { Env } from '../e2e/env.js';
 import { waitFor } from '../helpers/process.js';
@@ -20,7 +21,8 @@ export interface StormFigures {
   forced410: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// A moment already past (an earlier crash took long) is acted on at once.
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /**
  * The faults of the chaos run: API faults and driver errors for the whole run, watches closed every
@@ -30,26 +32,42 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class Storm {
   readonly figures: StormFigures = { driverKills: 0, sidecarKills: 0, takeoverMs: [], watchClosings: 0, watchesClosed: 0, forced410: 0 };
   private closer: NodeJS.Timeout | undefined;
+  /** Ends the wait of the watch-closing loop at once (when disarmed). */
+  private wake: (() => void) | undefined;
+  /** The loop that closes the watches; it ends when the storm is disarmed or a control call fails. */
+  private closing: Promise<void> = Promise.resolve();
+  private closingFailure: unknown;
+  private armed = false;
+  private disarming: Promise<void> | undefined;
 
   constructor(
-    private readonly env: Env,
+    private readonly env: Env<TestApiServerProcess>,
     private readonly replicas: Replica[],
     private readonly random: Random,
   ) {}
 
   async arm(): Promise<void> {
     const { faults } = this.env.api;
-    for (const verb of ['create', 'update', 'patch', 'delete']) faults.fail({ verb, userAgent: SIDECAR_AGENT, code: 409, fraction: 0.1 });
-    faults.fail({ userAgent: SIDECAR_AGENT, code: 429, fraction: 0.05, retryAfterSeconds: 1 });
+    for (const verb of ['create', 'update', 'patch', 'delete']) await faults.fail({ verb, userAgent: SIDECAR_AGENT, code: 409, fraction: 0.1 });
+    await faults.fail({ userAgent: SIDECAR_AGENT, code: 429, fraction: 0.05, retryAfterSeconds: 1 });
     await this.env.driver.setFaults(DRIVER_FAULTS);
-    const closeSoon = () => {
-      this.closer = setTimeout(() => {
-        this.figures.watchClosings++;
-        this.figures.watchesClosed += this.env.api.closeWatches();
-        closeSoon();
-      }, this.random.between(2000, 5000));
-    };
-    closeSoon();
+    this.armed = true;
+    this.closing = this.closeWatchesEvery2To5s().catch((err: unknown) => {
+      this.closingFailure = err;
+    });
+  }
+
+  /** Closes every watch every 2–5 s until disarmed. */
+  private async closeWatchesEvery2To5s(): Promise<void> {
+    while (this.armed) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.closer = setTimeout(resolve, this.random.between(2000, 5000));
+      });
+      if (!this.armed) return;
+      this.figures.watchClosings++;
+      this.figures.watchesClosed += await this.env.api.closeWatches();
+    }
   }
 
   /** Runs the crashes at their moments inside the window; resolves when the last one is over. */
@@ -69,9 +87,21 @@ export class Storm {
     }
   }
 
-  disarm(): void {
-    clearTimeout(this.closer);
-    this.env.api.faults.clear();
+  /**
+   * Ends the watch closings and every API fault; resolves once the server has none left. Throws when
+   * a watch closing failed (the run's figures would otherwise count a storm that stopped early).
+   * A second call waits for the first.
+   */
+  disarm(): Promise<void> {
+    this.disarming ??= (async () => {
+      this.armed = false;
+      clearTimeout(this.closer);
+      this.wake?.();
+      await this.closing;
+      await this.env.api.faults.clear();
+      if (this.closingFailure !== undefined) throw this.closingFailure;
+    })();
+    return this.disarming;
   }
 
   private async crashDriver(): Promise<void> {
@@ -84,12 +114,12 @@ export class Storm {
   }
 
   private async force410(): Promise<void> {
-    const id = this.env.api.faults.fail({ verb: 'watch', userAgent: SIDECAR_AGENT, code: 410, times: 1 });
-    this.figures.watchesClosed += this.env.api.closeWatches();
+    const id = await this.env.api.faults.fail({ verb: 'watch', userAgent: SIDECAR_AGENT, code: 410, times: 1 });
+    this.figures.watchesClosed += await this.env.api.closeWatches();
     this.figures.forced410++;
     // Armed while no replica leads (between a kill and the takeover), or late in a run that then
     // settles at once, the 410 could otherwise still be waiting when the storm is disarmed.
-    await waitFor('a sidecar watch to be answered the forced 410', () => !this.env.api.faults.pending().some((f) => f.id === id), 300_000);
+    await waitFor('a sidecar watch to be answered the forced 410', async () => !(await this.env.api.faults.pending()).some((f) => f.id === id), 300_000);
   }
 
   private async killLeader(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { collectionPath, volumeGroupSnapshotClasses } from '../../src/kube/resources.js';
 import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE } from '../../src/sidecar/keys.js';
+import type { TestApiServerProcess } from '../../src/testing/apiserver/index.js';
 import type { Env } from '../e2e/env.js';
 import type { Random } from './random.js';
 
@@ -40,7 +41,7 @@ export interface Plan {
  * delete), the Secret, the source volumes, and when each content is created and deleted. Creation
  * is spread over the window, so work is in flight whenever a fault strikes.
  */
-export async function prepare(env: Env, size: Size, random: Random): Promise<Plan> {
+export async function prepare(env: Env<TestApiServerProcess>, size: Size, random: Random): Promise<Plan> {
   const secretValues = [`chaos-user-${randomBytes(6).toString('hex')}`, `chaos-password-${randomBytes(12).toString('hex')}`];
   await env.rest.request({
     method: 'POST',
@@ -98,7 +99,7 @@ export async function prepare(env: Env, size: Size, random: Random): Promise<Pla
  * Creates (and deletes) everything on the plan's schedule, as the snapshot-controller would.
  * Returns how many deletions came before the content was ready (a delete during a create).
  */
-export async function execute(env: Env, plan: Plan, startedAt: number): Promise<{ deletedBeforeReady: number }> {
+export async function execute(env: Env<TestApiServerProcess>, plan: Plan, startedAt: number): Promise<{ deletedBeforeReady: number }> {
   let deletedBeforeReady = 0;
   const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + ms - Date.now())));
   const work: Promise<void>[] = [];

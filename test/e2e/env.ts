@@ -6,7 +6,15 @@ import { collectionPath, objectPath, volumeGroupSnapshotClasses, volumeGroupSnap
 import type { WireGroupContent } from '../../src/sidecar/group/types.js';
 import { ANN_GROUP_BEING_DELETED, FINALIZER_CONTENT, FINALIZER_GROUP_CONTENT } from '../../src/sidecar/keys.js';
 import type { DeletionPolicy, VolumeSnapshotContent } from '../../src/sidecar/types.js';
-import { startTestApiServer, type GroupVersion, type TestApiServer, type TestApiServerOptions } from '../../src/testing/apiserver/index.js';
+import {
+  startTestApiServer,
+  startTestApiServerProcess,
+  type GroupVersion,
+  type TestApiServer,
+  type TestApiServerOptions,
+  type TestApiServerProcess,
+  type TestApiServerProcessOptions,
+} from '../../src/testing/apiserver/index.js';
 import { startSampleDriver, type Faults, type SampleDriverOptions, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
 import { startSidecar, waitFor, type RunningProcess } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
@@ -15,19 +23,26 @@ export const VSC_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents
 export const CLASS_PATH = '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses';
 export const VGSC_PATH = collectionPath(volumeGroupSnapshotContents('v1'));
 
+/** What an environment needs of its API server, in-process or a child process. */
+export interface ApiEndpoint {
+  readonly kubeconfigPath: string;
+  stop(): Promise<unknown>;
+}
+
 /**
  * One end-to-end environment: the test API server, the sample driver and the sidecar, each as the
- * program users run (the API server in-process for its fault and accounting controls), talking over
- * real sockets.
+ * program users run, talking over real sockets. The API server runs in-process for its fault and
+ * accounting controls (`Env.start`), or as its own process steered over its control socket
+ * (`Env.startWithApiProcess`, the chaos run's).
  */
-export class Env {
+export class Env<A extends ApiEndpoint = TestApiServer> {
   sidecar: RunningProcess | undefined;
   driverName = 'sample.csi.example.com';
   /** GETs of each content made by the test itself, so the sidecar's own reads can be counted. */
   private readonly ownGets = new Map<string, number>();
 
   private constructor(
-    readonly api: TestApiServer,
+    readonly api: A,
     readonly driver: SampleDriverProcess,
     readonly rest: RestClient,
     readonly csi: CsiConnection,
@@ -45,6 +60,25 @@ export class Env {
     const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
     const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
     return new Env(api, driver, rest, csi);
+  }
+
+  /**
+   * The same environment with `kube-test-apiserver` as a child process: `api` steers it over its
+   * control socket (the in-process names, each returning a promise).
+   */
+  static async startWithApiProcess(options: { api?: TestApiServerProcessOptions; driver?: SampleDriverOptions } = {}): Promise<Env<TestApiServerProcess>> {
+    const api = await startTestApiServerProcess(options.api);
+    let driver: SampleDriverProcess | undefined;
+    try {
+      driver = await startSampleDriver(options.driver);
+      const rest = new RestClient({ kubeConfig: loadKubeConfig(api.kubeconfigPath) });
+      const csi = await CsiConnection.connect({ address: driver.endpoint, log: silentLogger });
+      return new Env(api, driver, rest, csi);
+    } catch (err) {
+      await driver?.dispose();
+      await api.stop();
+      throw err;
+    }
   }
 
   /** Helm-chart style flags for a sidecar of this environment, plus `extra` (a later flag wins). */
@@ -218,7 +252,7 @@ export class Env {
   }
 
   /** Requests the sidecar made for one content (the test's own reads subtracted). */
-  sidecarRequests(name: string): { patches: number; gets: number; statusPatches: number } {
+  sidecarRequests(this: Env<TestApiServer>, name: string): { patches: number; gets: number; statusPatches: number } {
     const all = this.api.requests.all({ resource: 'volumesnapshotcontents', name });
     const gets = all.filter((r) => r.verb === 'get').length - (this.ownGets.get(name) ?? 0);
     return {
@@ -258,7 +292,7 @@ export class Env {
    * current resourceVersion: what the sidecar wrote and when in the sequence, however late the test
    * looks. Call before the content is created; `stop()` ends the watch.
    */
-  history(name: string): { versions: VolumeSnapshotContent[]; stop: () => Promise<void> } {
+  history(this: Env<TestApiServer>, name: string): { versions: VolumeSnapshotContent[]; stop: () => Promise<void> } {
     const versions: VolumeSnapshotContent[] = [];
     const abort = new AbortController();
     let failed: unknown;

@@ -180,3 +180,39 @@ export class Faults {
     return this.seed / 0x100000000;
   }
 }
+
+/** The verbs requests are accounted and matched by (as the API server's audit log names them). */
+export const KNOWN_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'] as const;
+
+const MATCH_FIELDS = ['verb', 'resource', 'subresource', 'namespace', 'name', 'userAgent'] as const;
+const FAILURE_FIELDS = [...MATCH_FIELDS, 'code', 'times', 'fraction', 'retryAfterSeconds', 'message'] as const;
+
+/**
+ * Checks a FailureSpec that came as JSON (the control socket of the bin) and returns it; throws an
+ * Error that names the field and what it must be. Unknown fields are refused, since a misspelt
+ * matcher would otherwise match every request.
+ */
+export function validateFailureSpec(value: unknown): FailureSpec {
+  const fail = (why: string): never => {
+    throw new Error(`failure spec: ${why}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`must be a JSON object like {"verb":"patch","code":409,"fraction":0.1}, got ${JSON.stringify(value)}`);
+  const spec = value as Record<string, unknown>;
+  for (const key of Object.keys(spec)) {
+    if (!(FAILURE_FIELDS as readonly string[]).includes(key)) fail(`unknown field "${key}" (known: ${FAILURE_FIELDS.join(', ')})`);
+  }
+  for (const key of [...MATCH_FIELDS, 'message'] as const) {
+    if (spec[key] !== undefined && typeof spec[key] !== 'string') fail(`"${key}" must be a string, got ${JSON.stringify(spec[key])}`);
+  }
+  if (spec.verb !== undefined && !(KNOWN_VERBS as readonly string[]).includes(spec.verb as string)) fail(`"verb" must be one of ${KNOWN_VERBS.join(', ')}, got "${spec.verb as string}"`);
+  const code = spec.code;
+  if (code === undefined) fail('"code" is required (the HTTP status to answer: 409, 410, 429, 500, 503, or another 4xx/5xx)');
+  if (typeof code !== 'number' || !Number.isInteger(code) || code < 400 || code > 599) fail(`"code" must be an integer HTTP error status 400..599, got ${JSON.stringify(code)}`);
+  const times = spec.times;
+  if (times !== undefined && (typeof times !== 'number' || !Number.isInteger(times) || times < 1)) fail(`"times" must be a positive integer, got ${JSON.stringify(times)}`);
+  const fraction = spec.fraction;
+  if (fraction !== undefined && (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1))) fail(`"fraction" must be a number in (0, 1], got ${JSON.stringify(fraction)}`);
+  const retry = spec.retryAfterSeconds;
+  if (retry !== undefined && (typeof retry !== 'number' || !Number.isInteger(retry) || retry < 0)) fail(`"retryAfterSeconds" must be a non-negative integer, got ${JSON.stringify(retry)}`);
+  return spec as unknown as FailureSpec;
+}

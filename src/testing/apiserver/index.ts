@@ -20,7 +20,9 @@ export type { RequestRecord, RequestFilter } from './accounting.js';
 export type { FailureSpec, LatencySpec, FaultMatch, WatchLagSpec } from './faults.js';
 export { RequestLog } from './accounting.js';
 export type { DeniedAccess } from './access.js';
-export { Faults } from './faults.js';
+export { Faults, validateFailureSpec } from './faults.js';
+export { startTestApiServerProcess, testApiServerBinPath, TestApiServerControl, TestApiServerProcess } from './launcher.js';
+export type { TestApiServerProcessOptions, ApiServerExit } from './launcher.js';
 export type { GroupVersion } from './crd-schemas.js';
 export { DEFAULT_WATCH_CACHE, type WatchCacheOptions } from './watch-cache.js';
 

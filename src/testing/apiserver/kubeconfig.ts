@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** A kubeconfig for one cluster, one bearer-token user and a context selecting both. */
 export function kubeconfigText(server: string, token: string, caPem: string, namespace = 'default'): string {
@@ -28,4 +28,15 @@ export function kubeconfigText(server: string, token: string, caPem: string, nam
 
 export function writeKubeconfig(path: string, server: string, token: string, caPem: string): void {
   writeFileSync(path, kubeconfigText(server, token, caPem), { mode: 0o600 });
+}
+
+/** The server URL, token and CA of a kubeconfig written by `writeKubeconfig`. */
+export function readKubeconfig(path: string): { server: string; token: string; caPem: string } {
+  const text = readFileSync(path, 'utf8');
+  const field = (name: string): string => {
+    const match = new RegExp(`^ +${name}: (\\S+)$`, 'm').exec(text);
+    if (!match) throw new Error(`${path}: no ${name} in the kubeconfig`);
+    return match[1] as string;
+  };
+  return { server: field('server'), token: field('token'), caPem: Buffer.from(field('certificate-authority-data'), 'base64').toString('utf8') };
 }

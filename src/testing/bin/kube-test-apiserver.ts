@@ -1,8 +1,11 @@
 #!/usr/bin/env node
+import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
+import { createControlServer, listenControlSocket } from '../apiserver/control.js';
 import { parseGroupSnapshotVersions, startTestApiServer } from '../apiserver/index.js';
 
-const USAGE = 'usage: kube-test-apiserver --port 0 --kubeconfig-out PATH [--group-snapshot-versions v1beta1,v1beta2,v1 | v1alpha1 | v1alpha1-v7] [--token TOKEN]';
+const USAGE =
+  'usage: kube-test-apiserver --port 0 --kubeconfig-out PATH [--group-snapshot-versions v1beta1,v1beta2,v1 | v1alpha1 | v1alpha1-v7] [--token TOKEN] [--fault-seed N] [--control-socket PATH]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -12,6 +15,8 @@ async function main(): Promise<void> {
       'group-snapshot-versions': { type: 'string', default: 'v1beta1,v1beta2,v1' },
       token: { type: 'string' },
       'bookmark-interval': { type: 'string' },
+      'fault-seed': { type: 'string' },
+      'control-socket': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -23,15 +28,35 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer 0..65535, got "${values.port}"`);
   if (!values['kubeconfig-out']) throw new Error(`--kubeconfig-out is required\n${USAGE}`);
+  const seedText = values['fault-seed'];
+  const faultSeed = seedText === undefined ? undefined : Number(seedText);
+  if (faultSeed !== undefined && (!/^\d+$/.test(seedText ?? '') || faultSeed > 0xffffffff)) throw new Error(`--fault-seed must be an integer 0..4294967295, got "${seedText}"`);
+  const controlPath = values['control-socket'];
+  if (controlPath === '') throw new Error('--control-socket needs a path');
   const server = await startTestApiServer({
     port,
     kubeconfigPath: values['kubeconfig-out'],
     groupSnapshotVersions: parseGroupSnapshotVersions(values['group-snapshot-versions'] ?? ''),
     ...(values.token ? { token: values.token } : {}),
     ...(values['bookmark-interval'] ? { bookmarkIntervalMs: Number(values['bookmark-interval']) } : {}),
+    ...(faultSeed !== undefined ? { faultSeed } : {}),
   });
-  process.stdout.write(`ready ${server.url}\n`);
+  // The control socket exists only when asked for: faults, watches and accounting for a test that
+  // runs this server as its own process. It is never part of the Kubernetes API on the HTTPS port.
+  let control: Server | undefined;
+  if (controlPath !== undefined) {
+    control = createControlServer(server);
+    try {
+      await listenControlSocket(control, controlPath);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  }
+  process.stdout.write(`ready ${server.url}${controlPath !== undefined ? ` control=${controlPath}` : ''}\n`);
   const shutdown = () => {
+    // Closing the control server removes its socket file.
+    control?.close();
     server.stop().then(
       () => process.exit(0),
       () => process.exit(1),
