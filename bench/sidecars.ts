@@ -84,6 +84,10 @@ export interface SidecarTarget {
   goBinary: string | undefined;
   socketPath: string;
   kubeconfigPath: string;
+  /** Options for Node before the script (this sidecar only), e.g. V8 heap flags or `--import` of the probe. */
+  nodeArgs?: string[];
+  /** Added to the child's environment. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -97,8 +101,8 @@ export function startSidecar(target: SidecarTarget): Sidecar {
   const command =
     target.kind === 'go'
       ? [target.goBinary as string, ...flags, '--feature-gates=CSIVolumeGroupSnapshot=false']
-      : [process.execPath, join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js'), ...flags];
-  return new Sidecar(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+      : [process.execPath, ...(target.nodeArgs ?? []), join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js'), ...flags];
+  return new Sidecar(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...target.env } }));
 }
 
 /** The sidecar under test as a child process, its output kept (bounded) for diagnostics. */
