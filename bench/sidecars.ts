@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLog } from '../src/testing/apiserver/index.js';
+import { NODE_FLAGS } from '../src/node-flags.js';
 import { packageRoot } from '../src/util/package-root.js';
 
 export type SidecarKind = 'ts' | 'go';
@@ -91,7 +92,7 @@ export interface SidecarTarget {
 }
 
 /**
- * Starts a sidecar with the benchmarks' flags: 10 workers and a client rate limit high enough not to
+ * Starts a sidecar with the benchmarks' flags (this one on Node with the V8 options its image uses): 10 workers and a client rate limit high enough not to
  * be what is measured. The Go sidecar also gets group snapshots switched off, since the API test
  * server's group CRDs are of a version it may not serve (this sidecar switches them off by itself).
  */
@@ -101,7 +102,7 @@ export function startSidecar(target: SidecarTarget): Sidecar {
   const command =
     target.kind === 'go'
       ? [target.goBinary as string, ...flags, '--feature-gates=CSIVolumeGroupSnapshot=false']
-      : [process.execPath, ...(target.nodeArgs ?? []), join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js'), ...flags];
+      : [process.execPath, ...NODE_FLAGS, ...(target.nodeArgs ?? []), join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js'), ...flags];
   return new Sidecar(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...target.env } }));
 }
 

@@ -7,6 +7,7 @@ import { CsiConnection } from '../../src/csi/connection.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 import { ANN_BEING_CREATED, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
@@ -131,7 +132,8 @@ describe('the runtime stage', () => {
   test('runs as a numeric non-root user, with the sidecar as exec-form entrypoint and no CMD', () => {
     expect(image.user).toMatch(/^\d+(:\d+)?$/);
     expect(Number(image.user?.split(':')[0])).toBeGreaterThan(0);
-    expect(image.entrypoint).toEqual(['node', join(app, 'dist', 'src', 'bin', 'csi-snapshotter.js')]);
+    // Node runs with the sidecar's V8 options (src/node-flags.ts), the same the benchmarks start it with.
+    expect(image.entrypoint).toEqual(['node', ...NODE_FLAGS, join(app, 'dist', 'src', 'bin', 'csi-snapshotter.js')]);
     expect(image.cmd).toBeUndefined();
   });
 });
