@@ -71,43 +71,6 @@ describe('what an update is worth', () => {
   });
 });
 
-describe('VersionStore keeps only copies newer than the cache', () => {
-  const obj = (resourceVersion: string, tag = '') => ({ metadata: { name: 'c', resourceVersion }, tag });
-
-  test('newest() acts on the stored copy while the cache lags, and drops it once the cache is as new', () => {
-    const store = new VersionStore<ReturnType<typeof obj>>();
-    expect(store.newest(obj('5', 'cache'))).toEqual({ newest: obj('5', 'cache'), stale: false });
-    expect(store.size).toBe(0);
-    store.offer(obj('7', 'written'));
-    expect(store.newest(obj('6', 'cache'))).toEqual({ newest: obj('7', 'written'), stale: true });
-    expect(store.size).toBe(1);
-    expect(store.newest(obj('7', 'cache'))).toEqual({ newest: obj('7', 'cache'), stale: false });
-    expect(store.size).toBe(0);
-    store.offer(obj('8', 'written'));
-    expect(store.newest(obj('9', 'cache')).newest.tag).toBe('cache');
-    expect(store.get('c')).toBeUndefined();
-    expect(() => store.newest(obj('x'))).toThrow('object c has resourceVersion "x", which is not a decimal integer');
-  });
-
-  test('caughtUp() drops a stored copy the cache has reached, and keeps a newer one', () => {
-    const store = new VersionStore<ReturnType<typeof obj>>();
-    store.offer(obj('10', 'written'));
-    store.caughtUp(obj('9'));
-    expect(store.get('c')?.tag).toBe('written');
-    store.caughtUp(obj('not a number'));
-    expect(store.size).toBe(1);
-    store.caughtUp({ metadata: { name: 'other', resourceVersion: '99' } });
-    expect(store.size).toBe(1);
-    store.caughtUp(obj('10'));
-    expect(store.size).toBe(0);
-    store.offer(obj('11', 'written'));
-    store.caughtUp(obj('12'));
-    expect(store.get('c')).toBeUndefined();
-    store.caughtUp(obj('13'));
-    expect(store.size).toBe(0);
-  });
-});
-
 describe('decisions on objects the tables do not name', () => {
   test('a dynamic content with no UID yet, being created and being deleted, waits for the create', () => {
     const c = content({ name: 'c', refName: 's', deleting: true, annotations: { [ANN_BEING_CREATED]: 'yes', [ANN_BEING_DELETED]: 'yes' } });

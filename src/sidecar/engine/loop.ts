@@ -97,7 +97,6 @@ export class ControllerLoop<W extends KubeObject & { metadata: ObjectMeta }, T e
       handlers: {
         onAdd: (obj) => this.queue.add(obj.metadata.name),
         onUpdate: (oldObj, newObj) => {
-          this.store.caughtUp(newObj);
           if (kind.shouldEnqueueUpdate(oldObj, newObj)) this.queue.add(newObj.metadata.name);
         },
         onDelete: (obj) => this.queue.add(obj.metadata.name),
@@ -149,7 +148,7 @@ export class ControllerLoop<W extends KubeObject & { metadata: ObjectMeta }, T e
     let current: T;
     try {
       // After our own writes the cache may lag behind what we already know; act on the newest copy.
-      current = this.store.newest(model).newest;
+      current = this.store.offer(model).newest;
     } catch (err) {
       this.options.log.error(`Skipping ${this.kind.kind}`, { object: name, error: errorText(err) });
       return { type: 'done' };

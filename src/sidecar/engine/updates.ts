@@ -36,36 +36,9 @@ export function shouldEnqueueUpdate<O extends { metadata: ObjectMeta; status?: o
 /**
  * The newest copy of each object seen, from the informer and from the sidecar's own writes:
  * a copy with a lower resourceVersion than one already seen is stale and is not acted on.
- * Only copies newer than the informer's cache need keeping (the answers to the sidecar's own
- * writes, until their watch events arrive): newest() and caughtUp() drop the rest, so the store
- * does not hold a second copy, or an entry, per cached object.
  */
 export class VersionStore<T extends { metadata: { name: string; resourceVersion?: string } }> {
   private readonly objects = new Map<string, T>();
-
-  /**
-   * The copy to act on, given the cache's `obj`: the stored one if it is newer (stale: the cache
-   * lags behind), else `obj`, and then nothing stays stored. Throws on a non-numeric version.
-   */
-  newest(obj: T): { newest: T; stale: boolean } {
-    const version = parseVersion(obj);
-    const known = this.objects.get(obj.metadata.name);
-    if (known && parseVersion(known) > version) return { newest: known, stale: true };
-    this.objects.delete(obj.metadata.name);
-    return { newest: obj, stale: false };
-  }
-
-  /** The cache now holds `obj`: a stored copy that is not newer is dropped. */
-  caughtUp(obj: { metadata: { name: string; resourceVersion?: string } }): void {
-    const known = this.objects.get(obj.metadata.name);
-    if (!known || !/^\d+$/.test(obj.metadata.resourceVersion ?? '')) return;
-    if (parseVersion(known) <= BigInt(obj.metadata.resourceVersion as string)) this.objects.delete(obj.metadata.name);
-  }
-
-  /** How many copies are stored. */
-  get size(): number {
-    return this.objects.size;
-  }
 
   /** Records `obj` if it is not older than what is known; returns the newest copy. Throws on a non-numeric version. */
   offer(obj: T): { newest: T; stale: boolean } {
