@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   try {
     const n = options.count;
     console.log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
-    console.log(`sidecar: ${options.sidecar === 'go' ? `Go (${goBinary})` : 'this project (dist/src/bin/csi-snapshotter.js)'}, ${n} contents, ${options.concurrency} client requests in flight`);
+    console.log(`sidecar: ${options.sidecar === 'go' ? `Go (${goBinary})` : 'this project (dist/bundle/csi-snapshotter.js)'}, ${n} contents, ${options.concurrency} client requests in flight`);
     const client = new CountingClient(kit.rest);
 
     // Volumes first (each with one small file, so every snapshot copies real data).

@@ -1,6 +1,6 @@
 /**
  * The two sidecars under comparison as child processes, and what the benchmarks read of them from
- * /proc: this project's (dist/src/bin/csi-snapshotter.js on this Node) and the Go csi-snapshotter
+ * /proc: this project's (dist/bundle/csi-snapshotter.js on this Node) and the Go csi-snapshotter
  * that the real-cluster build caches, both started with the same flags.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLog } from '../src/testing/apiserver/index.js';
 import { NODE_FLAGS } from '../src/node-flags.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { sidecarEntry } from '../src/util/package-root.js';
 
 export type SidecarKind = 'ts' | 'go';
 
@@ -102,7 +102,7 @@ export function startSidecar(target: SidecarTarget): Sidecar {
   const command =
     target.kind === 'go'
       ? [target.goBinary as string, ...flags, '--feature-gates=CSIVolumeGroupSnapshot=false']
-      : [process.execPath, ...NODE_FLAGS, ...(target.nodeArgs ?? []), join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js'), ...flags];
+      : [process.execPath, ...NODE_FLAGS, ...(target.nodeArgs ?? []), sidecarEntry(), ...flags];
   return new Sidecar(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...target.env } }));
 }
 

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
  *
  * The image passes them on Node's command line (the Dockerfile's ENTRYPOINT; a test checks it uses
  * this list) and so do the benchmarks. The young generation's size is fixed when V8 starts, so a
- * start without them (`npx csi-snapshotter`, `node dist/src/bin/csi-snapshotter.js`) cannot set it
+ * start without them (`npx csi-snapshotter`, `node dist/bundle/csi-snapshotter.js`) cannot set it
  * later: there the bin entry sets RUNTIME_FALLBACK before anything else loads, V8's own
  * memory-saving mode, which gave the same peak but cost 10–15 % more CPU per snapshot.
  */

@@ -80,8 +80,8 @@ function treeBytes(dir: string): number {
 describe('the runtime stage', () => {
   test('holds package.json, the production dependencies, the proto and the compiled sidecar: no test kit, no sources, no dev tools', () => {
     expect(readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package.json', 'proto']);
-    expect(readdirSync(join(app, 'dist'))).toEqual(['src']);
-    expect(existsSync(join(app, 'dist', 'src', 'bin', 'csi-snapshotter.js'))).toBe(true);
+    // The sidecar as one bundled file (scripts/bundle.mjs), not the compiled tree.
+    expect(listTree(join(app, 'dist'))).toEqual(['bundle/csi-snapshotter.js']);
     // The test kit (API test server, sample driver, demo) is not in the image, nor are any tests.
     expect(existsSync(join(app, 'dist', 'src', 'testing'))).toBe(false);
     expect(listTree(app).filter((f) => /(^|\/)(testing|test)\//.test(f) && !f.startsWith('node_modules/'))).toEqual([]);
@@ -133,7 +133,7 @@ describe('the runtime stage', () => {
     expect(image.user).toMatch(/^\d+(:\d+)?$/);
     expect(Number(image.user?.split(':')[0])).toBeGreaterThan(0);
     // Node runs with the sidecar's V8 options (src/node-flags.ts), the same the benchmarks start it with.
-    expect(image.entrypoint).toEqual(['node', ...NODE_FLAGS, join(app, 'dist', 'src', 'bin', 'csi-snapshotter.js')]);
+    expect(image.entrypoint).toEqual(['node', ...NODE_FLAGS, join(app, 'dist', 'bundle', 'csi-snapshotter.js')]);
     expect(image.cmd).toBeUndefined();
   });
 });
