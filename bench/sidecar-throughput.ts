@@ -132,7 +132,8 @@ async function main(): Promise<void> {
     };
     const deadline = (): number => Date.now() + options.timeoutMs;
     // Serving = its content watch is open (informers list, then watch).
-    await tracker.until('the sidecar to watch contents', () => api.requests.count({ verb: 'watch', resource: 'volumesnapshotcontents' }) > 1, deadline(), alive);
+    // Polled every 5 ms: no watch event tells when the sidecar's watch opens (at 250 ms, the figure came in steps of 250 ms).
+    await tracker.until('the sidecar to watch contents', () => api.requests.count({ verb: 'watch', resource: 'volumesnapshotcontents' }) > 1, deadline(), alive, 5);
     const serveMs = now() - startedAt;
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const idle = procStatus(sidecar.pid);
