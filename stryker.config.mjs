@@ -12,8 +12,9 @@ export default {
   testRunner: 'jest',
   jest: { configFile: 'jest.mutation.config.js', enableFindRelatedTests: false },
   testRunnerNodeArgs: ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning'],
-  // The sandbox gets the generated CSI types copied in, so tsc alone builds it.
-  buildCommand: 'tsc -p tsconfig.json',
+  // The sandbox gets the generated CSI types copied in, so tsc alone builds it; the bundle (what
+  // tests that start the sidecar as a process run) is made from tsc's output, mutants included.
+  buildCommand: 'tsc -p tsconfig.json && node scripts/bundle.mjs',
   coverageAnalysis: 'perTest',
   concurrency: 2,
   timeoutMS: 10000,

@@ -104,12 +104,16 @@ export class ContentTracker {
     for (const wake of waiters) wake();
   }
 
-  async until(what: string, done: () => boolean, deadline: number, alive: () => void): Promise<void> {
+  /**
+   * Waits until `done()`, looking again at each event of the watch and every `pollMs` (for
+   * conditions the watch does not report, such as the API server's request count).
+   */
+  async until(what: string, done: () => boolean, deadline: number, alive: () => void, pollMs = 250): Promise<void> {
     while (!done()) {
       alive();
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 250);
+        const timer = setTimeout(resolve, pollMs);
         this.waiters.push(() => {
           clearTimeout(timer);
           resolve();

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   try {
     const n = options.count;
     console.log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
-    console.log(`sidecar: ${options.sidecar === 'go' ? `Go (${goBinary})` : 'this project (dist/src/bin/csi-snapshotter.js)'}, ${n} contents, ${options.concurrency} client requests in flight`);
+    console.log(`sidecar: ${options.sidecar === 'go' ? `Go (${goBinary})` : 'this project (dist/bundle/csi-snapshotter.js)'}, ${n} contents, ${options.concurrency} client requests in flight`);
     const client = new CountingClient(kit.rest);
 
     // Volumes first (each with one small file, so every snapshot copies real data).
@@ -132,7 +132,8 @@ async function main(): Promise<void> {
     };
     const deadline = (): number => Date.now() + options.timeoutMs;
     // Serving = its content watch is open (informers list, then watch).
-    await tracker.until('the sidecar to watch contents', () => api.requests.count({ verb: 'watch', resource: 'volumesnapshotcontents' }) > 1, deadline(), alive);
+    // Polled every 5 ms: no watch event tells when the sidecar's watch opens (at 250 ms, the figure came in steps of 250 ms).
+    await tracker.until('the sidecar to watch contents', () => api.requests.count({ verb: 'watch', resource: 'volumesnapshotcontents' }) > 1, deadline(), alive, 5);
     const serveMs = now() - startedAt;
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const idle = procStatus(sidecar.pid);

@@ -1,6 +1,6 @@
 /**
  * The two sidecars under comparison as child processes, and what the benchmarks read of them from
- * /proc: this project's (dist/src/bin/csi-snapshotter.js on this Node) and the Go csi-snapshotter
+ * /proc: this project's (dist/bundle/csi-snapshotter.js on this Node) and the Go csi-snapshotter
  * that the real-cluster build caches, both started with the same flags.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLog } from '../src/testing/apiserver/index.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { NODE_FLAGS } from '../src/node-flags.js';
+import { sidecarEntry } from '../src/util/package-root.js';
 
 export type SidecarKind = 'ts' | 'go';
 
@@ -84,10 +85,14 @@ export interface SidecarTarget {
   goBinary: string | undefined;
   socketPath: string;
   kubeconfigPath: string;
+  /** Options for Node before the script (this sidecar only), e.g. V8 heap flags or `--import` of the probe. */
+  nodeArgs?: string[];
+  /** Added to the child's environment. */
+  env?: Record<string, string>;
 }
 
 /**
- * Starts a sidecar with the benchmarks' flags: 10 workers and a client rate limit high enough not to
+ * Starts a sidecar with the benchmarks' flags (this one on Node with the V8 options its image uses): 10 workers and a client rate limit high enough not to
  * be what is measured. The Go sidecar also gets group snapshots switched off, since the API test
  * server's group CRDs are of a version it may not serve (this sidecar switches them off by itself).
  */
@@ -97,8 +102,8 @@ export function startSidecar(target: SidecarTarget): Sidecar {
   const command =
     target.kind === 'go'
       ? [target.goBinary as string, ...flags, '--feature-gates=CSIVolumeGroupSnapshot=false']
-      : [process.execPath, join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js'), ...flags];
-  return new Sidecar(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+      : [process.execPath, ...NODE_FLAGS, ...(target.nodeArgs ?? []), sidecarEntry(), ...flags];
+  return new Sidecar(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...target.env } }));
 }
 
 /** The sidecar under test as a child process, its output kept (bounded) for diagnostics. */

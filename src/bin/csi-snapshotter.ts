@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './node-flags.js';
 import { main } from '../main.js';
 
 main(process.argv.slice(2)).then(

@@ -64,7 +64,8 @@ export function parseGoDuration(text: string): number {
   if (rest === '') throw new Error(`invalid duration ${JSON.stringify(text)}`);
   let total = 0;
   while (rest !== '') {
-    const match = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/.exec(rest);
+    // µs and μs (U+00B5, U+03BC) as escapes: the bundle is kept ASCII (scripts/bundle.mjs).
+    const match = /^(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/.exec(rest);
     if (!match) {
       throw new Error(/^(\d+\.?\d*|\.\d+)$/.test(rest) ? `missing unit in duration ${JSON.stringify(text)}` : `invalid duration ${JSON.stringify(text)}`);
     }

@@ -27,7 +27,7 @@ const USAGE = `Usage:
   csi-snapshotter explain NAME [the sidecar's flags]
       Why is the VolumeSnapshotContent (or VolumeGroupSnapshotContent) NAME not ready, or not deleted?
 Run either in the sidecar's container with its own flags (kubectl exec POD -c csi-snapshotter --
-node /app/dist/src/bin/csi-snapshotter.js doctor --csi-address=...) or anywhere with --kubeconfig.
+node /app/dist/bundle/csi-snapshotter.js doctor --csi-address=...) or anywhere with --kubeconfig.
 `;
 
 interface Streams {

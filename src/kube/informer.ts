@@ -38,6 +38,11 @@ export interface InformerOptions<T extends KubeObject> {
    * starts matching is reported as an add, one that stops matching as a delete.
    */
   filter?(obj: T): boolean;
+  /**
+   * Applied to every object as it arrives (listed or watched), before it is cached or handed to the
+   * handlers: what the cache keeps of it (slim.ts drops the metadata nobody reads).
+   */
+  transform?(obj: T): T;
   handlers?: InformerHandlers<T>;
   log?: Logger;
 }
@@ -192,7 +197,7 @@ export class Informer<T extends KubeObject> {
           // Lists of built-in kinds leave these out of each item; fill them so cached objects look the same however they arrived.
           item.apiVersion ??= apiVersion;
           item.kind ??= kind;
-          items.push(item);
+          items.push(this.transform(item));
         }
         listVersion = page.metadata?.resourceVersion ?? listVersion;
         continueToken = page.metadata?.continue || undefined;
@@ -264,12 +269,12 @@ export class Informer<T extends KubeObject> {
 
   private apply(event: WatchEvent<T>): void {
     if (event.type === 'ERROR') throw ApiError.fromStatus(event.object);
-    const obj = event.object;
-    const version = resourceVersionOf(obj);
+    const version = resourceVersionOf(event.object);
     if (event.type === 'BOOKMARK') {
       if (version) this.resumeVersion = version;
       return;
     }
+    const obj = this.transform(event.object);
     const key = objectKey(obj);
     const old = this.cache.get(key);
     if (event.type === 'DELETED') {
@@ -281,6 +286,10 @@ export class Informer<T extends KubeObject> {
       else this.notifyAdd(obj);
     }
     if (version) this.resumeVersion = version;
+  }
+
+  private transform(obj: T): T {
+    return this.options.transform ? this.options.transform(obj) : obj;
   }
 
   private matches(obj: T): boolean {

@@ -1,9 +1,19 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type * as HttpTypes from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type * as HttpsTypes from 'node:https';
+import { createRequire } from 'node:module';
 import type { ClusterConfig } from './cluster-config.js';
 import type { Credential } from './credentials.js';
 import type { TokenBucket } from '../runtime/rate-limiter.js';
 import { parseJson, stringifyJson } from './json.js';
+
+// `import ... from 'node:http'` makes Node build an ES module namespace of every export of `http`,
+// which reads its lazy WebSocket, CloseEvent and MessageEvent getters and so loads and compiles
+// undici (a 760 KB source and about 100 internal modules) that the sidecar never uses: 8 MiB of
+// RSS and tens of milliseconds of start-up (BENCHMARKS.md). `require` reads no getters.
+const require = createRequire(import.meta.url);
+const http = require('node:http') as typeof HttpTypes;
+const https = require('node:https') as typeof HttpsTypes;
 
 /**
  * A small Kubernetes REST client with lossless JSON. The ClusterConfig supplies the server, the TLS
@@ -170,11 +180,17 @@ function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR');
 }
 
+/**
+ * The body as text. Decoded chunk by chunk into strings (V8's heap), rather than gathered into one
+ * Buffer: a list page of 500 contents is about 400 KB, and Buffers that size come from malloc,
+ * whose heap kept growing with every page (BENCHMARKS.md).
+ */
 function readText(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    const chunks: string[] = [];
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => chunks.push(chunk));
+    res.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as string) : chunks.join('')));
     res.on('error', reject);
   });
 }
@@ -187,7 +203,7 @@ export class RestClient {
   private readonly transport: typeof https | typeof http;
   // One keep-alive pool for the client's lifetime. Node keys pooled sockets by their TLS options,
   // so a rotated client certificate gets new connections rather than reusing old ones.
-  private readonly agent: http.Agent;
+  private readonly agent: HttpTypes.Agent;
   private readonly requestTimeoutMs: number;
   private readonly watchGraceMs: number;
 
@@ -298,7 +314,7 @@ export class RestClient {
     });
   }
 
-  private tlsOptions(credential: Credential): https.RequestOptions {
+  private tlsOptions(credential: Credential): HttpsTypes.RequestOptions {
     if (this.server.protocol !== 'https:') return {};
     const { tls } = this.cluster;
     return {
@@ -327,7 +343,7 @@ export class RestClient {
       headers['Content-Length'] = Buffer.byteLength(body);
     }
     if (credential.authorization !== undefined) headers.Authorization = credential.authorization;
-    const options: https.RequestOptions = { method, headers, agent: this.agent, signal, ...this.tlsOptions(credential) };
+    const options: HttpsTypes.RequestOptions = { method, headers, agent: this.agent, signal, ...this.tlsOptions(credential) };
     const url = new URL(this.server.href);
     url.pathname = `${this.server.pathname.replace(/\/$/, '')}${path}`;
     url.search = queryString(query);

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { CsiConnection } from '../csi/connection.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { isNotFound, RestClient } from '../kube/rest.js';
@@ -10,7 +9,7 @@ import { FINALIZER_CONTENT } from '../sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../sidecar/types.js';
 import { startTestApiServer } from './apiserver/index.js';
 import { startSampleDriver } from './sample-driver/index.js';
-import { packageRoot } from '../util/package-root.js';
+import { sidecarEntry } from '../util/package-root.js';
 
 /**
  * The demo: the sidecar on its embedded default, the project's own Kubernetes API server and sample
@@ -68,7 +67,7 @@ async function main(): Promise<number> {
   say(`CSI driver      ${driver.endpoint} (control ${driver.controlUrl})`);
 
   const port = await freePort();
-  const bin = join(packageRoot(), 'dist/src/bin/csi-snapshotter.js');
+  const bin = sidecarEntry();
   const flags = [`--csi-address=${driver.socketPath}`, `--kubeconfig=${api.kubeconfigPath}`];
   const sidecar = spawn(process.execPath, [bin, ...flags, '--v=2', '--leader-election', `--http-endpoint=127.0.0.1:${port}`], { stdio: ['ignore', 'inherit', 'pipe'] });
   say(`Metrics         http://127.0.0.1:${port}/metrics`);

@@ -16,3 +16,12 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+/**
+ * The sidecar's production entry, as the image and the package's `bin` run it: the bundle that
+ * `npm run build` makes of the compiled sources (scripts/bundle.mjs). Tests, the demo and the
+ * benchmarks start the sidecar from it.
+ */
+export function sidecarEntry(): string {
+  return join(packageRoot(), 'dist', 'bundle', 'csi-snapshotter.js');
+}

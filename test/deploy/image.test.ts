@@ -7,6 +7,7 @@ import { CsiConnection } from '../../src/csi/connection.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { RestClient } from '../../src/kube/rest.js';
 import { silentLogger } from '../../src/observe/logger.js';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 import { ANN_BEING_CREATED, FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../../src/sidecar/types.js';
 import { startTestApiServer, type TestApiServer } from '../../src/testing/apiserver/index.js';
@@ -79,8 +80,8 @@ function treeBytes(dir: string): number {
 describe('the runtime stage', () => {
   test('holds package.json, the production dependencies, the proto and the compiled sidecar: no test kit, no sources, no dev tools', () => {
     expect(readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package.json', 'proto']);
-    expect(readdirSync(join(app, 'dist'))).toEqual(['src']);
-    expect(existsSync(join(app, 'dist', 'src', 'bin', 'csi-snapshotter.js'))).toBe(true);
+    // The sidecar as one bundled file (scripts/bundle.mjs), not the compiled tree.
+    expect(listTree(join(app, 'dist'))).toEqual(['bundle/csi-snapshotter.js']);
     // The test kit (API test server, sample driver, demo) is not in the image, nor are any tests.
     expect(existsSync(join(app, 'dist', 'src', 'testing'))).toBe(false);
     expect(listTree(app).filter((f) => /(^|\/)(testing|test)\//.test(f) && !f.startsWith('node_modules/'))).toEqual([]);
@@ -131,7 +132,8 @@ describe('the runtime stage', () => {
   test('runs as a numeric non-root user, with the sidecar as exec-form entrypoint and no CMD', () => {
     expect(image.user).toMatch(/^\d+(:\d+)?$/);
     expect(Number(image.user?.split(':')[0])).toBeGreaterThan(0);
-    expect(image.entrypoint).toEqual(['node', join(app, 'dist', 'src', 'bin', 'csi-snapshotter.js')]);
+    // Node runs with the sidecar's V8 options (src/node-flags.ts), the same the benchmarks start it with.
+    expect(image.entrypoint).toEqual(['node', ...NODE_FLAGS, join(app, 'dist', 'bundle', 'csi-snapshotter.js')]);
     expect(image.cmd).toBeUndefined();
   });
 });

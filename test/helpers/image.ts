@@ -71,6 +71,24 @@ export function compiledOutputFromCheckout(scratch: string, dockerfile: ParsedDo
   return { stage, containerPath: posix.join(workdir, outDir, root), hostPath };
 }
 
+/**
+ * The bundle the compile stage makes (a RUN with `node scripts/bundle.mjs`, after tsc), taken from
+ * this checkout's `npm run build` like the compiled tree: container path → host path.
+ */
+function bundleFromCheckout(dockerfile: ParsedDockerfile, stageName: string): Record<string, string> {
+  const stage = dockerfile.stages.find((s) => s.name === stageName);
+  let workdir = '/';
+  for (const instruction of stage?.instructions ?? []) {
+    if (instruction.keyword === 'WORKDIR') workdir = posix.resolve(workdir, instruction.args);
+    if (instruction.keyword === 'RUN' && /\bnode\s+scripts\/bundle\.mjs\b/.test(instruction.args)) {
+      const built = join(packageRoot(), 'dist', 'bundle');
+      if (!existsSync(built)) throw new Error(`${built} does not exist: run \`npm run build\` first`);
+      return { [posix.join(workdir, 'dist', 'bundle')]: built };
+    }
+  }
+  return {};
+}
+
 export interface BuildOptions {
   /** Run the compile stage too (slow); otherwise its output comes from this checkout's dist/. */
   compile: boolean;
@@ -84,7 +102,7 @@ export function buildImageTree(workDir: string, options: BuildOptions): Emulated
   const substitute: Record<string, Record<string, string>> = {};
   if (!options.compile) {
     const compiled = compiledOutputFromCheckout(workDir, dockerfile);
-    substitute[compiled.stage] = { [compiled.containerPath]: compiled.hostPath };
+    substitute[compiled.stage] = { [compiled.containerPath]: compiled.hostPath, ...bundleFromCheckout(dockerfile, compiled.stage) };
   }
   return emulateDockerfile(dockerfile, {
     contextDir: packageRoot(),

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { packageRoot } from '../../src/util/package-root.js';
+import { sidecarEntry } from '../../src/util/package-root.js';
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -66,6 +65,6 @@ export class RunningProcess {
 
 /** Starts the compiled csi-snapshotter bin with these arguments. */
 export function startSidecar(args: string[], env: NodeJS.ProcessEnv = process.env): RunningProcess {
-  const bin = join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js');
+  const bin = sidecarEntry();
   return new RunningProcess(spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }

@@ -193,6 +193,27 @@ describe('Informer', () => {
     expect(log).toEqual(['add mine', 'add theirs', 'delete mine']);
   });
 
+  test('the transform is applied to listed and watched objects before they are cached or handed to the handlers', async () => {
+    await create(vsc('listed'));
+    const seen: KubeObject[] = [];
+    const { informer } = startInformer({
+      transform: (o) => ({ ...o, metadata: { ...o.metadata, labels: { transformed: 'yes' } } }),
+      handlers: { onAdd: (o) => seen.push(o), onUpdate: (_a, b) => seen.push(b) },
+    });
+    await informer.waitForSync();
+    await create(vsc('watched'));
+    await until(() => seen.length === 2, 'the watched object');
+    await label('watched', 'one');
+    await until(() => seen.length === 3, 'the update');
+    expect(seen.map((o) => [o.metadata?.name, o.metadata?.labels])).toEqual([
+      ['listed', { transformed: 'yes' }],
+      ['watched', { transformed: 'yes' }],
+      ['watched', { transformed: 'yes' }],
+    ]);
+    expect(informer.list().map((o) => o.metadata?.labels)).toEqual([{ transformed: 'yes' }, { transformed: 'yes' }]);
+    expect(informer.get('watched')).toBe(seen[2]);
+  });
+
   test('a label selector limits the cache to matching objects', async () => {
     await create(vsc('node-a', { 'snapshot.storage.kubernetes.io/managed-by': 'node-a' }));
     await create(vsc('node-b', { 'snapshot.storage.kubernetes.io/managed-by': 'node-b' }));

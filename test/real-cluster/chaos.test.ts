@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { join } from 'node:path';
 import { FINALIZER_CONTENT } from '../../src/sidecar/keys.js';
-import { packageRoot } from '../../src/util/package-root.js';
+import { sidecarEntry } from '../../src/util/package-root.js';
 import { RealCluster, type DriverHandle } from './harness/harness.js';
 import type { BoundVolume } from './harness/bound-volumes.js';
 import type { ManagedProcess } from './harness/managed-process.js';
@@ -19,7 +18,7 @@ const SNAPSHOTS = 100;
 const VOLUMES = 10;
 const DRIVER_NAME = 'chaos.sample.csi.example.com';
 const LEASE = `/apis/coordination.k8s.io/v1/namespaces/default/leases/external-snapshotter-leader-${DRIVER_NAME.replace(/\./g, '-')}`;
-const SIDECAR = join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js');
+const SIDECAR = sidecarEntry();
 const PHASE_TIMEOUT_MS = 600_000;
 /** How often the leader is killed: the fault schedule, not a wait for anything. */
 const KILL_EVERY_MS = { min: 4000, max: 8000 };

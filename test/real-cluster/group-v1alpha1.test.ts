@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { join } from 'node:path';
 import { memberContentName } from '../../src/sidecar/group/members.js';
-import { packageRoot } from '../../src/util/package-root.js';
+import { sidecarEntry } from '../../src/util/package-root.js';
 import { KubeHttp } from './kube/http.js';
 import { createBoundVolume, type BoundVolume } from './harness/bound-volumes.js';
 import type { ControlPlane } from './harness/control-plane.js';
@@ -17,7 +16,7 @@ import { pollUntil } from './harness/wait.js';
 // VolumeSnapshots itself. A VolumeGroupSnapshot of labelled PVCs goes to ready with its members
 // bound and ready, and is deleted without leaving anything on storage. On both drivers.
 const TIMEOUT_MS = 180_000;
-const SIDECAR = join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js');
+const SIDECAR = sidecarEntry();
 const GROUP_API = '/apis/groupsnapshot.storage.k8s.io/v1alpha1';
 const SNAPSHOT_API = '/apis/snapshot.storage.k8s.io/v1';
 

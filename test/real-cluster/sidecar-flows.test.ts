@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { join } from 'node:path';
 import { CsiConnection } from '../../src/csi/connection.js';
 import { silentLogger } from '../../src/observe/logger.js';
-import { packageRoot } from '../../src/util/package-root.js';
+import { sidecarEntry } from '../../src/util/package-root.js';
 import { DRIVER_KINDS, RealCluster, type DriverHandle, type DriverKind } from './harness/harness.js';
 import type { ManagedProcess } from './harness/managed-process.js';
 import { exerciseSidecarWrites } from './harness/sidecar-writes.js';
@@ -45,7 +44,7 @@ async function readSettled(
 
 const boundContentPath = (s: KubeObject): string => `${SNAPSHOT_API}/volumesnapshotcontents/${s.status?.boundVolumeSnapshotContentName as string}`;
 const boundGroupContentPath = (g: KubeObject): string => `${GROUP_SNAPSHOT_API}/volumegroupsnapshotcontents/${g.status?.boundVolumeGroupSnapshotContentName as string}`;
-const SIDECAR = join(packageRoot(), 'dist', 'src', 'bin', 'csi-snapshotter.js');
+const SIDECAR = sidecarEntry();
 
 async function snapshotClass(cluster: RealCluster, driver: string, policy: 'Delete' | 'Retain'): Promise<string> {
   const name = cluster.uniqueName(`class-${policy.toLowerCase()}`);

@@ -1,6 +1,7 @@
 import { errorText } from '../../csi/errors.js';
 import { Informer } from '../../kube/informer.js';
 import type { KubeObject, ResourceDescriptor } from '../../kube/resources.js';
+import { slimObject } from '../../kube/slim.js';
 import { isConflict, type RestClient } from '../../kube/rest.js';
 import type { Logger } from '../../observe/logger.js';
 import type { ContentCounts } from '../../observe/metrics.js';
@@ -81,6 +82,7 @@ export class ControllerLoop<W extends KubeObject & { metadata: ObjectMeta }, T e
     this.classes = new Informer<C>({
       client,
       resource: kind.classes,
+      transform: slimObject,
       resyncPeriodMs: options.resyncPeriodMs,
       log,
       ...(kind.classLabelSelector ? { labelSelector: kind.classLabelSelector } : {}),
@@ -88,6 +90,7 @@ export class ControllerLoop<W extends KubeObject & { metadata: ObjectMeta }, T e
     this.objects = new Informer<W>({
       client,
       resource: kind.objects,
+      transform: slimObject,
       resyncPeriodMs: options.resyncPeriodMs,
       log,
       ...(kind.objectLabelSelector ? { labelSelector: kind.objectLabelSelector } : {}),
