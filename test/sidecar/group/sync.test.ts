@@ -25,6 +25,8 @@ import { DRIVER, GroupHarness } from './harness.js';
 
 // What the sidecar appends to the Go sidecar's text: what happens next (sidecar's nextStep()).
 const RETRY = ' (retrying with backoff, at most every 5m0s)';
+/** The error a sync ended in, as the retry logs it ('' when it did not end in a retry). */
+const retryText = (outcome: { type: string; error?: unknown }): string => (outcome.type === 'retry' ? String(outcome.error instanceof Error ? outcome.error.message : outcome.error) : '');
 const FINAL = ' (final for this attempt: the driver refused it; retrying with backoff, at most every 5m0s, in case the cause is fixed)';
 
 // The reserved secret keys of a class in every era (single-snapshot keys, which v7.0 also read for
@@ -641,9 +643,69 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
         expect((await h.syncByName(g.name)).type).toBe('retry');
         expect(h.events).toEqual([{ subject: await subjectOf(g.name), reason: 'GroupSnapshotDeleteError', message: 'Failed to get snapshot credentials' }]);
         expect(await h.calls('DeleteVolumeGroupSnapshot')).toEqual([]);
+        expect((await h.wire(g.name)).metadata.finalizers).toContain(FINALIZER_GROUP_CONTENT);
+        // What the retry logs: which step failed, and why.
+        const again = await h.syncByName(g.name);
+        expect(retryText(again)).toContain(`failed to get input parameters to delete group snapshot for group snapshot content ${g.name}: `);
       } finally {
         await h.createSecret('group-secret', { user: 'admin' });
       }
+    });
+  });
+
+  describe('what a failed write of the group content says (status.error, or the retry\'s log line)', () => {
+    const errorOf = async (name: string): Promise<string> => ((await h.wire(name)).status?.error as { message: string } | undefined)?.message ?? '';
+
+    test('the being-created mark cannot be written: no CreateVolumeGroupSnapshot, and the error names the mark', async () => {
+      const volumes = await h.createVolumes(2);
+      const name = unique('mark-fails');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
+      expect((await h.syncByName(name)).type).toBe('retry');
+      expect(await errorOf(name)).toContain(`failed to add VolumeGroupSnapshotBeingCreated annotation on the group snapshot content ${name}: `);
+      expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
+    });
+
+    test('the mark of a ready group cannot be removed: the error names the mark, and the next sync removes it', async () => {
+      const volumes = await h.createVolumes(2);
+      const name = unique('unmark-fails');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      // As a crash between the status write and the unmark leaves it.
+      await h.rest.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents(version), name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } } } });
+      h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
+      // A failed unmark is retried without a status.error: the text goes to the retry's log line.
+      expect(retryText(await h.syncByName(name))).toContain(`failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: `);
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      expect((await h.wire(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+    });
+
+    if (!alpha) {
+      // v1alpha1 writes its member-ids record to the group content between the cut and the unmark,
+      // so there the first write after the cut is that record (tested in alpha-members).
+      test('the mark cannot be removed right after the cut: the group is recorded, the error names the mark', async () => {
+        const volumes = await h.createVolumes(2);
+        const name = unique('unmark-after-cut');
+        await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
+        h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
+        expect((await h.syncByName(name)).type).toBe('retry');
+        const failed = await h.wire(name);
+        expect(failed.status?.volumeGroupSnapshotHandle).toBeTruthy();
+        expect((failed.status?.error as { message: string }).message).toContain(`failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: `);
+        expect(await h.calls('CreateVolumeGroupSnapshot')).toHaveLength(1);
+      });
+    }
+
+    test('a group that is not ready yet is polled with the Secret of its annotations, not the class\'s', async () => {
+      await h.driver.setFaults({ readyDelayMs: 60_000 });
+      const volumes = await h.createVolumes(2);
+      const name = unique('poll-secret');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), annotations: { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' } });
+      expect((await h.syncByName(name)).type).toBe('after');
+      expect((await h.syncByName(name)).type).toBe('after');
+      const gets = await h.calls('GetVolumeGroupSnapshot');
+      expect(gets.length).toBeGreaterThan(0);
+      for (const get of gets) expect(get.secrets).toEqual({ user: sha256Hex('admin') });
     });
   });
 

@@ -1,4 +1,4 @@
-import { silentLogger } from '../../../src/observe/logger.js';
+import { silentLogger, type Logger } from '../../../src/observe/logger.js';
 import type { Outcome } from '../../../src/runtime/controller.js';
 import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
 import { syncContent, type ContentSyncSettings } from '../../../src/sidecar/snapshot/kind.js';
@@ -130,12 +130,12 @@ export class ScenarioEnv extends Testbed {
   }
 
   /** Runs one sync of the stored object. */
-  async sync(name: string, settings: Partial<ContentSyncSettings> = {}): Promise<{ outcome: Outcome; calls: CallRecord[] }> {
-    return this.syncCopy(await this.get(name), settings);
+  async sync(name: string, settings: Partial<ContentSyncSettings> = {}, log: Logger = silentLogger): Promise<{ outcome: Outcome; calls: CallRecord[] }> {
+    return this.syncCopy(await this.get(name), settings, log);
   }
 
   /** Runs one sync of a given copy of a content (one read earlier, say, like an informer's). */
-  async syncCopy(content: VolumeSnapshotContent, settings: Partial<ContentSyncSettings> = {}): Promise<{ outcome: Outcome; calls: CallRecord[] }> {
+  async syncCopy(content: VolumeSnapshotContent, settings: Partial<ContentSyncSettings> = {}, log: Logger = silentLogger): Promise<{ outcome: Outcome; calls: CallRecord[] }> {
     await this.driver.clearCalls();
     const outcome = await syncContent(content, {
       api: restContentApi(this.rest),
@@ -152,7 +152,7 @@ export class ScenarioEnv extends Testbed {
         retryIntervalMaxMs: 300_000,
         ...settings,
       },
-      log: silentLogger,
+      log,
     });
     return { outcome, calls: await this.driver.calls() };
   }

@@ -5,6 +5,7 @@ import { waitFor } from '../../helpers/process.js';
 import { silentLogger } from '../../../src/observe/logger.js';
 import { restContentApi } from '../../../src/sidecar/snapshot/kind.js';
 import { syncContent } from '../../../src/sidecar/snapshot/kind.js';
+import { capturingLogger } from '../../helpers/logger.js';
 import { uidFor } from '../../helpers/uid.js';
 import { CLASSES, EXTRA, ScenarioEnv, VSC } from './scenario-env.js';
 
@@ -36,8 +37,15 @@ describe('F. create and readiness polling', () => {
     const volume = await env.volume('vol-f01');
     const uid = uidFor('snapuid1-1');
     await env.content({ name: 'content1-1', refUid: uid, refName: 'snap1-1', className: 'default-class', volumeHandle: volume, policy: 'Retain', status: { snapshotHandle: 'sid1-1', restoreSize: 1000, readyToUse: false } });
-    const { outcome, calls } = await env.sync('content1-1', noList);
+    const captured = capturingLogger();
+    const { outcome, calls } = await env.sync('content1-1', noList, captured.log);
     expect(methods(calls)).toEqual(['CreateSnapshot']);
+    // The driver names its own snapshot, not the recorded one: the recorded id is kept, and said.
+    const mismatch = (await captured.records()).filter((r) => String(r.msg).startsWith('The CSI driver answered CreateSnapshot with another snapshot id'));
+    expect(mismatch).toEqual([expect.objectContaining({ content: 'content1-1', name: `snapshot-${uid}`, recorded: 'sid1-1', answered: expect.not.stringMatching(/^sid1-1$/) })]);
+    // A warning: JSON info lines carry their verbosity, errors an `err`.
+    expect(mismatch[0]?.v).toBeUndefined();
+    expect(mismatch[0]?.err).toBeUndefined();
     // default-class holds only the four secret keys: none of them may reach the driver.
     expect(calls[0]?.request).toEqual({ name: `snapshot-${uid}`, source_volume_id: volume, parameters: EXTRA('snap1-1', 'content1-1'), secrets: {} });
     const after = await env.get('content1-1');
