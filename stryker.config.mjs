@@ -14,7 +14,8 @@ export default {
   testRunnerNodeArgs: ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning'],
   // The sandbox gets the generated CSI types copied in, so tsc alone builds it; the bundle (what
   // tests that start the sidecar as a process run) is made from tsc's output, mutants included.
-  buildCommand: 'tsc -p tsconfig.json && node scripts/bundle.mjs',
+  // Stryker runs it without a shell, so the two steps are one npm script.
+  buildCommand: 'npm run build:sandbox',
   coverageAnalysis: 'perTest',
   concurrency: 2,
   timeoutMS: 10000,

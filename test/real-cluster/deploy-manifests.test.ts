@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { leaseName } from '../../src/kube/leader.js';
 import { listTree, type EmulatedImage } from '../helpers/dockerfile.js';
-import { buildImageTree, compiledOutputFromCheckout, projectDockerfile } from '../helpers/image.js';
+import { buildImageTree } from '../helpers/image.js';
+import { packageRoot } from '../../src/util/package-root.js';
 import { writeKubeconfig } from './kube/kubeconfig.js';
 import { RealCluster, type DriverHandle } from './harness/harness.js';
 import { kubectl } from './harness/kubectl.js';
@@ -77,11 +78,13 @@ describe('manifests/ and the image on the real kube-apiserver', () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  test('the compile stage yields exactly the files the fast image test takes from dist/', () => {
-    const stand_in = compiledOutputFromCheckout(join(scratch, 'stand-in'), projectDockerfile());
-    const built = join(image.root, stand_in.containerPath);
-    expect(listTree(built)).toEqual(listTree(stand_in.hostPath));
-    expect(readdirSync(built)).not.toContain('testing');
+  test('the compile stage yields exactly the bundle the fast image test takes from dist/, and the image holds nothing else of dist/', () => {
+    // The runtime stage copies only the bundle: no compiled tree, so no test kit.
+    const built = join(image.root, 'app', 'dist');
+    expect(readdirSync(built)).toEqual(['bundle']);
+    const checkout = join(packageRoot(), 'dist', 'bundle');
+    expect(listTree(join(built, 'bundle'))).toEqual(listTree(checkout));
+    for (const file of listTree(checkout)) expect(readFileSync(join(built, 'bundle', file)).equals(readFileSync(join(checkout, file)))).toBe(true);
   });
 
   test('kubectl kustomize manifests: the upstream object names, a subset of the upstream rules, the namespace from the kustomization only', async () => {
