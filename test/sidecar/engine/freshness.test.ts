@@ -24,6 +24,8 @@ let driver: SampleDriverProcess;
 let rest: RestClient;
 let csi: CsiConnection;
 let controller: ReturnType<typeof contentController>;
+/** The names the controller's work queue registered under (the workqueue_* metrics' label). */
+const queues: string[] = [];
 
 beforeAll(async () => {
   api = await startTestApiServer();
@@ -41,6 +43,7 @@ beforeAll(async () => {
     log: silentLogger,
     csi,
     events: { warning: () => undefined },
+    registerQueue: (progress) => queues.push(progress.name),
     settings: { snapshotNamePrefix: 'snapshot', snapshotNameUuidLength: -1, extraCreateMetadata: false, timeoutMs: 10_000, listSnapshots: true, maxPollIntervalMs: 1000, retryIntervalMaxMs: 1000 },
   });
 });
@@ -65,6 +68,7 @@ describe('an informer that lags behind the sidecar\'s own writes', () => {
     const reply = await csi.call('/csi.v1.Controller/CreateVolume', { name: 'vol-fresh', volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }, new Date(Date.now() + 10_000));
     const volume = reply.volume?.volume_id as string;
     await controller.start();
+    expect(queues).toEqual(['csi-snapshotter-content']);
     await rest.request({
       method: 'POST',
       path: VSC,

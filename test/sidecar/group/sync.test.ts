@@ -696,6 +696,39 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       });
     }
 
+    test('a pre-provisioned group whose class names the get Secret without its namespace: the error names this era\'s pair of keys', async () => {
+      const [prefix, label] =
+        mode === 'v1alpha1-v7'
+          ? ['csi.storage.k8s.io/snapshotter-list', 'SnapshotterList']
+          : mode === 'v1alpha1-v8'
+            ? ['csi.storage.k8s.io/group-snapshotter', 'GroupSnapshotter']
+            : ['csi.storage.k8s.io/group-snapshotter-get', 'GroupSnapshotterGet'];
+      const className = unique('class-half-secret');
+      await h.createClass(className, { [`${prefix}-secret-name`]: 'group-secret' });
+      const volumes = await h.createVolumes(1);
+      const pre = await h.cutGroup(unique('pre-half'), volumes);
+      const name = unique('pre-half-secret');
+      await h.createContent({ name, pre, className });
+      const outcome = await h.syncByName(name);
+      expect(`${retryText(outcome)} ${await errorOf(name)}`).toContain(`either name and namespace for ${label} secrets specified, Both must be specified`);
+      expect(await h.calls('GetVolumeGroupSnapshot')).toEqual([]);
+    });
+
+    test('the group creationTime is the one the driver reports, not the time of the sync', async () => {
+      const volumes = await h.createVolumes(2);
+      const name = unique('exact-time');
+      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const wire = await h.wire(name);
+      const groupId = (wire.status?.volumeGroupSnapshotHandle as string | undefined) ?? '';
+      const reply = await h.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: groupId, snapshot_ids: await snapshotIdsOf(wire), secrets: {} }, new Date(Date.now() + 10_000));
+      const { seconds, nanos } = reply.group_snapshot?.creation_time ?? { seconds: '0', nanos: 0 };
+      const driverNs = BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
+      // v1alpha1 keeps int64 nanoseconds; later versions a timestamp in whole seconds.
+      if (alpha) expect(BigInt(String(wire.status?.creationTime))).toBe(driverNs);
+      else expect(wire.status?.creationTime).toBe(new Date(Number(BigInt(seconds) * 1000n)).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    });
+
     test('a group that is not ready yet is polled with the Secret of its annotations, not the class\'s', async () => {
       await h.driver.setFaults({ readyDelayMs: 60_000 });
       const volumes = await h.createVolumes(2);
@@ -710,6 +743,8 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
   });
 
   test('the controller (shared loop) takes a new group content to ready and releases it on deletion', async () => {
+    // The work queue's name is what the workqueue_* metrics are labelled with.
+    const queues: string[] = [];
     const controller = groupContentController({
       client: h.rest,
       csi: h.csi,
@@ -722,8 +757,10 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       retryIntervalMaxMs: 1000,
       events: h.recorder,
       log: silentLogger,
+      registerQueue: (progress) => queues.push(progress.name),
     });
     await controller.start();
+    expect(queues).toEqual(['csi-snapshotter-groupsnapshotcontent']);
     try {
       // H-38: a key for an object that does not exist finishes without any call.
       expect(await controller.reconcile('no-such-content')).toEqual({ type: 'done' });

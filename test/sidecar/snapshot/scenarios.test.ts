@@ -156,8 +156,11 @@ describe('F. create and readiness polling', () => {
     expect(polled.outcome.type).toBe('after');
 
     await env.driver.clearCalls();
-    const recreated = await env.sync('content1-8', noList);
+    const captured = capturingLogger();
+    const recreated = await env.sync('content1-8', noList, captured.log);
     expect(methods(recreated.calls)).toEqual(['CreateSnapshot']);
+    // The driver named the recorded snapshot again: nothing to warn about.
+    expect((await captured.records()).filter((r) => String(r.msg).includes('another snapshot id'))).toEqual([]);
     expect(recreated.calls[0]?.request).toEqual({ name: `snapshot-${uid}`, source_volume_id: volume, parameters: EXTRA('snap-content1-8', 'content1-8'), secrets: {} });
     const after = await env.get('content1-8');
     expect(after.status).toEqual(before.status);
