@@ -75,6 +75,17 @@ async function classLifecycle(r: Recorder, s: string): Promise<void> {
   await r.send('json patch removes the last annotation', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'remove', path: '/metadata/annotations/note' }] });
   await r.send('json patch sets empty annotations', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'add', path: '/metadata/annotations', value: {} }] });
   await r.send('json patch with failing test', 'PATCH', `${classes}/${a}`, { contentType: JSON_PATCH, body: [{ op: 'test', path: '/parameters/q', value: 'y' }] });
+  // The sidecar's first annotation goes on as a whole map, guarded by a test that no map is there
+  // yet: where another client wrote one meanwhile, the patch must fail and leave that map as it is.
+  const guard = `diff-guard-${s}`;
+  const guarded = [{ op: 'test', path: '/metadata/annotations', value: null }, { op: 'add', path: '/metadata/annotations', value: { mine: 'yes' } }];
+  await r.send('create class guard', 'POST', classes, { body: snapshotClass(guard, {}) });
+  await r.send('guarded first annotation, no map yet', 'PATCH', `${classes}/${guard}`, { contentType: JSON_PATCH, body: guarded });
+  await r.send('another client adds an annotation', 'PATCH', `${classes}/${guard}`, { contentType: MERGE, body: { metadata: { annotations: { theirs: 'yes' } } } });
+  await r.send('guarded first annotation, map there', 'PATCH', `${classes}/${guard}`, { contentType: JSON_PATCH, body: guarded });
+  await r.send('both annotations kept', 'GET', `${classes}/${guard}`);
+  // Gone before the list steps: the real server pages before it filters, so one more object moves its pages.
+  await r.send('delete class guard', 'DELETE', `${classes}/${guard}`);
   await r.send('strategic merge patch on a custom resource', 'PATCH', `${classes}/${a}`, { contentType: 'application/strategic-merge-patch+json', body: { parameters: { r: 'z' } } });
   await r.send('patch of an absent object', 'PATCH', `${classes}/diff-absent-${s}`, { contentType: MERGE, body: { parameters: { p: '1' } } });
 }
