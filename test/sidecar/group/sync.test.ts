@@ -655,25 +655,29 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
 
   describe('what a failed write of the group content says (status.error, or the retry\'s log line)', () => {
     const errorOf = async (name: string): Promise<string> => ((await h.wire(name)).status?.error as { message: string } | undefined)?.message ?? '';
+    /** A dynamic group content of class-a over two new volumes; returns its name. */
+    const newGroup = async (base: string, annotations?: Record<string, string>): Promise<string> => {
+      const name = unique(base);
+      await h.createContent({ name, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: newUid(), ...(annotations ? { annotations } : {}) });
+      return name;
+    };
+    /** The next write to the group content itself (not its status) fails with a 500. */
+    const failNextWrite = (name: string) => h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
 
     test('the being-created mark cannot be written: no CreateVolumeGroupSnapshot, and the error names the mark', async () => {
-      const volumes = await h.createVolumes(2);
-      const name = unique('mark-fails');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
-      h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
+      const name = await newGroup('mark-fails');
+      failNextWrite(name);
       expect((await h.syncByName(name)).type).toBe('retry');
       expect(await errorOf(name)).toContain(`failed to add VolumeGroupSnapshotBeingCreated annotation on the group snapshot content ${name}: `);
       expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
     });
 
     test('the mark of a ready group cannot be removed: the error names the mark, and the next sync removes it', async () => {
-      const volumes = await h.createVolumes(2);
-      const name = unique('unmark-fails');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      const name = await newGroup('unmark-fails');
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       // As a crash between the status write and the unmark leaves it.
       await h.rest.request({ method: 'PATCH', path: objectPath(volumeGroupSnapshotContents(version), name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } } } });
-      h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
+      failNextWrite(name);
       // A failed unmark is retried without a status.error: the text goes to the retry's log line.
       expect(retryText(await h.syncByName(name))).toContain(`failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: `);
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
@@ -684,10 +688,8 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       // v1alpha1 writes its member-ids record to the group content between the cut and the unmark,
       // so there the first write after the cut is that record (tested in alpha-members).
       test('the mark cannot be removed right after the cut: the group is recorded, the error names the mark', async () => {
-        const volumes = await h.createVolumes(2);
-        const name = unique('unmark-after-cut');
-        await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), annotations: { [ANN_GROUP_BEING_CREATED]: 'yes' } });
-        h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', subresource: '', name, code: 500, times: 1 });
+        const name = await newGroup('unmark-after-cut', { [ANN_GROUP_BEING_CREATED]: 'yes' });
+        failNextWrite(name);
         expect((await h.syncByName(name)).type).toBe('retry');
         const failed = await h.wire(name);
         expect(failed.status?.volumeGroupSnapshotHandle).toBeTruthy();
@@ -715,9 +717,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     });
 
     test('the group creationTime is the one the driver reports, not the time of the sync', async () => {
-      const volumes = await h.createVolumes(2);
-      const name = unique('exact-time');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid() });
+      const name = await newGroup('exact-time');
       expect(await h.syncByName(name)).toEqual({ type: 'done' });
       const wire = await h.wire(name);
       const groupId = (wire.status?.volumeGroupSnapshotHandle as string | undefined) ?? '';
@@ -731,9 +731,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
 
     test('a group that is not ready yet is polled with the Secret of its annotations, not the class\'s', async () => {
       await h.driver.setFaults({ readyDelayMs: 60_000 });
-      const volumes = await h.createVolumes(2);
-      const name = unique('poll-secret');
-      await h.createContent({ name, volumeHandles: volumes, className: 'class-a', uid: newUid(), annotations: { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' } });
+      const name = await newGroup('poll-secret', { [SECRET_NAME]: 'group-secret', [SECRET_NAMESPACE]: 'default' });
       expect((await h.syncByName(name)).type).toBe('after');
       expect((await h.syncByName(name)).type).toBe('after');
       const gets = await h.calls('GetVolumeGroupSnapshot');
