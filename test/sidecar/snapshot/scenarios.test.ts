@@ -495,9 +495,13 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     await env.rest.request({ method: 'PATCH', path: `${VSC}/late-mark`, contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_BEING_DELETED]: 'yes' } } } });
     await env.rest.request({ method: 'DELETE', path: `${VSC}/late-mark` });
 
+    env.api.requests.reset();
     const first = await env.syncCopy(stale);
     expect(methods(first.calls)).toEqual(['CreateSnapshot']);
     expect(first.outcome).toEqual({ type: 'after', delayMs: 0 });
+    // The guarded write was refused (422); the mark then went on beside the controller's, and came off.
+    const writes = env.api.requests.writes({ resource: 'volumesnapshotcontents', name: 'late-mark', subresource: '' });
+    expect(writes.map((w) => w.code)).toEqual([422, 200, 200]);
     const stored = await env.get('late-mark');
     expect(stored.metadata.annotations).toEqual({ [ANN_BEING_DELETED]: 'yes' });
     const handle = stored.status?.snapshotHandle;
@@ -506,6 +510,20 @@ describe('Z.2 derived single-snapshot scenarios', () => {
     const second = await env.sync('late-mark');
     expect(second.calls.map((c) => [c.method, c.request.snapshot_id])).toEqual([['DeleteSnapshot', handle]]);
     expect(await env.exists('late-mark')).toBe(false);
+  });
+
+  test('a copy without annotations, while another writer already put the being-created mark on: the refused guarded write is followed by no empty write', async () => {
+    const volume = await env.volume('vol-marked-meanwhile');
+    const stale = await env.content({ name: 'marked-meanwhile', refUid: uidFor('marked-meanwhile'), volumeHandle: volume, className: 'default-class' });
+    await env.rest.request({ method: 'PATCH', path: `${VSC}/marked-meanwhile`, contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANN_BEING_CREATED]: 'yes' } } } });
+    env.api.requests.reset();
+    const { outcome, calls } = await env.syncCopy(stale);
+    expect(methods(calls)).toEqual(['CreateSnapshot']);
+    expect(outcome).toEqual({ type: 'done' });
+    // 422 for the guard, then only the removal of the mark once the snapshot is recorded.
+    const writes = env.api.requests.writes({ resource: 'volumesnapshotcontents', name: 'marked-meanwhile', subresource: '' });
+    expect(writes.map((w) => w.code)).toEqual([422, 200]);
+    expect((await env.get('marked-meanwhile')).metadata.annotations).toBeUndefined();
   });
 
   test('Z-34: a deletionTimestamp without being-deleted → nothing happens', async () => {
