@@ -2,7 +2,7 @@ import { expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Random } from './random.js';
+import { driverFaultSeed, Random } from './random.js';
 import { failures, figures } from './report.js';
 import { runOnce } from './run.js';
 import { REDUCED } from './workload.js';
@@ -12,7 +12,7 @@ import { REDUCED } from './workload.js';
 // machine makes it slower, not red: every wait is on a condition, with room to spare.
 test('chaos, reduced size: nothing lost, nothing leaked, no finalizer dropped early, no secret logged', async () => {
   const random = Random.fromEnv();
-  process.stdout.write(`chaos seed ${random.seed}\n`);
+  process.stdout.write(`chaos seed ${random.seed} (driver fault seed ${driverFaultSeed(random.seed)})\n`);
   // Every replica's and the driver's log is kept until the run passes, so that a failure (in CI
   // too) leaves what is needed to find its cause.
   const given = process.env.CHAOS_LOG_DIR;

@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/process.js';
 import { uidFor } from '../helpers/uid.js';
 import { FinalizerAudit } from './audit.js';
 import { scanForSecrets, type LogScan } from './logs.js';
-import type { Random } from './random.js';
+import { driverFaultSeed, type Random } from './random.js';
 import { leaseHolder, Replica, type ExitRecord } from './replicas.js';
 import { SIDECAR_AGENT, Storm, type StormFigures } from './storm.js';
 import { assess, complete, type Names, type Outcome } from './verify.js';
@@ -86,7 +86,8 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   const { size, random, chaos } = options;
   const say = options.progress ?? (() => undefined);
   // The API test server runs as its own process, steered over its control socket like the driver.
-  const env = await Env.startWithApiProcess({ api: { faultSeed: random.seed }, driver: { verbosity: 2 } });
+  // Both draw their faults from the run's seed; every start of the driver (its restarts too) gets it.
+  const env = await Env.startWithApiProcess({ api: { faultSeed: random.seed }, driver: { verbosity: 2, faultSeed: driverFaultSeed(random.seed) } });
   const replicas: Replica[] = [];
   let storm: Storm | undefined;
   try {

@@ -25,7 +25,7 @@ describe('csi-sample-driver command line', () => {
   test('--help prints the flags and exits 0', () => {
     const result = run(['--help']);
     expect(result.status).toBe(0);
-    for (const flag of ['--endpoint', '--data-dir', '--driver-name', '--node-id', '--control-address', '--faults', '--v']) {
+    for (const flag of ['--endpoint', '--data-dir', '--driver-name', '--node-id', '--control-address', '--faults', '--fault-seed', '--v']) {
       expect(result.stdout).toContain(flag);
     }
   });

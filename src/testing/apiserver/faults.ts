@@ -1,3 +1,4 @@
+import { SeededRandom } from '../random.js';
 import { ApiError, gone } from './errors.js';
 
 /** Which requests a fault applies to; unset members match anything. */
@@ -97,10 +98,10 @@ export class Faults {
   private watchLags: WatchLagSpec[] = [];
   private readonly lagListeners = new Set<() => void>();
   private nextId = 1;
-  private seed: number;
+  private readonly random: SeededRandom;
 
   constructor(seed = 42) {
-    this.seed = seed >>> 0 || 1;
+    this.random = new SeededRandom(seed);
   }
 
   /** Fails matching requests; returns an id for `remove`. */
@@ -162,22 +163,12 @@ export class Faults {
   check(info: RequestInfo): ApiError | undefined {
     for (const failure of this.failures) {
       if (failure.remaining <= 0 || !applies(matchOf(failure), info)) continue;
-      if (failure.fraction !== undefined && this.random() >= failure.fraction) continue;
+      if (failure.fraction !== undefined && this.random.next() >= failure.fraction) continue;
       failure.remaining--;
       if (failure.remaining <= 0) this.remove(failure.id);
       return injectedError(failure, info);
     }
     return undefined;
-  }
-
-  private random(): number {
-    // xorshift32: tiny, deterministic, good enough to spread faults.
-    let x = this.seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.seed = x >>> 0;
-    return this.seed / 0x100000000;
   }
 }
 

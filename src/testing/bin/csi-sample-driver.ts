@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../../observe/logger.js';
 import { DEFAULT_DRIVER_NAME, SampleDriver } from '../sample-driver/driver.js';
 import { FaultError, validateFaults, type Faults } from '../sample-driver/faults.js';
+import { parseSeed } from '../random.js';
 
 const NAME = 'csi-sample-driver';
 
@@ -21,6 +22,9 @@ Flags:
   --node-id ID               node id reported in the plugin manifest (default: the hostname)
   --control-address HOST:PORT  loopback HTTP control endpoint (default 127.0.0.1:0 = any free port)
   --faults JSON              initial faults (also env CSI_SAMPLE_DRIVER_FAULTS; the flag wins)
+  --fault-seed N             draw the fault decisions (probability, code lists, afterWork) from a
+                             generator seeded with N (0..4294967295): the same calls in the same
+                             order get the same faults (default: unseeded)
   --v N                      log verbosity (2: one line per RPC, 4: also on arrival)
   --help                     print this help
 
@@ -39,6 +43,7 @@ interface Options {
   controlHost: string;
   controlPort: number;
   faults: Faults;
+  faultSeed?: number;
   verbosity: number;
 }
 
@@ -90,6 +95,7 @@ function parseOptions(argv: string[]): Options | 'help' {
         'node-id': { type: 'string' },
         'control-address': { type: 'string' },
         faults: { type: 'string' },
+        'fault-seed': { type: 'string' },
         v: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -105,6 +111,14 @@ function parseOptions(argv: string[]): Options | 'help' {
   let faults: Faults = {};
   if (values.faults !== undefined) faults = parseFaults(values.faults, '--faults');
   else if (envFaults) faults = parseFaults(envFaults, 'CSI_SAMPLE_DRIVER_FAULTS');
+  let faultSeed: number | undefined;
+  if (values['fault-seed'] !== undefined) {
+    try {
+      faultSeed = parseSeed(values['fault-seed'], '--fault-seed');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const control = parseControlAddress(values['control-address'] ?? '127.0.0.1:0');
   const driverName = values['driver-name'] ?? DEFAULT_DRIVER_NAME;
   if (driverName === '') throw new UsageError('--driver-name must not be empty');
@@ -116,6 +130,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     controlHost: control.host,
     controlPort: control.port,
     faults,
+    faultSeed,
     verbosity,
   };
 }
@@ -146,6 +161,7 @@ async function main(): Promise<void> {
       controlHost: options.controlHost,
       controlPort: options.controlPort,
       faults: options.faults,
+      faultSeed: options.faultSeed,
       logger,
     });
   } catch (err) {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createControlServer, listenControlSocket } from '../apiserver/control.js';
 import { parseGroupSnapshotVersions, startTestApiServer } from '../apiserver/index.js';
+import { parseSeed } from '../random.js';
 
 const USAGE =
   'usage: kube-test-apiserver --port 0 --kubeconfig-out PATH [--group-snapshot-versions v1beta1,v1beta2,v1 | v1alpha1 | v1alpha1-v7] [--token TOKEN] [--fault-seed N] [--control-socket PATH]';
@@ -28,9 +29,7 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer 0..65535, got "${values.port}"`);
   if (!values['kubeconfig-out']) throw new Error(`--kubeconfig-out is required\n${USAGE}`);
-  const seedText = values['fault-seed'];
-  const faultSeed = seedText === undefined ? undefined : Number(seedText);
-  if (faultSeed !== undefined && (!/^\d+$/.test(seedText ?? '') || faultSeed > 0xffffffff)) throw new Error(`--fault-seed must be an integer 0..4294967295, got "${seedText}"`);
+  const faultSeed = values['fault-seed'] === undefined ? undefined : parseSeed(values['fault-seed'], '--fault-seed');
   const controlPath = values['control-socket'];
   if (controlPath === '') throw new Error('--control-socket needs a path');
   const server = await startTestApiServer({

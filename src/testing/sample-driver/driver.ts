@@ -5,6 +5,7 @@ import type * as http from 'node:http';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../observe/logger.js';
 import { packageRoot } from '../../util/package-root.js';
+import { SeededRandom } from '../random.js';
 import { createControlServer, listenControl } from './control.js';
 import { FaultState, type Faults } from './faults.js';
 import { Journal } from './journal.js';
@@ -23,6 +24,12 @@ export interface SampleDriverConfig {
   /** 0 = any free port. */
   controlPort?: number;
   faults?: Faults;
+  /**
+   * Seed of the generator the fault decisions are drawn from (which call a `probability` fault
+   * fires on, which of its codes, whether after the work); unset, they come from Math.random. The
+   * same seed and the same calls in the same order give the same decisions.
+   */
+  faultSeed?: number;
   logger?: Logger;
   /** What the exitAfterCalls fault does; the bin kills its own process with SIGKILL. */
   crash?: () => void;
@@ -61,7 +68,8 @@ export class SampleDriver {
     const logger = config.logger ?? silentLogger;
     await fs.mkdir(config.dataDir, { recursive: true });
     const store = await Store.open(config.dataDir);
-    const faults = new FaultState(config.faults ?? {});
+    const seeded = config.faultSeed !== undefined ? new SeededRandom(config.faultSeed) : undefined;
+    const faults = new FaultState(config.faults ?? {}, seeded ? () => seeded.next() : Math.random);
     const journal = new Journal();
 
     await removeStaleSocket(config.socketPath);
@@ -90,7 +98,7 @@ export class SampleDriver {
       await fs.rm(config.socketPath, { force: true });
       throw err;
     }
-    logger.info('Sample CSI driver serving', { endpoint, control: controlUrl, dataDir: config.dataDir });
+    logger.info('Sample CSI driver serving', { endpoint, control: controlUrl, dataDir: config.dataDir, ...(seeded ? { faultSeed: seeded.seed } : {}) });
     return new SampleDriver(endpoint, controlUrl, config, grpcServer, controlServer);
   }
 

@@ -19,6 +19,8 @@ export interface SampleDriverOptions {
   controlAddress?: string;
   /** Initial faults (passed as --faults, so they apply again after restart()). */
   faults?: Faults;
+  /** --fault-seed: every start draws its fault decisions from this seed, a restart from its beginning again. */
+  faultSeed?: number;
   /** --v */
   verbosity?: number;
   /** Extra flags appended to the command line. */
@@ -105,6 +107,7 @@ export class SampleDriverProcess {
     if (o.nodeId !== undefined) args.push('--node-id', o.nodeId);
     if (o.controlAddress !== undefined) args.push('--control-address', o.controlAddress);
     if (o.faults !== undefined) args.push('--faults', JSON.stringify(o.faults));
+    if (o.faultSeed !== undefined) args.push('--fault-seed', String(o.faultSeed));
     if (o.verbosity !== undefined) args.push('--v', String(o.verbosity));
     return [...args, ...(o.args ?? [])];
   }
