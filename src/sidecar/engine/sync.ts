@@ -116,6 +116,7 @@ export interface KindWords {
   cutFailed(obj: unknown, err: string): string;
   unmarkAfterCut(name: string, err: string): string;
   unmarkStep(name: string, err: string): string;
+  unmarkAfterFinalError(name: string, err: string): string;
   unmarkAfterFinalErrorLog: string;
   readFailed(name: string, err: string): string;
   deleteInputs(name: string, err: string): string;
@@ -370,7 +371,10 @@ class Sync<T extends SyncedObject, C extends { parameters?: Record<string, strin
         try {
           await this.write(removeAnnotation(working.metadata, kind.beingCreated));
         } catch (patchErr) {
-          this.deps.log.warn(words.unmarkAfterFinalErrorLog, { content: name, error: errorText(patchErr) });
+          // The mark stays and a deletion waits, so that is what this attempt reports (status.error
+          // and the Event, as the behaviour contract says); the driver's answer goes to the log.
+          this.deps.log.warn(words.unmarkAfterFinalErrorLog, { content: name, error: errorText(patchErr), driverError: errorText(err) });
+          throw new SyncError(words.unmarkAfterFinalError(name, errorText(patchErr)));
         }
       }
       throw new SyncError(words.cutFailed(working, goQuote(errorText(err))), { cause: err });

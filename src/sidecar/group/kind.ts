@@ -205,6 +205,7 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
       cutFailed: (content, err) => `failed to take group snapshot of the volumes [${((content as VolumeGroupSnapshotContent).spec.source.volumeHandles ?? []).join(' ')}]: ${err}`,
       unmarkAfterCut: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: ${err}`,
       unmarkStep: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation on the groupSnapshotContent ${name}: ${err}`,
+      unmarkAfterFinalError: (name, err) => `failed to remove VolumeGroupSnapshotBeingCreated annotation from the group snapshot content ${name}: ${err}`,
       unmarkAfterFinalErrorLog: 'Cannot remove the group being-created annotation after a final error',
       readFailed: (name, err) => `failed to list group snapshot for group snapshot content ${name}: ${err}`,
       deleteInputs: (name, err) => `failed to get input parameters to delete group snapshot for group snapshot content ${name}: ${err}`,

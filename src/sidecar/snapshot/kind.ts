@@ -142,6 +142,7 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
       cutFailed: (content, err) => `failed to take snapshot of the volume ${(content as VolumeSnapshotContent).spec.source.volumeHandle}: ${err}`,
       unmarkAfterCut: (name, err) => `failed to remove VolumeSnapshotBeingCreated annotation on the content ${name}: ${err}`,
       unmarkStep: (name, err) => `failed to remove VolumeSnapshotBeingCreated annotation from the content ${name}: ${err}`,
+      unmarkAfterFinalError: (name, err) => `failed to remove VolumeSnapshotBeingCreated annotation from the content ${name}: ${err}`,
       unmarkAfterFinalErrorLog: 'Cannot remove the being-created annotation after a final error',
       readFailed: (name, err) => `failed to list snapshot for content ${name}: ${err}`,
       deleteInputs: (name, err) => `failed to get input parameters to delete snapshot for content ${name}: ${err}`,

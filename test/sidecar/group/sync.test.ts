@@ -684,6 +684,21 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       expect((await h.wire(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
     });
 
+    test('a final driver error whose unmark fails: status.error names the failed unmark, the mark stays, and the next sync removes it', async () => {
+      const name = await newGroup('final-unmark', { [ANN_GROUP_BEING_CREATED]: 'yes' });
+      await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'INVALID_ARGUMENT', message: 'bad tier', times: 1 } } });
+      failNextWrite(name);
+      expect((await h.syncByName(name)).type).toBe('retry');
+      const failed = await h.wire(name);
+      expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+      const message = `Failed to create group snapshot: failed to remove VolumeGroupSnapshotBeingCreated annotation from the group snapshot content ${name}: Internal error occurred: injected fault${RETRY}`;
+      expect(failed.status).toEqual({ readyToUse: false, error: { message, time: expect.any(String) } });
+      expect(h.events.map((e) => [e.reason, e.message])).toEqual([['GroupSnapshotCreationFailed', message]]);
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const ready = await h.wire(name);
+      expect([ready.status?.readyToUse, ready.metadata.annotations?.[ANN_GROUP_BEING_CREATED]]).toEqual([true, undefined]);
+    });
+
     if (!alpha) {
       // v1alpha1 writes its member-ids record to the group content between the cut and the unmark,
       // so there the first write after the cut is that record (tested in alpha-members).
