@@ -12,7 +12,7 @@ import { REDUCED } from './workload.js';
 // machine makes it slower, not red: every wait is on a condition, with room to spare.
 test('chaos, reduced size: nothing lost, nothing leaked, no finalizer dropped early, no secret logged', async () => {
   const random = Random.fromEnv();
-  process.stdout.write(`chaos seed ${random.seed} (driver fault seed ${driverFaultSeed(random.seed)})\n`);
+  process.stdout.write(`chaos seed ${random.seed} (driver fault seed ${driverFaultSeed(random.seed)}, +1 per driver restart)\n`);
   // Every replica's and the driver's log is kept until the run passes, so that a failure (in CI
   // too) leaves what is needed to find its cause.
   const given = process.env.CHAOS_LOG_DIR;

@@ -9,7 +9,7 @@ async function main(): Promise<number> {
   const random = Random.fromEnv();
   const size = process.env.CHAOS_SIZE === 'reduced' ? REDUCED : FULL;
   const say = (line: string) => process.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
-  say(`chaos seed ${random.seed} (driver fault seed ${driverFaultSeed(random.seed)})`);
+  say(`chaos seed ${random.seed} (driver fault seed ${driverFaultSeed(random.seed)}, +1 per driver restart)`);
   const baseline = await runOnce({ size, random: new Random(random.seed), chaos: false, settleTimeoutMs: 900_000, progress: say });
   const chaos = await runOnce({ size, random, chaos: true, settleTimeoutMs: Number(process.env.CHAOS_SETTLE_MS ?? 1_800_000), progress: say });
   process.stdout.write(`\n${figures(random.seed, chaos, baseline).join('\n')}\n`);

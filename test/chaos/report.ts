@@ -14,7 +14,7 @@ export function figures(seed: number, chaos: RunResult, baseline: RunResult): st
   const o = chaos.outcome;
   const s = chaos.storm;
   return [
-    `seed ${seed} (CHAOS_SEED=${seed} replays the plan, the API faults and the driver's, drawn from seed ${driverFaultSeed(seed)})`,
+    `seed ${seed} (CHAOS_SEED=${seed} replays the plan, the API faults and the driver's, drawn from seed ${driverFaultSeed(seed)} +1 per driver restart)`,
     `duration: ${(chaos.durationMs / 1000).toFixed(1)} s under chaos, ${(baseline.durationMs / 1000).toFixed(1)} s fault-free`,
     `dynamic contents readyToUse with a handle: ${o.contentsReady}/${o.contentsExpected}`,
     `group contents ready with all members: ${o.groupsComplete}/${o.groupsExpected}; deleted ones gone from the API: ${o.deletedGroupsGone}/${o.deletedGroupsExpected}, from storage with their members: ${o.deletedGroupsStorageGone}/${o.deletedGroupsExpected}`,

@@ -86,7 +86,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   const { size, random, chaos } = options;
   const say = options.progress ?? (() => undefined);
   // The API test server runs as its own process, steered over its control socket like the driver.
-  // Both draw their faults from the run's seed; every start of the driver (its restarts too) gets it.
+  // Both draw their faults from the run's seed (the driver from one derived from it, plus one per restart).
   const env = await Env.startWithApiProcess({ api: { faultSeed: random.seed }, driver: { verbosity: 2, faultSeed: driverFaultSeed(random.seed) } });
   const replicas: Replica[] = [];
   let storm: Storm | undefined;

@@ -48,7 +48,7 @@ function expected(seed: number): Outcome[] {
 }
 
 describe('--fault-seed', () => {
-  test('two drivers with one seed make the same fault decisions for one call sequence, as FaultState with that seed; a restart starts over; another seed differs', async () => {
+  test('two drivers with one seed make the same fault decisions for one call sequence, as FaultState with that seed; another seed, and a restart (seed + 1), differ', async () => {
     const [a, b, other] = await Promise.all([seeded(20261207), seeded(20261207), seeded(7)]);
     const first = await outcomes(a);
     expect(first).toEqual(expected(20261207));
@@ -63,9 +63,11 @@ describe('--fault-seed', () => {
     const third = await outcomes(other);
     expect(third).toEqual(expected(7));
     expect(third).not.toEqual(first);
-    // The chaos run restarts its driver: each start draws from the seed's beginning again.
+    // The chaos run restarts its driver: a restart draws from the next seed, not the first start's faults again.
     await a.restart();
-    expect(await outcomes(a)).toEqual(first);
+    const restarted = await outcomes(a);
+    expect(restarted).toEqual(expected(20261208));
+    expect(restarted).not.toEqual(first);
   });
 
   test.each(['x1', '-1', '1.5', '4294967296', '', ' 5'])('--fault-seed=%j is a usage error: exit 2 with a clear message', (value) => {
@@ -75,13 +77,13 @@ describe('--fault-seed', () => {
     expect(result.stdout).toBe('');
   });
 
-  test('0 and 4294967295 are seeds; the driver names its seed when it starts', async () => {
-    for (const seed of [0, 4294967295]) {
-      const driver = await startSampleDriver({ faultSeed: seed });
-      drivers.push(driver);
-      // Its log line may reach this process after the ready line (two pipes).
-      await eventually(async () => (driver.output().stderr.includes(`serving`) ? true : undefined), 10_000, 'the serving log line');
-      expect(driver.output().stderr).toMatch(new RegExp(`Sample CSI driver serving .* faultSeed=${seed}\n`));
-    }
+  test('0 and 4294967295 are seeds; the driver names its seed when it starts, and a restart after 4294967295 has seed 0', async () => {
+    const driver = await startSampleDriver({ faultSeed: 4294967295 });
+    drivers.push(driver);
+    await driver.restart();
+    // The second log line may reach this process after the ready line (two pipes).
+    const serving = () => driver.output().stderr.split('\n').filter((l) => l.includes('Sample CSI driver serving'));
+    await eventually(async () => (serving().length === 2 ? true : undefined), 10_000, 'the serving log line of both starts');
+    expect(serving().map((l) => / faultSeed=(\d+)$/.exec(l)?.[1])).toEqual(['4294967295', '0']);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../util/package-root.js';
+import { MAX_SEED } from '../random.js';
 import type { Faults } from './faults.js';
 import { readInventory, type Inventory } from './inventory.js';
 import type { CallRecord } from './journal.js';
@@ -19,7 +20,10 @@ export interface SampleDriverOptions {
   controlAddress?: string;
   /** Initial faults (passed as --faults, so they apply again after restart()). */
   faults?: Faults;
-  /** --fault-seed: every start draws its fault decisions from this seed, a restart from its beginning again. */
+  /**
+   * --fault-seed: the first start draws its fault decisions from this seed, the n-th restart from
+   * the seed + n, so that a restarted driver does not repeat the faults its first start drew.
+   */
   faultSeed?: number;
   /** --v */
   verbosity?: number;
@@ -34,6 +38,11 @@ export interface SampleDriverOptions {
 export interface ExitStatus {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/** The --fault-seed of a driver's start number `start` (0 for the first) under `faultSeed`. */
+function startSeed(faultSeed: number, start: number): number {
+  return (faultSeed + start) % (MAX_SEED + 1);
 }
 
 /** Path of the compiled bin the launcher runs. */
@@ -56,6 +65,8 @@ export class SampleDriverProcess {
   private stdoutText = '';
   private stderrText = '';
   private readonly ownedDirs: string[] = [];
+  /** How many times start() has spawned the driver. */
+  private starts = 0;
   private readonly killOnExit = (): void => {
     this.child?.kill('SIGKILL');
   };
@@ -107,7 +118,7 @@ export class SampleDriverProcess {
     if (o.nodeId !== undefined) args.push('--node-id', o.nodeId);
     if (o.controlAddress !== undefined) args.push('--control-address', o.controlAddress);
     if (o.faults !== undefined) args.push('--faults', JSON.stringify(o.faults));
-    if (o.faultSeed !== undefined) args.push('--fault-seed', String(o.faultSeed));
+    if (o.faultSeed !== undefined) args.push('--fault-seed', String(startSeed(o.faultSeed, this.starts)));
     if (o.verbosity !== undefined) args.push('--v', String(o.verbosity));
     return [...args, ...(o.args ?? [])];
   }
@@ -119,6 +130,7 @@ export class SampleDriverProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.options.env ?? process.env,
     });
+    this.starts++;
     this.child = child;
     process.once('exit', this.killOnExit);
     const startStderr = this.stderrText.length;
