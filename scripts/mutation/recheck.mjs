@@ -50,7 +50,7 @@ if (ranges.length === 0) {
   console.log(`${group}: no surviving mutants to test again`);
   if (edited.size > 0) {
     // Only removed lines: the report moves to the current source without a run.
-    writeFileSync(reportFile, JSON.stringify(report));
+    writeFileSync(reportFile, JSON.stringify(report, null, 2) + '\n');
     spawnSync(process.execPath, [join(root, 'scripts/mutation/summary.mjs')], { cwd: root, stdio: 'inherit' });
   }
   process.exit(0);
@@ -94,7 +94,7 @@ for (const [path, entry] of Object.entries(report.files)) {
 }
 // The tests the new statuses name must be in the report too.
 report.testFiles = { ...(report.testFiles ?? {}), ...(recheck.testFiles ?? {}) };
-writeFileSync(reportFile, JSON.stringify(report));
+writeFileSync(reportFile, JSON.stringify(report, null, 2) + '\n');
 rmSync(recheckFile, { force: true });
 console.log(`${group}: ${updated} mutants tested again and ${added} new ones of edited lines merged into ${reportFile}`);
 const summary = spawnSync(process.execPath, [join(root, 'scripts/mutation/summary.mjs')], { cwd: root, stdio: 'inherit' });
