@@ -755,6 +755,68 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     });
   });
 
+  describe('the times a group content records, and when it is looked at again', () => {
+    /** A poll interval cap far above the shortest delay, so that a delay shows the age it came from. */
+    const wideCap = () => ({ settings: { ...h.settings, maxPollIntervalMs: 600_000 } });
+    /** The group creationTime the driver reports, in Unix nanoseconds. */
+    const driverTime = async (groupId: string, snapshotIds: string[]): Promise<bigint> => {
+      const reply = await h.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: groupId, snapshot_ids: snapshotIds, secrets: {} }, new Date(Date.now() + 10_000));
+      const { seconds, nanos } = reply.group_snapshot?.creation_time ?? { seconds: '0', nanos: 0 };
+      return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
+    };
+    /** A dynamic group that stays not ready, cut and recorded. */
+    const slowGroup = async (base: string): Promise<string> => {
+      await h.driver.setFaults({ readyDelayMs: 600_000 });
+      const name = unique(base);
+      await h.createContent({ name, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: newUid() });
+      // The cut records the group and takes the mark off in one sync.
+      expect((await h.syncByName(name)).type).toBe('after');
+      expect((await h.get(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      return name;
+    };
+
+    test('a group not ready yet is looked at again after a fifth of the time since its recorded creationTime', async () => {
+      const name = await slowGroup('age');
+      const created = (await h.get(name)).status?.creationTime ?? 0n;
+      expect(created).toBeGreaterThan(0n);
+      // 100 s after the recorded time (a whole second from v1beta1 on), as the sync's clock says.
+      const now = () => new Date(Number(created / 1_000_000n) + 100_000);
+      expect(await h.syncByName(name, { ...wideCap(), now })).toEqual({ type: 'after', delayMs: 20_000 });
+      expect(await h.calls('GetVolumeGroupSnapshot')).toHaveLength(1);
+    });
+
+    test('a group whose recorded creationTime is the epoch (a driver that sent none) is looked at again after the shortest delay, not after the cap', async () => {
+      const name = await slowGroup('epoch');
+      await h.setStatus(name, { creationTime: alpha ? 0 : '1970-01-01T00:00:00Z' });
+      expect((await h.get(name)).status?.creationTime).toBe(0n);
+      expect(await h.syncByName(name, wideCap())).toEqual({ type: 'after', delayMs: 1000 });
+    });
+
+    test('a pre-provisioned group records the driver\'s creationTime, not the time of the sync', async () => {
+      const volumes = await h.createVolumes(1);
+      const pre = await h.cutGroup(unique('pre-time'), volumes);
+      const name = unique('pre-time');
+      await h.createContent({ name, pre });
+      const syncTime = new Date(Date.UTC(2001, 0, 1));
+      await h.syncByName(name, { now: () => syncTime });
+      const ns = await driverTime(pre.groupId, pre.snapshotIds);
+      const stored = (await h.get(name)).status?.creationTime;
+      // v1alpha1 keeps int64 nanoseconds; later versions the second the time falls in.
+      expect(stored).toBe(alpha ? ns : (ns / 1_000_000_000n) * 1_000_000_000n);
+    });
+
+    if (mode === 'v1alpha1-v7') {
+      // Only this era's schema (no CEL rules) lets a content name neither volumes nor a group.
+      test('a group content whose source names neither volumes nor a group, without a class: status.error names the missing PVCs, no RPC', async () => {
+        const name = unique('empty-source');
+        await h.createContent({ name, emptySource: true, uid: newUid() });
+        expect((await h.syncByName(name)).type).toBe('retry');
+        expect(((await h.wire(name)).status?.error as { message: string }).message).toContain(`cannot create group snapshot. PVCs to be snapshotted not found in group snapshot content ${name}`);
+        expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
+      });
+    }
+  });
+
   test('the controller (shared loop) takes a new group content to ready and releases it on deletion', async () => {
     // The work queue's name is what the workqueue_* metrics are labelled with.
     const queues: string[] = [];
