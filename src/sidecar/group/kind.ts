@@ -1,5 +1,6 @@
 import type { CsiConnection } from '../../csi/connection.js';
 import { errorText } from '../../csi/errors.js';
+import { recordedCreationTime } from '../../csi/timestamps.js';
 import { createGroupSnapshot, deleteGroupSnapshot, getGroupSnapshot, type GroupSnapshotInfo } from '../../csi/group-snapshotter.js';
 import type { SnapshotInfo } from '../../csi/snapshotter.js';
 import { volumeGroupSnapshotClasses, volumeGroupSnapshotContents } from '../../kube/resources.js';
@@ -40,11 +41,6 @@ export const GROUP_CONTENT_QUEUE_NAME = 'csi-snapshotter-groupsnapshotcontent';
 /** `... not found` as the Kubernetes client words a missing group class. */
 function classNotFound(name: string): string {
   return `volumegroupsnapshotclass.groupsnapshot.storage.k8s.io ${goQuote(name)} not found`;
-}
-
-/** A CSI time as the group status takes it (Unix ns, exact); no time at all is the Unix epoch (as in Go). */
-function groupTime(nanos: bigint | undefined): bigint {
-  return nanos ?? 0n;
 }
 
 /** A member as the info list records it: no time when the driver sent none, no size when it is 0. */
@@ -107,11 +103,13 @@ export function groupKind(csi: CsiConnection, settings: GroupSyncSettings, adapt
       if (adapter.membersByContent) member.contentName = memberContentName(content.metadata.uid ?? '', snapshot.sourceVolumeId);
       return member;
     });
+  /** A group's creation time as the status takes it (Unix ns, exact; none is the epoch, Go's zero time the sync's now). */
+  const groupTime = (nanos: bigint | undefined): bigint => recordedCreationTime(nanos, () => BigInt(now().getTime()) * 1_000_000n);
   /** What GetVolumeGroupSnapshot says, as the status takes it; `members` false for a pre-provisioned group (its spec lists them). */
   const observe = (content: VolumeGroupSnapshotContent, group: GroupSnapshotInfo, handle: string, members: boolean): GroupObservation => ({
     groupSnapshotHandle: handle,
     readyToUse: group.readyToUse,
-    creationTime: group.creationTime ?? BigInt(now().getTime()) * 1_000_000n,
+    creationTime: groupTime(group.creationTime),
     members: members ? membersOf(content, group.snapshots) : [],
   });
   return {

@@ -1,5 +1,6 @@
 import type { CsiConnection } from '../../csi/connection.js';
 import { createSnapshot, deleteSnapshot, getSnapshotStatus } from '../../csi/snapshotter.js';
+import { recordedCreationTime } from '../../csi/timestamps.js';
 import type { RestClient } from '../../kube/rest.js';
 import { VOLUME_SNAPSHOT_CLASSES, VOLUME_SNAPSHOT_CONTENTS } from '../../kube/resources.js';
 import type { Outcome } from '../../runtime/controller.js';
@@ -99,8 +100,8 @@ export function snapshotKind(csi: CsiConnection, settings: ContentSyncSettings):
       return {
         snapshotHandle: snapshot.snapshotId,
         readyToUse: snapshot.readyToUse,
-        // A driver that sends no creation time gets the Unix epoch, as with the Go sidecar.
-        creationTime: snapshot.creationTime ?? 0n,
+        // No creation time is the Unix epoch, Go's zero time now, as with the Go sidecar.
+        creationTime: recordedCreationTime(snapshot.creationTime),
         sizeBytes: snapshot.sizeBytes,
         groupSnapshotHandle: '',
       };

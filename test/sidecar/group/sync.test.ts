@@ -805,6 +805,29 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       expect(stored).toBe(alpha ? ns : (ns / 1_000_000_000n) * 1_000_000_000n);
     });
 
+    /** A dynamic group cut and a pre-provisioned one read, each synced once with the clock at `syncTime`; their stored creationTimes. */
+    const recordedTimes = async (base: string, syncTime: Date): Promise<[bigint | undefined, bigint | undefined]> => {
+      const cut = unique(base);
+      await h.createContent({ name: cut, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: newUid() });
+      expect(await h.syncByName(cut, { now: () => syncTime })).toEqual({ type: 'done' });
+      const read = unique(`pre-${base}`);
+      await h.createContent({ name: read, pre: await h.cutGroup(read, await h.createVolumes(1)) });
+      expect(await h.syncByName(read, { now: () => syncTime })).toEqual({ type: 'done' });
+      return [(await h.get(cut)).status?.creationTime, (await h.get(read)).status?.creationTime];
+    };
+
+    test('a driver that sends no group creation time: the Unix epoch is recorded, for a cut group and a read one, not the time of the sync', async () => {
+      await h.driver.setFaults({ groupAnswer: { creationTime: 'none' } });
+      expect(await recordedTimes('no-time', new Date(Date.UTC(2001, 0, 1)))).toEqual([0n, 0n]);
+    });
+
+    test('a driver that sends Go\'s zero time (year 1): the time of the sync is recorded instead, for a cut group and a read one', async () => {
+      await h.driver.setFaults({ groupAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+      const syncTime = new Date(Date.UTC(2001, 0, 1, 2, 3, 4));
+      const syncNs = BigInt(syncTime.getTime()) * 1_000_000n;
+      expect(await recordedTimes('go-zero', syncTime)).toEqual([syncNs, syncNs]);
+    });
+
     if (mode === 'v1alpha1-v7') {
       // Only this era's schema (no CEL rules) lets a content name neither volumes nor a group.
       test('a group content whose source names neither volumes nor a group, without a class: status.error names the missing PVCs, no RPC', async () => {

@@ -168,6 +168,17 @@ describe('create inputs', () => {
     expect((await env.get('empty-volume')).status?.error?.message).toBe(`Failed to check and update snapshot content: cannot create snapshot. Volume handle not found in snapshot content empty-volume${RETRY}`);
   });
 
+  test('a driver that answers Go\'s zero time (year 1) as the creation time: the time of the cut is recorded instead', async () => {
+    const volume = await env.volume('vol-go-zero');
+    await env.content({ name: 'go-zero', refUid: uidFor('go-zero'), className: 'gold', volumeHandle: volume });
+    await env.driver.setFaults({ snapshotAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+    const before = BigInt(Date.now()) * 1_000_000n;
+    expect(await sync('go-zero')).toEqual({ type: 'done' });
+    const after = BigInt(Date.now()) * 1_000_000n;
+    const recorded = BigInt((await env.get('go-zero')).status?.creationTime ?? -1);
+    expect(recorded >= before && recorded <= after).toBe(true);
+  });
+
   test('each create sent to the driver is logged at the default verbosity, with the name it is sent under', async () => {
     const volume = await env.volume('vol-logged');
     await env.content({ name: 'logged', refUid: uidFor('logged'), className: 'gold', volumeHandle: volume });
