@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../../src/observe/logger.js';
+import { silentLogger, type Logger } from '../../../src/observe/logger.js';
+import { capturingLogger } from '../../helpers/logger.js';
 import { objectPath, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
 import type { WorkQueue } from '../../../src/runtime/queue.js';
 import type { VersionStore } from '../../../src/sidecar/engine/updates.js';
@@ -883,7 +884,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
 
   describe('the controller loop: queue, store and watches', () => {
     type Loop = { queue: WorkQueue; store: VersionStore<VolumeGroupSnapshotContent> };
-    function newController(labelSelector?: string, workers = 2) {
+    function newController(labelSelector?: string, workers = 2, log: Logger = silentLogger) {
       const controller = groupContentController({
         client: h.rest,
         csi: h.csi,
@@ -895,7 +896,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
         retryIntervalStartMs: 100,
         retryIntervalMaxMs: 1000,
         events: h.recorder,
-        log: silentLogger,
+        log,
         ...(labelSelector ? { labelSelector } : {}),
       });
       // White box: the loop's queue and private store, to see the keys queued and what is cached.
@@ -1003,10 +1004,13 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       await h.createContent({ name: mine, volumeHandles: volumes.mine, className: 'node-a-class', uid: mineUid, labels: { [LABEL_MANAGED_BY]: 'node-a' } });
       await h.createContent({ name: otherNode, volumeHandles: volumes.otherNode, className: 'class-a', uid: newUid(), labels: { [LABEL_MANAGED_BY]: 'node-b' } });
       await h.createContent({ name: unlabelled, volumeHandles: volumes.unlabelled, className: 'class-a', uid: newUid() });
-      const { controller, keys } = newController(selector);
+      const { log, records } = capturingLogger(2);
+      const { controller, keys } = newController(selector, 2, log);
       await controller.start();
       try {
         expect(controller.objects.list().map((c) => c.metadata.name)).toEqual([mine]);
+        // The start-up line names the kind and what the selector let into the caches.
+        expect((await records()).filter((r) => r.msg === 'VolumeGroupSnapshotContent caches synced').map((r) => [r.objects, r.classes])).toEqual([[1, 1]]);
         expect(controller.classes.list().map((c) => c.metadata.name)).toEqual(['node-a-class']);
         await waitFor('the node\'s group to be ready', async () => {
           const c = await h.wire(mine);
