@@ -827,6 +827,13 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       const syncTime = new Date(Date.UTC(2001, 0, 1, 2, 3, 4));
       const syncNs = BigInt(syncTime.getTime()) * 1_000_000n;
       expect(await recordedTimes('go-zero', syncTime)).toEqual([syncNs, syncNs]);
+      // Without a clock given, the sync's is the wall clock.
+      const name = unique('go-zero-wall');
+      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid() });
+      const before = BigInt(Date.now()) * 1_000_000n;
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const recorded = (await h.get(name)).status?.creationTime ?? -1n;
+      expect(recorded >= (alpha ? before : (before / 1_000_000_000n) * 1_000_000_000n) && recorded <= BigInt(Date.now()) * 1_000_000n).toBe(true);
     });
 
     if (mode === 'v1alpha1-v7') {
@@ -937,6 +944,27 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
         await waitFor('the store to forget the content', async () => loop.store.get(name) === undefined);
         expect(keys.filter((k) => k === name).length).toBeGreaterThan(queuedBeforeDelete);
         expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+      } finally {
+        await controller.stop();
+      }
+    });
+
+    test('a driver that sends Go\'s zero time: the controller records the wall clock\'s time of the sync', async () => {
+      await h.driver.setFaults({ groupAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+      const name = unique('go-zero-loop');
+      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid() });
+      // No workers: the reconcile under test is the only sync.
+      const { controller } = newController(undefined, 0);
+      await controller.start();
+      try {
+        await waitFor('the cache to hold the new content', () => controller.objects.get(name) !== undefined);
+        const before = BigInt(Date.now()) * 1_000_000n;
+        expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+        const after = BigInt(Date.now()) * 1_000_000n;
+        const recorded = (await h.get(name)).status?.creationTime ?? -1n;
+        // From v1beta1 on the status keeps the second the time falls in.
+        const floor = alpha ? before : (before / 1_000_000_000n) * 1_000_000_000n;
+        expect(recorded >= floor && recorded <= after).toBe(true);
       } finally {
         await controller.stop();
       }
