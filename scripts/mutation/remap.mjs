@@ -4,7 +4,10 @@
 //
 // A line diff (longest common subsequence of whole lines) pairs the report's source with the
 // current one. A mutant whose every line is unchanged, and whose lines stay consecutive, keeps its
-// status at its new position. Every other mutant is dropped, and the lines where it now sits, with
+// status at its new position. So does a killed mutant that encloses the edit (a function body or
+// an object literal removed whole) when its first and last lines are unchanged: removing code that
+// tests already missed stays missed, and retesting it would mean retesting every mutant inside it,
+// often the whole module. Every other mutant is dropped, and the lines where it now sits, with
 // every inserted or changed line, are handed back as ranges for StrykerJS to mutate and test again.
 
 /** For each line of `before` (index 0 = line 1), the 1-based line of `after` it became, or 0 when it was changed or removed. */
@@ -46,6 +49,8 @@ export function lineMap(before, after) {
  * their locations moved) and the line spans of the current source ([first, last], 1-based) that
  * must be mutated again: every line no old line became, and the new lines of each dropped mutant.
  */
+const ENCLOSING_KEPT = new Set(['Killed', 'Timeout']);
+
 export function carryOver(mutants, before, after) {
   const map = lineMap(before, after);
   const afterLines = after.split('\n').length;
@@ -67,6 +72,10 @@ export function carryOver(mutants, before, after) {
     if (unchanged) {
       const shift = map[start.line - 1] - start.line;
       kept.push({ ...m, location: { start: { ...start, line: start.line + shift }, end: { ...end, line: end.line + shift } } });
+      continue;
+    }
+    if (ENCLOSING_KEPT.has(m.status) && end.line > start.line && map[start.line - 1] > 0 && map[end.line - 1] > 0) {
+      kept.push({ ...m, location: { start: { ...start, line: map[start.line - 1] }, end: { ...end, line: map[end.line - 1] } } });
       continue;
     }
     // Where the dropped mutant's code now lies: from the new line of the nearest unchanged line at

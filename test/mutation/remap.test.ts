@@ -71,16 +71,32 @@ describe('carryOver', () => {
     expect(spans).toEqual([[3, 3]]);
   });
 
-  it('drops a mutant over several lines when one of them changed, and retests all of its lines', () => {
+  it('drops a surviving mutant over several lines when one of them changed, and retests all of its lines', () => {
     const after = ['a', 'b', 'C', 'd', 'e', 'f'].join('\n');
-    const { kept, spans } = remap.carryOver([mutant('1', 2, 5), mutant('2', 6)], BEFORE, after);
+    const { kept, spans } = remap.carryOver([{ ...mutant('1', 2, 5), status: 'Survived' }, mutant('2', 6)], BEFORE, after);
     expect(kept.map((m) => m.id)).toEqual(['2']);
     expect(spans).toEqual([[2, 5]]);
   });
 
-  it('drops a mutant whose lines were pulled apart by an insertion, and retests the lines between', () => {
+  it('keeps a killed mutant that encloses the edit (its first and last lines unchanged) at its new lines, and retests only the edit', () => {
+    const after = ['a', 'b', 'new', 'C', 'd', 'e', 'f'].join('\n');
+    for (const status of ['Killed', 'Timeout']) {
+      const { kept, spans } = remap.carryOver([{ ...mutant('1', 2, 5), status }], BEFORE, after);
+      expect(kept).toEqual([{ id: '1', status, location: { start: { line: 2, column: 3 }, end: { line: 6, column: 9 } } }]);
+      expect(spans).toEqual([[3, 4]]);
+    }
+  });
+
+  it('drops a killed mutant whose first or last line changed', () => {
+    const after = ['a', 'B', 'c', 'd', 'E', 'f'].join('\n');
+    const { kept, spans } = remap.carryOver([mutant('1', 2, 4), mutant('2', 3, 5)], BEFORE, after);
+    expect(kept).toEqual([]);
+    expect(spans).toEqual([[2, 5]]);
+  });
+
+  it('drops a surviving mutant whose lines were pulled apart by an insertion, and retests the lines between', () => {
     const after = ['a', 'b', 'c', 'new', 'd', 'e', 'f'].join('\n');
-    const { kept, spans } = remap.carryOver([mutant('1', 3, 4)], BEFORE, after);
+    const { kept, spans } = remap.carryOver([{ ...mutant('1', 3, 4), status: 'NoCoverage' }], BEFORE, after);
     expect(kept).toEqual([]);
     expect(spans).toEqual([[3, 5]]);
   });
