@@ -689,7 +689,13 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       const name = await newGroup('final-unmark', { [ANN_GROUP_BEING_CREATED]: 'yes' });
       await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'INVALID_ARGUMENT', message: 'bad tier', times: 1 } } });
       failNextWrite(name);
-      expect((await h.syncByName(name)).type).toBe('retry');
+      const { log, records } = capturingLogger(0);
+      expect((await h.syncByName(name, { log })).type).toBe('retry');
+      // The driver's refusal, no longer in status.error, goes to the warning with the failed removal.
+      const warnings = (await records()).filter((r) => !('v' in r) && !('err' in r));
+      expect(warnings.map(({ msg, content, error, driverError }) => ({ msg, content, error, driverError }))).toEqual([
+        { msg: 'Cannot remove the group being-created annotation after a final error', content: name, error: 'Internal error occurred: injected fault', driverError: 'rpc error: code = InvalidArgument desc = bad tier' },
+      ]);
       const failed = await h.wire(name);
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
       const message = `Failed to create group snapshot: failed to remove VolumeGroupSnapshotBeingCreated annotation from the group snapshot content ${name}: Internal error occurred: injected fault${RETRY}`;
@@ -1091,4 +1097,21 @@ describe.each(GROUP_API_MODES.filter((m) => groupVersionAdapter(m).membersByCont
     for (const volume of volumes) expect(await h.members.getContent(memberContentName(contentUid, volume))).toBeDefined();
     expect(h.server.requests.count({ verb: 'create', resource: 'volumesnapshotcontents' })).toBe(volumes.length + 1);
   });
+
+  if (mode === 'v1alpha1-v8') {
+    test('the PersistentVolumes cannot be listed (this era names each member\'s volume): the error names the list, no member object is made, the mark stays, and the retry completes', async () => {
+      const volumes = await h.createVolumes(2);
+      await h.createContent({ name: 'pv-list-refused', volumeHandles: volumes, className: 'class-a', uid: uidFor(`${mode}/pv-list-refused`) });
+      const memberCreates = () => h.server.requests.count({ verb: 'create', resource: 'volumesnapshotcontents' });
+      const before = memberCreates();
+      h.server.faults.fail({ verb: 'list', resource: 'persistentvolumes', code: 500, times: 1 });
+      expect((await h.syncByName('pv-list-refused')).type).toBe('retry');
+      const failed = await h.wire('pv-list-refused');
+      expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+      expect((failed.status as { error?: { message?: string } } | undefined)?.error?.message).toBe(`Failed to create group snapshot: failed to list persistentvolumes to name the volumes of the members of group snapshot content pv-list-refused: Internal error occurred: injected fault${RETRY}`);
+      expect(memberCreates()).toBe(before);
+      expect(await h.syncByName('pv-list-refused')).toEqual({ type: 'done' });
+      expect(memberCreates()).toBe(before + volumes.length);
+    });
+  }
 });
