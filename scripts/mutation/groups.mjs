@@ -45,8 +45,8 @@ export const MUTATION_GROUPS = {
     ],
   },
   csi: {
-    mutate: ['src/csi/errors.ts', 'src/csi/sanitize.ts'],
-    tests: ['csi/errors', 'csi/sanitize'],
+    mutate: ['src/csi/errors.ts', 'src/csi/sanitize.ts', 'src/csi/timestamps.ts'],
+    tests: ['csi/errors', 'csi/sanitize', 'csi/timestamps'],
   },
   queue: {
     mutate: ['src/runtime/queue.ts'],

@@ -69,7 +69,7 @@ out.push('file is written by `scripts/mutation/summary.mjs` from the reports in 
 out.push('');
 out.push(`Overall: **${all.counted === 0 ? '-' : ((100 * all.killed) / all.counted).toFixed(1)} %** of ${all.counted} mutants killed (equivalent mutants marked in the code are not counted).`);
 if (missing.length > 0) out.push(`\nNo report yet for: ${missing.join(', ')}. The engine and kinds groups run 7 test files of real processes (API test server, sample driver) for each mutant, csi-calls 5: about an hour each on a quiet 2-core machine. On a loaded machine tests slow down past Stryker's time limit and are counted as timed out, which inflates the score; run them alone.`);
-if (stale.length > 0) out.push(`\nChanged since their group's last run, so their figures are for the code as it was then (run the group again): ${stale.join(', ')}.`);
+if (stale.length > 0) out.push(`\nChanged since their group's last run, so their figures are for the code as it was then (\`npm run test:mutation:recheck GROUP\` tests the changed lines again and carries the rest over; a full run of the group is the reference): ${stale.join(', ')}.`);
 out.push('');
 out.push('"Killed" counts the mutants a test failed on, including those that made a test run past its time limit ("of them timed out"): a mutant that makes the queue or a sync wait forever is caught that way.');
 out.push('');
@@ -80,7 +80,7 @@ out.push('');
 out.push('How long each group\'s last run took on a 2-core machine. A later run takes about as long: the tests run from');
 out.push('dist/, which StrykerJS builds in its sandbox and does not count among its input files, so its incremental');
 out.push('mode cannot tell which tests changed and tests every mutant again. `npm run test:mutation:recheck GROUP`');
-out.push('tests only the survivors and takes minutes.');
+out.push('tests only the survivors and the lines edited since the report, and takes minutes.');
 out.push('');
 for (const [group, d] of Object.entries(durations)) out.push(`- ${group}: ${Math.round(d.seconds / 60)} min (${d.finished.slice(0, 10)})`);
 out.push('');

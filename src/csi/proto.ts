@@ -4,11 +4,12 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import type { ProtoGrpcType } from './generated/csi.js';
+import { CSI_DESCRIPTOR } from './generated/descriptor.js';
 
 export type * as csi from './generated/csi/v1/index.js';
 export type { Timestamp, Timestamp__Output } from './generated/google/protobuf/Timestamp.js';
 
-/** Path of the project's CSI proto file. */
+/** Path of the project's CSI proto file (the build turns it into the descriptor loaded below). */
 export const CSI_PROTO_PATH = join(packageRoot(), 'proto', 'csi.proto');
 
 /**
@@ -28,10 +29,13 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 let cachedGrpc: ProtoGrpcType | undefined;
 let cachedRoot: protobuf.Root | undefined;
 
-/** The gRPC service constructors and message definitions of csi.v1, loaded once per process. */
+/**
+ * The gRPC service constructors and message definitions of csi.v1, loaded once per process from the
+ * descriptor the build made of the proto (parsing the .proto text at start took longer).
+ */
 export function csiGrpc(): ProtoGrpcType {
   if (!cachedGrpc) {
-    const definition = protoLoader.loadSync(CSI_PROTO_PATH, LOADER_OPTIONS);
+    const definition = protoLoader.fromJSON(CSI_DESCRIPTOR, LOADER_OPTIONS);
     cachedGrpc = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   }
   return cachedGrpc;
@@ -43,7 +47,7 @@ export function csiGrpc(): ProtoGrpcType {
  */
 export function csiReflection(): protobuf.Root {
   if (!cachedRoot) {
-    const root = new protobuf.Root().loadSync(CSI_PROTO_PATH, { keepCase: true });
+    const root = protobuf.Root.fromJSON(CSI_DESCRIPTOR);
     root.resolveAll();
     cachedRoot = root;
   }

@@ -171,6 +171,25 @@ describe('fault injection', () => {
     await expect(driver.setFaults({ errors: { Probe: { code: [14, 'NOPE'] } } })).rejects.toThrow(/NOPE/);
   });
 
+  test('groupAnswer: the group creation_time left out or replaced in Create and Get answers, the stored group unchanged; a bad value is refused', async () => {
+    const vol2 = (await csi.createVolume({ name: unique('v'), volume_capabilities: [MOUNT_RW] })).volume?.volume_id as string;
+    await driver.setFaults({ groupAnswer: { creationTime: 'none' } });
+    const name = unique('no-time-group');
+    const created = await csi.createGroup({ name, source_volume_ids: [vol, vol2] });
+    expect(created.group_snapshot?.creation_time).toBeNull();
+    const id = created.group_snapshot?.group_snapshot_id as string;
+    const members = created.group_snapshot?.snapshots.map((s) => s.snapshot_id) as string[];
+    expect(created.group_snapshot?.snapshots.every((s) => s.creation_time !== null)).toBe(true);
+    expect((await csi.getGroup({ group_snapshot_id: id, snapshot_ids: members })).group_snapshot?.creation_time).toBeNull();
+    await driver.setFaults({ groupAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+    expect((await csi.getGroup({ group_snapshot_id: id, snapshot_ids: members })).group_snapshot?.creation_time).toEqual({ seconds: '-62135596800', nanos: 0 });
+    await driver.clearFaults();
+    const truth = (await csi.getGroup({ group_snapshot_id: id, snapshot_ids: members })).group_snapshot?.creation_time;
+    expect(Number(truth?.seconds)).toBeGreaterThan(0);
+    await expect(driver.setFaults({ groupAnswer: { creationTime: 'never' } } as never)).rejects.toThrow(/HTTP 400.*groupAnswer.creationTime must be \{seconds, nanos\} or "none"/);
+    await expect(driver.setFaults({ groupAnswer: { snapshots: [] } } as never)).rejects.toThrow(/HTTP 400.*groupAnswer.snapshots: unknown \(known: creationTime\)/);
+  });
+
   test('PATCH merges, PUT replaces, DELETE clears; an invalid document is refused and changes nothing', async () => {
     await driver.setFaults({ latencyMs: { Probe: 5 }, probeNotReady: 3 });
     expect(await driver.patchFaults({ latencyMs: { CreateSnapshot: 7 }, probeNotReady: null })).toEqual({

@@ -32,6 +32,8 @@ export interface Faults {
   unimplemented?: string[];
   /** Fields written over every Snapshot the driver answers: a driver that answers garbage. */
   snapshotAnswer?: SnapshotAnswerFault;
+  /** Fields written over every VolumeGroupSnapshot the driver answers (Create and Get). */
+  groupAnswer?: GroupAnswerFault;
 }
 
 /**
@@ -47,6 +49,12 @@ export interface SnapshotAnswerFault {
   creationTime?: { seconds: string; nanos: number } | 'none';
   /** CreateSnapshot answers `<id>-<n>` on its n-th call: another id for the same name on each retry. */
   newIdEachCall?: boolean;
+}
+
+/** Lies in the VolumeGroupSnapshot of CreateVolumeGroupSnapshot and GetVolumeGroupSnapshot answers. */
+export interface GroupAnswerFault {
+  /** The group's creation_time, as in SnapshotAnswerFault ('none' leaves it out). */
+  creationTime?: { seconds: string; nanos: number } | 'none';
 }
 
 export interface ErrorFault {
@@ -122,7 +130,7 @@ function stringList(value: unknown, what: string): string[] {
   return value as string[];
 }
 
-const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'exitOn', 'probeNotReady', 'withhold', 'unimplemented', 'snapshotAnswer'];
+const KNOWN_KEYS = ['latencyMs', 'errors', 'readyDelayMs', 'exitAfterCalls', 'exitOn', 'probeNotReady', 'withhold', 'unimplemented', 'snapshotAnswer', 'groupAnswer'];
 
 /** Checks an untrusted JSON value and returns it as Faults; throws FaultError naming what is wrong. */
 export function validateFaults(input: unknown): Faults {
@@ -192,6 +200,7 @@ export function validateFaults(input: unknown): Faults {
   if (input.unimplemented !== undefined) out.unimplemented = stringList(input.unimplemented, 'unimplemented');
   if (input.exitOn !== undefined) out.exitOn = stringList(input.exitOn, 'exitOn');
   if (input.snapshotAnswer !== undefined) out.snapshotAnswer = validateSnapshotAnswer(input.snapshotAnswer);
+  if (input.groupAnswer !== undefined) out.groupAnswer = validateGroupAnswer(input.groupAnswer);
   return out;
 }
 
@@ -210,17 +219,28 @@ function validateSnapshotAnswer(input: unknown): SnapshotAnswerFault {
       if (typeof value !== 'string') throw new FaultError('snapshotAnswer.snapshotId must be a string');
       out.snapshotId = value;
     } else if (key === 'sizeBytes') out.sizeBytes = int64Text(value, 'snapshotAnswer.sizeBytes');
-    else if (key === 'creationTime') {
-      if (value === 'none') out.creationTime = 'none';
-      else {
-        if (!isObject(value)) throw new FaultError('snapshotAnswer.creationTime must be {seconds, nanos} or "none"');
-        const nanos = nonNegative(value.nanos ?? 0, 'snapshotAnswer.creationTime.nanos');
-        out.creationTime = { seconds: int64Text(value.seconds, 'snapshotAnswer.creationTime.seconds'), nanos };
-      }
-    } else if (key === 'newIdEachCall') {
+    else if (key === 'creationTime') out.creationTime = answerTime(value, 'snapshotAnswer.creationTime');
+    else if (key === 'newIdEachCall') {
       if (typeof value !== 'boolean') throw new FaultError('snapshotAnswer.newIdEachCall must be a boolean');
       out.newIdEachCall = value;
     } else throw new FaultError(`snapshotAnswer.${key}: unknown (known: snapshotId, sizeBytes, creationTime, newIdEachCall)`);
+  }
+  return out;
+}
+
+function answerTime(value: unknown, what: string): { seconds: string; nanos: number } | 'none' {
+  if (value === 'none') return 'none';
+  if (!isObject(value)) throw new FaultError(`${what} must be {seconds, nanos} or "none"`);
+  const nanos = nonNegative(value.nanos ?? 0, `${what}.nanos`);
+  return { seconds: int64Text(value.seconds, `${what}.seconds`), nanos };
+}
+
+function validateGroupAnswer(input: unknown): GroupAnswerFault {
+  if (!isObject(input)) throw new FaultError('groupAnswer must be an object');
+  const out: GroupAnswerFault = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (key === 'creationTime') out.creationTime = answerTime(value, 'groupAnswer.creationTime');
+    else throw new FaultError(`groupAnswer.${key}: unknown (known: creationTime)`);
   }
   return out;
 }
@@ -328,6 +348,13 @@ export class FaultState {
     if (lie.creationTime !== undefined) out.creation_time = lie.creationTime === 'none' ? null : lie.creationTime;
     if (lie.newIdEachCall && method === 'CreateSnapshot') out.snapshot_id = `${out.snapshot_id ?? ''}-${++this.createAnswers}`;
     return out;
+  }
+
+  /** The VolumeGroupSnapshot a method answers, with the groupAnswer fault's lies written over it. */
+  answerGroup<T extends { creation_time?: unknown }>(group: T): T {
+    const lie = this.faults.groupAnswer;
+    if (lie?.creationTime === undefined) return group;
+    return { ...group, creation_time: lie.creationTime === 'none' ? null : lie.creationTime };
   }
 
   withheld(kind: keyof WithheldCapabilities): Set<string> {

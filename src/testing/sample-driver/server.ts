@@ -238,7 +238,7 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
           parameters: stringMap(req.parameters),
           readyDelayMs: faults.readyDelayMs,
         });
-        return { group_snapshot: groupReply(group) };
+        return { group_snapshot: faults.answerGroup(groupReply(group)) };
       },
 
       DeleteVolumeGroupSnapshot: async (req) => {
@@ -262,7 +262,7 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
         if (!sameIdSet(group.snapshotIds, snapshotIds)) {
           throw invalid(`snapshot_ids do not match the members of group snapshot ${id}`);
         }
-        return { group_snapshot: groupReply(group) };
+        return { group_snapshot: faults.answerGroup(groupReply(group)) };
       },
     },
 

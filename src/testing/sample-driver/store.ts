@@ -72,11 +72,11 @@ export class CsiError extends Error {
   }
 }
 
-function now(): { ts: Timestamp; ms: number } {
+function now(): { ts: Timestamp } {
   const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
   const seconds = ns / 1_000_000_000n;
   const nanos = Number(ns % 1_000_000_000n);
-  return { ts: { seconds: seconds.toString(), nanos }, ms: Number(ns / 1_000_000n) };
+  return { ts: { seconds: seconds.toString(), nanos } };
 }
 
 function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -333,6 +333,10 @@ export class Store {
     const made: SnapshotRecord[] = [];
     try {
       const when = now();
+      // Readiness is judged by the wall clock (Date.now()), so it is timed by the wall clock too:
+      // the creation time's clock (timeOrigin + performance.now()) can run a millisecond or more
+      // ahead of it, and a snapshot made without a delay then answered not ready at first.
+      const readyAtMs = Date.now() + readyDelayMs;
       for (const volumeId of volumeIds) {
         if (!this.state.volumes[volumeId]) throw new CsiError(status.NOT_FOUND, `source volume ${volumeId} not found`);
         const id = `snap-${randomUUID()}`;
@@ -342,7 +346,7 @@ export class Store {
         // it is the bytes the copy holds.
         const capacity = BigInt(this.state.volumes[volumeId]?.capacityBytes ?? '0');
         const size = capacity > 0n ? capacity : BigInt(copied);
-        made.push({ id, ...describe(volumeId), sizeBytes: size.toString(), createdAt: when.ts, readyAtMs: when.ms + readyDelayMs });
+        made.push({ id, ...describe(volumeId), sizeBytes: size.toString(), createdAt: when.ts, readyAtMs });
       }
     } catch (err) {
       await Promise.all(made.map((s) => fs.rm(this.snapshotDir(s.id), { recursive: true, force: true })));

@@ -4,10 +4,11 @@ import { loadKubeConfig } from '../../../src/kube/config.js';
 import { RestClient } from '../../../src/kube/rest.js';
 import { silentLogger } from '../../../src/observe/logger.js';
 import { contentController } from '../../../src/sidecar/snapshot/kind.js';
-import { ANN_BEING_DELETED, FINALIZER_CONTENT } from '../../../src/sidecar/keys.js';
+import { ANN_BEING_DELETED, FINALIZER_CONTENT, LABEL_MANAGED_BY } from '../../../src/sidecar/keys.js';
 import type { VolumeSnapshotContent } from '../../../src/sidecar/types.js';
 import { startTestApiServer, type TestApiServer } from '../../../src/testing/apiserver/index.js';
 import { startSampleDriver, type SampleDriverProcess } from '../../../src/testing/sample-driver/index.js';
+import { capturingLogger } from '../../helpers/logger.js';
 import { waitFor } from '../../helpers/process.js';
 
 // The informer's cache lags behind what the sidecar itself wrote whenever the API server's watch is
@@ -126,5 +127,65 @@ describe('an informer that lags behind the sidecar\'s own writes', () => {
     // clear the status and 1 to release the finalizer; no conflicts.
     expect(writes().map((w) => `${w.verb} ${w.subresource}`.trim())).toEqual(['patch', 'patch status', 'patch', 'patch', 'delete', 'patch status', 'patch']);
     expect(api.requests.all({ resource: 'volumesnapshotcontents', code: 409 })).toEqual([]);
+  });
+});
+
+describe('the content controller of a node deployment', () => {
+  test('Z-47 for single contents: with the node label selector only contents labelled for this node are cached and cut; the controller logs its caches synced by kind', async () => {
+    const content = (name: string, volume: string, labels?: Record<string, string>) =>
+      rest.request({
+        method: 'POST',
+        path: VSC,
+        body: {
+          apiVersion: 'snapshot.storage.k8s.io/v1',
+          kind: 'VolumeSnapshotContent',
+          metadata: { name, finalizers: [FINALIZER_CONTENT], ...(labels ? { labels } : {}) },
+          spec: {
+            volumeSnapshotRef: { kind: 'VolumeSnapshot', apiVersion: 'snapshot.storage.k8s.io/v1', name: `vs-${name}`, namespace: 'default', uid: `0c1d2e3f-4a5b-4c6d-8e7f-${name.length.toString().padStart(12, '0')}` },
+            deletionPolicy: 'Delete',
+            driver: DRIVER,
+            volumeSnapshotClassName: 'node-class',
+            source: { volumeHandle: volume },
+          },
+        },
+      });
+    await rest.request({
+      method: 'POST',
+      path: '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses',
+      body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: 'node-class' }, driver: DRIVER, deletionPolicy: 'Delete' },
+    });
+    // The test above leaves the driver's snapshots unready.
+    await driver.clearFaults();
+    const volumeOf = async (name: string) => (await csi.call('/csi.v1.Controller/CreateVolume', { name, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }, new Date(Date.now() + 10_000))).volume?.volume_id as string;
+    const volumes = { mine: await volumeOf('vol-node-a'), other: await volumeOf('vol-node-b') };
+    await content('node-a-content', volumes.mine, { [LABEL_MANAGED_BY]: 'node-a' });
+    await content('node-b-content-x', volumes.other, { [LABEL_MANAGED_BY]: 'node-b' });
+    const { log, records } = capturingLogger(2);
+    const nodeController = contentController({
+      client: rest,
+      driverName: DRIVER,
+      workers: 1,
+      resyncPeriodMs: 3_600_000,
+      retryIntervalStartMs: 100,
+      retryIntervalMaxMs: 1000,
+      log,
+      csi,
+      events: { warning: () => undefined },
+      registerQueue: () => undefined,
+      labelSelector: `${LABEL_MANAGED_BY}=node-a`,
+      settings: { snapshotNamePrefix: 'snapshot', snapshotNameUuidLength: -1, extraCreateMetadata: false, timeoutMs: 10_000, listSnapshots: true, maxPollIntervalMs: 1000, retryIntervalMaxMs: 1000 },
+    });
+    await nodeController.start();
+    try {
+      expect(nodeController.objects.list().map((c) => c.metadata.name)).toEqual(['node-a-content']);
+      await waitFor('the node\'s content to be ready', async () => (await rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC}/node-a-content` })).status?.readyToUse === true);
+      const cuts = (await driver.calls()).filter((c) => c.method === 'CreateSnapshot').map((c) => c.request.source_volume_id);
+      expect(cuts).toContain(volumes.mine);
+      expect(cuts).not.toContain(volumes.other);
+      expect((await rest.request<VolumeSnapshotContent>({ method: 'GET', path: `${VSC}/node-b-content-x` })).status).toBeUndefined();
+      expect((await records()).filter((r) => r.msg === 'VolumeSnapshotContent caches synced').map((r) => r.objects)).toEqual([1]);
+    } finally {
+      await nodeController.stop();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { silentLogger } from '../../../src/observe/logger.js';
 import type { Outcome } from '../../../src/runtime/controller.js';
 import { restObjectApi } from '../../../src/sidecar/engine/object-api.js';
 import type { EventSubject, WarningRecorder } from '../../../src/sidecar/engine/failure.js';
-import { syncGroupContent, type GroupContentApi, type GroupSyncSettings } from '../../../src/sidecar/group/kind.js';
+import { syncGroupContent, type GroupContentApi, type GroupSyncDeps, type GroupSyncSettings } from '../../../src/sidecar/group/kind.js';
 import type { VolumeGroupSnapshotClass, VolumeGroupSnapshotContent, VolumeGroupSnapshotContentSpec, WireGroupContent } from '../../../src/sidecar/group/types.js';
 import { groupVersionAdapter, type GroupApiMode, type GroupVersionAdapter } from '../../../src/sidecar/group/versions.js';
 import { restMemberObjects, type MemberObjects } from '../../../src/sidecar/group/members.js';
@@ -68,7 +68,8 @@ export class GroupHarness extends Testbed {
 
   readonly recorder: WarningRecorder = { warning: (subject, reason, message) => this.events.push({ subject, reason, message }) };
 
-  sync(content: VolumeGroupSnapshotContent): Promise<Outcome> {
+  /** One sync; `overrides` replaces dependencies such as the clock or the logger. */
+  sync(content: VolumeGroupSnapshotContent, overrides: Partial<GroupSyncDeps> = {}): Promise<Outcome> {
     return syncGroupContent(content, {
       api: this.api,
       csi: this.csi,
@@ -78,12 +79,13 @@ export class GroupHarness extends Testbed {
       adapter: this.adapter,
       members: this.members,
       log: silentLogger,
+      ...overrides,
     });
   }
 
   /** Reads the object and runs one sync on it. */
-  async syncByName(name: string): Promise<Outcome> {
-    return this.sync(await this.get(name));
+  async syncByName(name: string, overrides: Partial<GroupSyncDeps> = {}): Promise<Outcome> {
+    return this.sync(await this.get(name), overrides);
   }
 
   get(name: string): Promise<VolumeGroupSnapshotContent> {
@@ -134,13 +136,17 @@ export class GroupHarness extends Testbed {
     annotations?: Record<string, string>;
     labels?: Record<string, string>;
     finalizer?: boolean;
+    /** A source naming neither volumes nor a group (only a schema without CEL rules, v1alpha1 of v7.0, stores it). */
+    emptySource?: boolean;
   }): Promise<VolumeGroupSnapshotContent> {
     const spec: VolumeGroupSnapshotContentSpec = {
       volumeGroupSnapshotRef: { kind: 'VolumeGroupSnapshot', apiVersion: this.adapter.apiVersion, name: `vgs-${options.name}`, namespace: 'default', ...(options.uid !== undefined ? { uid: options.uid } : {}) },
       deletionPolicy: options.policy ?? 'Delete',
       driver: DRIVER,
       ...(options.className ? { volumeGroupSnapshotClassName: options.className } : {}),
-      source: options.pre
+      source: options.emptySource
+        ? {}
+        : options.pre
         ? { groupSnapshotHandles: { volumeGroupSnapshotHandle: options.pre.groupId, volumeSnapshotHandles: options.pre.snapshotIds } }
         : { volumeHandles: options.volumeHandles ?? [] },
     };

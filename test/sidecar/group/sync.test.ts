@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { silentLogger } from '../../../src/observe/logger.js';
+import { silentLogger, type Logger } from '../../../src/observe/logger.js';
+import { capturingLogger } from '../../helpers/logger.js';
 import { objectPath, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
 import type { WorkQueue } from '../../../src/runtime/queue.js';
 import type { VersionStore } from '../../../src/sidecar/engine/updates.js';
@@ -688,7 +689,13 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       const name = await newGroup('final-unmark', { [ANN_GROUP_BEING_CREATED]: 'yes' });
       await h.driver.setFaults({ errors: { CreateVolumeGroupSnapshot: { code: 'INVALID_ARGUMENT', message: 'bad tier', times: 1 } } });
       failNextWrite(name);
-      expect((await h.syncByName(name)).type).toBe('retry');
+      const { log, records } = capturingLogger(0);
+      expect((await h.syncByName(name, { log })).type).toBe('retry');
+      // The driver's refusal, no longer in status.error, goes to the warning with the failed removal.
+      const warnings = (await records()).filter((r) => !('v' in r) && !('err' in r));
+      expect(warnings.map(({ msg, content, error, driverError }) => ({ msg, content, error, driverError }))).toEqual([
+        { msg: 'Cannot remove the group being-created annotation after a final error', content: name, error: 'Internal error occurred: injected fault', driverError: 'rpc error: code = InvalidArgument desc = bad tier' },
+      ]);
       const failed = await h.wire(name);
       expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
       const message = `Failed to create group snapshot: failed to remove VolumeGroupSnapshotBeingCreated annotation from the group snapshot content ${name}: Internal error occurred: injected fault${RETRY}`;
@@ -755,6 +762,98 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
     });
   });
 
+  describe('the times a group content records, and when it is looked at again', () => {
+    /** A poll interval cap far above the shortest delay, so that a delay shows the age it came from. */
+    const wideCap = () => ({ settings: { ...h.settings, maxPollIntervalMs: 600_000 } });
+    /** The group creationTime the driver reports, in Unix nanoseconds. */
+    const driverTime = async (groupId: string, snapshotIds: string[]): Promise<bigint> => {
+      const reply = await h.csi.call('/csi.v1.GroupController/GetVolumeGroupSnapshot', { group_snapshot_id: groupId, snapshot_ids: snapshotIds, secrets: {} }, new Date(Date.now() + 10_000));
+      const { seconds, nanos } = reply.group_snapshot?.creation_time ?? { seconds: '0', nanos: 0 };
+      return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
+    };
+    /** A dynamic group that stays not ready, cut and recorded. */
+    const slowGroup = async (base: string): Promise<string> => {
+      await h.driver.setFaults({ readyDelayMs: 600_000 });
+      const name = unique(base);
+      await h.createContent({ name, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: newUid() });
+      // The cut records the group and takes the mark off in one sync.
+      expect((await h.syncByName(name)).type).toBe('after');
+      expect((await h.get(name)).metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBeUndefined();
+      return name;
+    };
+
+    test('a group not ready yet is looked at again after a fifth of the time since its recorded creationTime', async () => {
+      const name = await slowGroup('age');
+      const created = (await h.get(name)).status?.creationTime ?? 0n;
+      expect(created).toBeGreaterThan(0n);
+      // 100 s after the recorded time (a whole second from v1beta1 on), as the sync's clock says.
+      const now = () => new Date(Number(created / 1_000_000n) + 100_000);
+      expect(await h.syncByName(name, { ...wideCap(), now })).toEqual({ type: 'after', delayMs: 20_000 });
+      expect(await h.calls('GetVolumeGroupSnapshot')).toHaveLength(1);
+    });
+
+    test('a group whose recorded creationTime is the epoch (a driver that sent none) is looked at again after the shortest delay, not after the cap', async () => {
+      const name = await slowGroup('epoch');
+      await h.setStatus(name, { creationTime: alpha ? 0 : '1970-01-01T00:00:00Z' });
+      expect((await h.get(name)).status?.creationTime).toBe(0n);
+      expect(await h.syncByName(name, wideCap())).toEqual({ type: 'after', delayMs: 1000 });
+    });
+
+    test('a pre-provisioned group records the driver\'s creationTime, not the time of the sync', async () => {
+      const volumes = await h.createVolumes(1);
+      const pre = await h.cutGroup(unique('pre-time'), volumes);
+      const name = unique('pre-time');
+      await h.createContent({ name, pre });
+      const syncTime = new Date(Date.UTC(2001, 0, 1));
+      await h.syncByName(name, { now: () => syncTime });
+      const ns = await driverTime(pre.groupId, pre.snapshotIds);
+      const stored = (await h.get(name)).status?.creationTime;
+      // v1alpha1 keeps int64 nanoseconds; later versions the second the time falls in.
+      expect(stored).toBe(alpha ? ns : (ns / 1_000_000_000n) * 1_000_000_000n);
+    });
+
+    /** A dynamic group cut and a pre-provisioned one read, each synced once with the clock at `syncTime`; their stored creationTimes. */
+    const recordedTimes = async (base: string, syncTime: Date): Promise<[bigint | undefined, bigint | undefined]> => {
+      const cut = unique(base);
+      await h.createContent({ name: cut, volumeHandles: await h.createVolumes(2), className: 'class-a', uid: newUid() });
+      expect(await h.syncByName(cut, { now: () => syncTime })).toEqual({ type: 'done' });
+      const read = unique(`pre-${base}`);
+      await h.createContent({ name: read, pre: await h.cutGroup(read, await h.createVolumes(1)) });
+      expect(await h.syncByName(read, { now: () => syncTime })).toEqual({ type: 'done' });
+      return [(await h.get(cut)).status?.creationTime, (await h.get(read)).status?.creationTime];
+    };
+
+    test('a driver that sends no group creation time: the Unix epoch is recorded, for a cut group and a read one, not the time of the sync', async () => {
+      await h.driver.setFaults({ groupAnswer: { creationTime: 'none' } });
+      expect(await recordedTimes('no-time', new Date(Date.UTC(2001, 0, 1)))).toEqual([0n, 0n]);
+    });
+
+    test('a driver that sends Go\'s zero time (year 1): the time of the sync is recorded instead, for a cut group and a read one', async () => {
+      await h.driver.setFaults({ groupAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+      const syncTime = new Date(Date.UTC(2001, 0, 1, 2, 3, 4));
+      const syncNs = BigInt(syncTime.getTime()) * 1_000_000n;
+      expect(await recordedTimes('go-zero', syncTime)).toEqual([syncNs, syncNs]);
+      // Without a clock given, the sync's is the wall clock.
+      const name = unique('go-zero-wall');
+      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid() });
+      const before = BigInt(Date.now()) * 1_000_000n;
+      expect(await h.syncByName(name)).toEqual({ type: 'done' });
+      const recorded = (await h.get(name)).status?.creationTime ?? -1n;
+      expect(recorded >= (alpha ? before : (before / 1_000_000_000n) * 1_000_000_000n) && recorded <= BigInt(Date.now()) * 1_000_000n).toBe(true);
+    });
+
+    if (mode === 'v1alpha1-v7') {
+      // Only this era's schema (no CEL rules) lets a content name neither volumes nor a group.
+      test('a group content whose source names neither volumes nor a group, without a class: status.error names the missing PVCs, no RPC', async () => {
+        const name = unique('empty-source');
+        await h.createContent({ name, emptySource: true, uid: newUid() });
+        expect((await h.syncByName(name)).type).toBe('retry');
+        expect(((await h.wire(name)).status?.error as { message: string }).message).toContain(`cannot create group snapshot. PVCs to be snapshotted not found in group snapshot content ${name}`);
+        expect(await h.calls('CreateVolumeGroupSnapshot')).toEqual([]);
+      });
+    }
+  });
+
   test('the controller (shared loop) takes a new group content to ready and releases it on deletion', async () => {
     // The work queue's name is what the workqueue_* metrics are labelled with.
     const queues: string[] = [];
@@ -798,7 +897,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
 
   describe('the controller loop: queue, store and watches', () => {
     type Loop = { queue: WorkQueue; store: VersionStore<VolumeGroupSnapshotContent> };
-    function newController(labelSelector?: string, workers = 2) {
+    function newController(labelSelector?: string, workers = 2, log: Logger = silentLogger) {
       const controller = groupContentController({
         client: h.rest,
         csi: h.csi,
@@ -810,7 +909,7 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
         retryIntervalStartMs: 100,
         retryIntervalMaxMs: 1000,
         events: h.recorder,
-        log: silentLogger,
+        log,
         ...(labelSelector ? { labelSelector } : {}),
       });
       // White box: the loop's queue and private store, to see the keys queued and what is cached.
@@ -851,6 +950,27 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
         await waitFor('the store to forget the content', async () => loop.store.get(name) === undefined);
         expect(keys.filter((k) => k === name).length).toBeGreaterThan(queuedBeforeDelete);
         expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+      } finally {
+        await controller.stop();
+      }
+    });
+
+    test('a driver that sends Go\'s zero time: the controller records the wall clock\'s time of the sync', async () => {
+      await h.driver.setFaults({ groupAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+      const name = unique('go-zero-loop');
+      await h.createContent({ name, volumeHandles: await h.createVolumes(1), className: 'class-a', uid: newUid() });
+      // No workers: the reconcile under test is the only sync.
+      const { controller } = newController(undefined, 0);
+      await controller.start();
+      try {
+        await waitFor('the cache to hold the new content', () => controller.objects.get(name) !== undefined);
+        const before = BigInt(Date.now()) * 1_000_000n;
+        expect(await controller.reconcile(name)).toEqual({ type: 'done' });
+        const after = BigInt(Date.now()) * 1_000_000n;
+        const recorded = (await h.get(name)).status?.creationTime ?? -1n;
+        // From v1beta1 on the status keeps the second the time falls in.
+        const floor = alpha ? before : (before / 1_000_000_000n) * 1_000_000_000n;
+        expect(recorded >= floor && recorded <= after).toBe(true);
       } finally {
         await controller.stop();
       }
@@ -918,10 +1038,13 @@ describe.each([...GROUP_API_MODES])('group contents in mode %s', (mode) => {
       await h.createContent({ name: mine, volumeHandles: volumes.mine, className: 'node-a-class', uid: mineUid, labels: { [LABEL_MANAGED_BY]: 'node-a' } });
       await h.createContent({ name: otherNode, volumeHandles: volumes.otherNode, className: 'class-a', uid: newUid(), labels: { [LABEL_MANAGED_BY]: 'node-b' } });
       await h.createContent({ name: unlabelled, volumeHandles: volumes.unlabelled, className: 'class-a', uid: newUid() });
-      const { controller, keys } = newController(selector);
+      const { log, records } = capturingLogger(2);
+      const { controller, keys } = newController(selector, 2, log);
       await controller.start();
       try {
         expect(controller.objects.list().map((c) => c.metadata.name)).toEqual([mine]);
+        // The start-up line names the kind and what the selector let into the caches.
+        expect((await records()).filter((r) => r.msg === 'VolumeGroupSnapshotContent caches synced').map((r) => [r.objects, r.classes])).toEqual([[1, 1]]);
         expect(controller.classes.list().map((c) => c.metadata.name)).toEqual(['node-a-class']);
         await waitFor('the node\'s group to be ready', async () => {
           const c = await h.wire(mine);
@@ -974,4 +1097,21 @@ describe.each(GROUP_API_MODES.filter((m) => groupVersionAdapter(m).membersByCont
     for (const volume of volumes) expect(await h.members.getContent(memberContentName(contentUid, volume))).toBeDefined();
     expect(h.server.requests.count({ verb: 'create', resource: 'volumesnapshotcontents' })).toBe(volumes.length + 1);
   });
+
+  if (mode === 'v1alpha1-v8') {
+    test('the PersistentVolumes cannot be listed (this era names each member\'s volume): the error names the list, no member object is made, the mark stays, and the retry completes', async () => {
+      const volumes = await h.createVolumes(2);
+      await h.createContent({ name: 'pv-list-refused', volumeHandles: volumes, className: 'class-a', uid: uidFor(`${mode}/pv-list-refused`) });
+      const memberCreates = () => h.server.requests.count({ verb: 'create', resource: 'volumesnapshotcontents' });
+      const before = memberCreates();
+      h.server.faults.fail({ verb: 'list', resource: 'persistentvolumes', code: 500, times: 1 });
+      expect((await h.syncByName('pv-list-refused')).type).toBe('retry');
+      const failed = await h.wire('pv-list-refused');
+      expect(failed.metadata.annotations?.[ANN_GROUP_BEING_CREATED]).toBe('yes');
+      expect((failed.status as { error?: { message?: string } } | undefined)?.error?.message).toBe(`Failed to create group snapshot: failed to list persistentvolumes to name the volumes of the members of group snapshot content pv-list-refused: Internal error occurred: injected fault${RETRY}`);
+      expect(memberCreates()).toBe(before);
+      expect(await h.syncByName('pv-list-refused')).toEqual({ type: 'done' });
+      expect(memberCreates()).toBe(before + volumes.length);
+    });
+  }
 });

@@ -24,6 +24,8 @@ const events: Array<{ subject: EventSubject; reason: string; message: string }> 
 const extraClasses: Record<string, VolumeSnapshotClass> = {
   'list-secret-class': { metadata: { name: 'list-secret-class' }, driver: DRIVER, deletionPolicy: 'Delete', parameters: { 'csi.storage.k8s.io/snapshotter-list-secret-name': 'secret', 'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default' } },
   'list-missing-class': { metadata: { name: 'list-missing-class' }, driver: DRIVER, deletionPolicy: 'Delete', parameters: { 'csi.storage.k8s.io/snapshotter-list-secret-name': 'missing', 'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default' } },
+  // The Secret's name made from the content's name, as the class may template it.
+  'list-templated-class': { metadata: { name: 'list-templated-class' }, driver: DRIVER, deletionPolicy: 'Delete', parameters: { 'csi.storage.k8s.io/snapshotter-list-secret-name': 'list-${volumesnapshotcontent.name}', 'csi.storage.k8s.io/snapshotter-list-secret-namespace': 'default' } },
   'list-half-class': { metadata: { name: 'list-half-class' }, driver: DRIVER, deletionPolicy: 'Delete', parameters: { 'csi.storage.k8s.io/snapshotter-list-secret-name': 'secret' } },
 };
 
@@ -159,6 +161,24 @@ describe('create inputs', () => {
     expect((await env.get('no-class')).status?.error?.message).toBe(`Failed to create snapshot: failed to get input parameters to create snapshot for content no-class: "failed to take snapshot no-class without a snapshot class"${RETRY}`);
   });
 
+  test('a content whose volume handle is empty (the schema lets it through), without a class: the missing volume handle is the error, not the class; no driver call', async () => {
+    await env.content({ name: 'empty-volume', refUid: uidFor('empty-volume'), volumeHandle: '' });
+    expect((await sync('empty-volume')).type).toBe('retry');
+    expect(await methods()).toEqual([]);
+    expect((await env.get('empty-volume')).status?.error?.message).toBe(`Failed to check and update snapshot content: cannot create snapshot. Volume handle not found in snapshot content empty-volume${RETRY}`);
+  });
+
+  test('a driver that answers Go\'s zero time (year 1) as the creation time: the time of the cut is recorded instead', async () => {
+    const volume = await env.volume('vol-go-zero');
+    await env.content({ name: 'go-zero', refUid: uidFor('go-zero'), className: 'gold', volumeHandle: volume });
+    await env.driver.setFaults({ snapshotAnswer: { creationTime: { seconds: '-62135596800', nanos: 0 } } });
+    const before = BigInt(Date.now()) * 1_000_000n;
+    expect(await sync('go-zero')).toEqual({ type: 'done' });
+    const after = BigInt(Date.now()) * 1_000_000n;
+    const recorded = BigInt((await env.get('go-zero')).status?.creationTime ?? -1);
+    expect(recorded >= before && recorded <= after).toBe(true);
+  });
+
   test('each create sent to the driver is logged at the default verbosity, with the name it is sent under', async () => {
     const volume = await env.volume('vol-logged');
     await env.content({ name: 'logged', refUid: uidFor('logged'), className: 'gold', volumeHandle: volume });
@@ -202,6 +222,21 @@ describe('refreshing a pre-provisioned content or a group member', () => {
     const calls = await env.driver.calls();
     expect(calls.map((c) => [c.method, c.request.snapshot_id, c.request.secrets])).toEqual([['ListSnapshots', handle, { foo: sha256Hex('bar') }]]);
     expect((await env.get('pre-list-secret')).status).toEqual({ snapshotHandle: handle, readyToUse: true, restoreSize: 1000, creationTime: expect.any(BigInt) });
+  });
+
+  test('a list Secret whose name the class makes from the content\'s name (${volumesnapshotcontent.name}) reaches ListSnapshots', async () => {
+    await env.secret('default', 'list-pre-templated', { user: 'lister' });
+    const handle = await pre('pre-templated', 'list-templated-class');
+    expect(await sync('pre-templated')).toEqual({ type: 'done' });
+    const calls = await env.driver.calls();
+    expect(calls.map((c) => [c.method, c.request.snapshot_id, c.request.secrets])).toEqual([['ListSnapshots', handle, { user: sha256Hex('lister') }]]);
+  });
+
+  test('a status whose snapshot handle is empty: the read names the missing handle, and no ListSnapshots goes out with an empty id', async () => {
+    await pre('pre-empty-status-handle', 'gold', { status: { snapshotHandle: '' } });
+    expect((await sync('pre-empty-status-handle')).type).toBe('retry');
+    expect(await methods()).toEqual([]);
+    expect((await env.get('pre-empty-status-handle')).status?.error?.message).toBe(`Failed to check and update snapshot content: failed to list snapshot for content pre-empty-status-handle: snapshotHandle is missing${RETRY}`);
   });
 
   test('the status cannot be written after ListSnapshots: the API error, worded, in status.error', async () => {
