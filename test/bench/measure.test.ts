@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { auditRequestKey, countAuditRequests } from '../../bench/audit.js';
+import { auditRequestKey, countAuditRequests, lastWrites } from '../../bench/audit.js';
 import { readinessBySnapshot, type JournalCall } from '../../bench/readiness.js';
 import { metricValue, slope, trend } from '../../bench/stats.js';
 
@@ -69,6 +69,24 @@ describe('audit log counts', () => {
       'watch volumesnapshotcontents': 1,
     });
     expect(auditRequestKey({ stage: 'ResponseStarted', verb: 'list', objectRef: { resource: 'x' } })).toBeUndefined();
+  });
+
+  test("each object's last successful write by that user, of a subresource or of the object, by the server's clock", () => {
+    const write = (name: string, at: string, code = 200, verb = 'patch', subresource = 'status', username = user): string =>
+      JSON.stringify({ stage: 'ResponseComplete', verb, user: { username }, objectRef: { resource: 'volumesnapshotcontents', subresource, name }, responseStatus: { code }, stageTimestamp: at });
+    const text = [
+      write('a', '2026-12-07T17:15:22.100000Z'),
+      write('a', '2026-12-07T17:15:23.250731Z', 200, 'update'),
+      write('a', '2026-12-07T17:15:24.000000Z', 409),
+      write('b', '2026-12-07T17:15:25.000000Z', 200, 'patch', ''),
+      write('c', '2026-12-07T17:15:26.000000Z', 200, 'patch', 'status', `${user}-upstream`),
+      write('d', '2026-12-07T17:15:27.500000Z'),
+    ].join('\n');
+    expect([...lastWrites(text, user, 'volumesnapshotcontents', 'status')]).toEqual([
+      ['a', Date.parse('2026-12-07T17:15:23.250Z')],
+      ['d', Date.parse('2026-12-07T17:15:27.500Z')],
+    ]);
+    expect([...lastWrites(text, user, 'volumesnapshotcontents', '')]).toEqual([['b', Date.parse('2026-12-07T17:15:25.000Z')]]);
   });
 });
 
