@@ -98,9 +98,10 @@ export class BenchCluster {
     process.off('SIGTERM', this.interrupted);
     this.admin.close();
     await this.cluster.stop();
-    await Promise.all(this.plane.processes.map((p) => p.stop()));
+    // kube-apiserver before etcd, one at a time; the folder goes once nothing writes to it.
+    for (const p of [...this.plane.processes].reverse()) await p.stop();
     this.killOnExit();
     process.off('exit', this.killOnExit);
-    rmSync(this.runDir, { recursive: true, force: true });
+    rmSync(this.runDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
