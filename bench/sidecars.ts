@@ -89,15 +89,22 @@ export interface SidecarTarget {
   nodeArgs?: string[];
   /** Added to the child's environment. */
   env?: Record<string, string>;
+  /** Replace the benchmarks' workers and rate-limit flags (THROUGHPUT_FLAGS), e.g. to run at the defaults. */
+  flags?: readonly string[];
+  /** More flags after those, e.g. `--http-endpoint=…` to read the sidecar's metrics. */
+  extraArgs?: readonly string[];
 }
 
+/** The flags the throughput benchmarks give both sidecars: 10 workers, a client rate limit high enough not to be what is measured. */
+export const THROUGHPUT_FLAGS: readonly string[] = ['--worker-threads=10', '--kube-api-qps=1000', '--kube-api-burst=1000'];
+
 /**
- * Starts a sidecar with the benchmarks' flags (this one on Node with the V8 options its image uses): 10 workers and a client rate limit high enough not to
- * be what is measured. The Go sidecar also gets group snapshots switched off, since the API test
+ * Starts a sidecar with the benchmarks' flags (this one on Node with the V8 options its image uses):
+ * THROUGHPUT_FLAGS unless `flags` replaces them. The Go sidecar also gets group snapshots switched off, since the API test
  * server's group CRDs are of a version it may not serve (this sidecar switches them off by itself).
  */
 export function startSidecar(target: SidecarTarget): Sidecar {
-  const flags = [`--csi-address=${target.socketPath}`, `--kubeconfig=${target.kubeconfigPath}`, '--worker-threads=10', '--kube-api-qps=1000', '--kube-api-burst=1000'];
+  const flags = [`--csi-address=${target.socketPath}`, `--kubeconfig=${target.kubeconfigPath}`, ...(target.flags ?? THROUGHPUT_FLAGS), ...(target.extraArgs ?? [])];
   if (target.kind === 'go' && !target.goBinary) throw new Error('no Go csi-snapshotter binary found: run `npm run build:upstream` (or `npm run test:real`) first, or pass --go-binary=PATH');
   const command =
     target.kind === 'go'

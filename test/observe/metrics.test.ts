@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { CONTENT_KINDS, createMetrics, goFloat } from '../../src/observe/metrics.js';
+import { CONTENT_KINDS, createMetrics, EVENT_LOOP_SAMPLE_MS, goFloat } from '../../src/observe/metrics.js';
 import type { QueueProgress } from '../../src/runtime/queue-metrics.js';
 
 function progress(name: string, unfinished = 0, longest = 0): QueueProgress {
@@ -104,6 +104,19 @@ describe('metrics text', () => {
     expect(sample(text, 'csi_snapshotter_contents_being_deleted{driver_name="d.example.com",kind="VolumeSnapshotContent"}')).toBe(2);
     expect(sample(text, 'csi_snapshotter_contents_pending{driver_name="d.example.com",kind="VolumeGroupSnapshotContent"}')).toBe(0);
     expect(text).not.toContain('unknown-driver');
+  });
+
+  test('the event-loop lag series sample every 100 ms, not every 10 ms (each sample wakes an idle process)', async () => {
+    const metrics = createMetrics();
+    // prom-client's histogram records the time between two samples: its minimum is the period plus
+    // the lag. Wait for the first samples, then read the period back.
+    let min = 0;
+    const giveUp = Date.now() + 10_000;
+    while (min === 0 && Date.now() < giveUp) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      min = sample(await metrics.metricsText(), 'nodejs_eventloop_lag_min_seconds') ?? 0;
+    }
+    expect(min).toBeGreaterThanOrEqual((EVENT_LOOP_SAMPLE_MS / 1000) * 0.9);
   });
 
   test('goFloat spells numbers like Go strconv g formatting', () => {

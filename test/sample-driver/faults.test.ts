@@ -116,6 +116,42 @@ describe('fault injection', () => {
     expect((await csi.getGroup({ group_snapshot_id: heldGroupId, snapshot_ids: heldMemberIds })).group_snapshot?.ready_to_use).toBe(false);
   });
 
+  test('a readyDelayMs range gives each new snapshot and group its own delay, drawn within the range', async () => {
+    // Far beyond any test run, so every snapshot is still unready when looked at.
+    await driver.setFaults({ readyDelayMs: { min: 600_000, max: 900_000 } });
+    const before = await driver.inventory();
+    const names = Array.from({ length: 12 }, () => unique('spread'));
+    for (const name of names) expect((await csi.createSnapshot({ name, source_volume_id: vol })).snapshot?.ready_to_use).toBe(false);
+    const vol2 = (await csi.createVolume({ name: unique('v'), volume_capabilities: [MOUNT_RW] })).volume?.volume_id as string;
+    const group = await csi.createGroup({ name: unique('spread-group'), source_volume_ids: [vol, vol2] });
+    expect(group.group_snapshot?.ready_to_use).toBe(false);
+
+    const known = new Set(before.snapshots.map((s) => s.id));
+    const made = (await driver.inventory()).snapshots.filter((s) => !known.has(s.id));
+    const delay = (s: (typeof made)[number]): number => s.readyAtMs - millis(s.createdAt);
+    const singles = made.filter((s) => !s.groupId);
+    expect(singles.map((s) => s.name).sort()).toEqual([...names].sort());
+    for (const s of made) {
+      // creation_time is kept to the nanosecond, readyAtMs to the millisecond: 1 ms of rounding either way.
+      expect(delay(s)).toBeGreaterThanOrEqual(600_000 - 1);
+      expect(delay(s)).toBeLessThanOrEqual(900_000 + 1);
+    }
+    // Drawn per snapshot: twelve draws from a 300 s range are not all alike.
+    expect(new Set(singles.map(delay)).size).toBeGreaterThan(6);
+    // One draw per group: its members turn ready together.
+    const members = made.filter((s) => s.groupId);
+    expect(members).toHaveLength(2);
+    expect(members[0]?.readyAtMs).toBe(members[1]?.readyAtMs);
+  });
+
+  test('a readyDelayMs range must have min and max, non-negative, min not above max', async () => {
+    await expect(driver.setFaults({ readyDelayMs: { min: 10, max: 5 } })).rejects.toThrow(/HTTP 400.*readyDelayMs.min \(10\) must not be above readyDelayMs.max \(5\)/);
+    await expect(driver.setFaults({ readyDelayMs: { min: 10 } } as never)).rejects.toThrow(/HTTP 400.*readyDelayMs.max must be a non-negative number/);
+    await expect(driver.setFaults({ readyDelayMs: { min: -1, max: 5 } })).rejects.toThrow(/HTTP 400.*readyDelayMs.min must be a non-negative number/);
+    await expect(driver.setFaults({ readyDelayMs: { min: 1, max: 5, mean: 3 } } as never)).rejects.toThrow(/HTTP 400.*readyDelayMs.mean: unknown/);
+    expect(await driver.setFaults({ readyDelayMs: { min: 5, max: 5 } })).toEqual({ readyDelayMs: { min: 5, max: 5 } });
+  });
+
   test('probeNotReady answers ready=false for the next N probes', async () => {
     await driver.setFaults({ probeNotReady: 2 });
     expect((await csi.probe()).ready).toEqual({ value: false });

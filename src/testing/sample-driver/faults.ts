@@ -14,8 +14,12 @@ export interface Faults {
   latencyMs?: Record<string, number>;
   /** An error a method returns instead of doing its work. */
   errors?: Record<string, ErrorFault>;
-  /** New snapshots and groups answer ready_to_use=false until this long after their creation time. */
-  readyDelayMs?: number;
+  /**
+   * New snapshots and groups answer ready_to_use=false until this long after their creation time:
+   * a fixed number of milliseconds, or a range from which each new snapshot (or group) draws its
+   * own delay, uniformly, so that a batch turns ready spread out as real uploads do.
+   */
+  readyDelayMs?: number | ReadyDelayRange;
   /** Answer this many more RPCs, then die abruptly (SIGKILL, like a crash) when the next one arrives. */
   exitAfterCalls?: number;
   /**
@@ -55,6 +59,12 @@ export interface SnapshotAnswerFault {
 export interface GroupAnswerFault {
   /** The group's creation_time, as in SnapshotAnswerFault ('none' leaves it out). */
   creationTime?: { seconds: string; nanos: number } | 'none';
+}
+
+/** Milliseconds, both ends included; min ≤ max. */
+export interface ReadyDelayRange {
+  min: number;
+  max: number;
 }
 
 export interface ErrorFault {
@@ -180,10 +190,11 @@ export function validateFaults(input: unknown): Faults {
       out.errors[method] = fault;
     }
   }
-  for (const key of ['readyDelayMs', 'exitAfterCalls', 'probeNotReady'] as const) {
+  if (input.readyDelayMs !== undefined) out.readyDelayMs = validateReadyDelay(input.readyDelayMs);
+  for (const key of ['exitAfterCalls', 'probeNotReady'] as const) {
     if (input[key] !== undefined) {
       const n = nonNegative(input[key], key);
-      if (key !== 'readyDelayMs' && !Number.isInteger(n)) throw new FaultError(`${key} must be an integer`);
+      if (!Number.isInteger(n)) throw new FaultError(`${key} must be an integer`);
       out[key] = n;
     }
   }
@@ -202,6 +213,14 @@ export function validateFaults(input: unknown): Faults {
   if (input.snapshotAnswer !== undefined) out.snapshotAnswer = validateSnapshotAnswer(input.snapshotAnswer);
   if (input.groupAnswer !== undefined) out.groupAnswer = validateGroupAnswer(input.groupAnswer);
   return out;
+}
+
+function validateReadyDelay(value: unknown): number | ReadyDelayRange {
+  if (!isObject(value)) return nonNegative(value, 'readyDelayMs');
+  for (const key of Object.keys(value)) if (key !== 'min' && key !== 'max') throw new FaultError(`readyDelayMs.${key}: unknown (known: min, max)`);
+  const range = { min: nonNegative(value.min, 'readyDelayMs.min'), max: nonNegative(value.max, 'readyDelayMs.max') };
+  if (range.min > range.max) throw new FaultError(`readyDelayMs.min (${range.min}) must not be above readyDelayMs.max (${range.max})`);
+  return range;
 }
 
 function int64Text(value: unknown, what: string): string {
@@ -296,8 +315,11 @@ export class FaultState {
     this.faults = {};
   }
 
-  get readyDelayMs(): number {
-    return this.faults.readyDelayMs ?? 0;
+  /** The ready delay of one new snapshot or group: the fixed delay, or a fresh draw from the range. */
+  drawReadyDelayMs(): number {
+    const delay = this.faults.readyDelayMs ?? 0;
+    if (typeof delay === 'number') return delay;
+    return Math.round(delay.min + this.random() * (delay.max - delay.min));
   }
 
   /** Counts one incoming RPC against every counter and decides what happens to it. */

@@ -7,7 +7,7 @@ export type { SampleDriverOptions, ExitStatus } from './launcher.js';
 export { SampleDriver, DEFAULT_DRIVER_NAME } from './driver.js';
 export type { SampleDriverConfig } from './driver.js';
 export { validateFaults, mergePatch, statusCode, FaultError } from './faults.js';
-export type { Faults, ErrorFault, WithheldCapabilities } from './faults.js';
+export type { Faults, ErrorFault, ReadyDelayRange, WithheldCapabilities } from './faults.js';
 export { sha256Hex } from './journal.js';
 export type { CallRecord } from './journal.js';
 export { readInventory } from './inventory.js';

@@ -195,7 +195,7 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
           name,
           sourceVolumeId,
           parameters: stringMap(req.parameters),
-          readyDelayMs: faults.readyDelayMs,
+          readyDelayMs: faults.drawReadyDelayMs(),
         });
         return { snapshot: faults.answerSnapshot(snapshotReply(snapshot), 'CreateSnapshot') };
       },
@@ -236,7 +236,7 @@ export function csiImplementations(ctx: ServiceContext): Record<'Identity' | 'Co
           name,
           sourceVolumeIds,
           parameters: stringMap(req.parameters),
-          readyDelayMs: faults.readyDelayMs,
+          readyDelayMs: faults.drawReadyDelayMs(),
         });
         return { group_snapshot: faults.answerGroup(groupReply(group)) };
       },
