@@ -67,7 +67,7 @@ export const MUTATION_GROUPS = {
   // objects a v1alpha1 group's sidecar creates.
   'csi-calls': {
     mutate: ['src/csi/connection.ts', 'src/csi/snapshotter.ts', 'src/csi/group-snapshotter.ts', 'src/sidecar/group/members.ts'],
-    tests: ['csi/snapshotter', 'csi/capabilities', 'csi/startup-driver-loss', 'sidecar/group/alpha-members', 'sidecar/group/member-ids', 'sidecar/group/sync'],
+    tests: ['csi/connection', 'csi/snapshotter', 'csi/capabilities', 'csi/startup-driver-loss', 'sidecar/group/alpha-members', 'sidecar/group/member-ids', 'sidecar/group/sync'],
   },
 };
 

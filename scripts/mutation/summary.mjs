@@ -68,7 +68,7 @@ out.push('`npm run test:mutation:recheck GROUP` tests only those mutants again a
 out.push('file is written by `scripts/mutation/summary.mjs` from the reports in `reports/mutation/`.');
 out.push('');
 out.push(`Overall: **${all.counted === 0 ? '-' : ((100 * all.killed) / all.counted).toFixed(1)} %** of ${all.counted} mutants killed (equivalent mutants marked in the code are not counted).`);
-if (missing.length > 0) out.push(`\nNo report yet for: ${missing.join(', ')}. The engine and kinds groups run 7 test files of real processes (API test server, sample driver) for each mutant, csi-calls 5: about an hour each on a quiet 2-core machine. On a loaded machine tests slow down past Stryker's time limit and are counted as timed out, which inflates the score; run them alone.`);
+if (missing.length > 0) out.push(`\nNo report yet for: ${missing.join(', ')}. The engine and kinds groups run 7 test files of real processes (API test server, sample driver) for each mutant, csi-calls 7: about an hour each on a quiet 2-core machine. On a loaded machine tests slow down past Stryker's time limit and are counted as timed out, which inflates the score; run them alone.`);
 if (stale.length > 0) out.push(`\nChanged since their group's last run, so their figures are for the code as it was then (\`npm run test:mutation:recheck GROUP\` tests the changed lines again and carries the rest over; a full run of the group is the reference): ${stale.join(', ')}.`);
 out.push('');
 out.push('"Killed" counts the mutants a test failed on, including those that made a test run past its time limit ("of them timed out"): a mutant that makes the queue or a sync wait forever is caught that way.');

@@ -43,7 +43,7 @@ export async function createGroupSnapshot(
   if (!reply.group_snapshot) throw new Error(`the CSI driver answered CreateVolumeGroupSnapshot for ${input.name} without a group snapshot`);
   // As for CreateSnapshot: ids are required, and a group or member without one could never be read or deleted.
   const group = reply.group_snapshot;
-  if (!group.group_snapshot_id || group.snapshots.some((s) => !s?.snapshot_id)) {
+  if (!group.group_snapshot_id || group.snapshots.some((s) => !s.snapshot_id)) {
     throw new Error(`the CSI driver answered CreateVolumeGroupSnapshot for ${input.name} without a group snapshot id or a member snapshot id; the driver is at fault, report it to its vendor`);
   }
   return { group: groupInfo(group) };

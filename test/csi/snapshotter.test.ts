@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CsiConnection } from '../../src/csi/connection.js';
 import { deadlineIn } from '../../src/csi/driver-info.js';
 import { classifyCreateError, isGrpcError } from '../../src/csi/errors.js';
 import { createGroupSnapshot, deleteGroupSnapshot, getGroupSnapshot } from '../../src/csi/group-snapshotter.js';
 import { createSnapshot, deleteSnapshot, getSnapshotStatus } from '../../src/csi/snapshotter.js';
-import { createLogger } from '../../src/observe/logger.js';
+import { csiGrpc } from '../../src/csi/proto.js';
+import { createLogger, silentLogger } from '../../src/observe/logger.js';
 import { sha256Hex, startSampleDriver, type SampleDriverProcess } from '../../src/testing/sample-driver/index.js';
 
 // The CSI client calls of the sidecar, against the sample driver over its real socket, with every
@@ -140,6 +145,16 @@ describe('B.3 snapshot status', () => {
     expect(status).toEqual({ readyToUse: true, creationTime: snapshot.creationTime, sizeBytes: 2048n, groupSnapshotId: '' });
   });
 
+  test.each([true, false])('listSnapshotsSupported=%s given by the caller: the capabilities are not asked again', async (supported) => {
+    const volume = await newVolume(`given-${supported}`, 3000);
+    const { snapshot } = await createSnapshot(conn, { name: `snapshot-given-${supported}`, sourceVolumeId: volume, parameters: {}, secrets: {} }, deadline());
+    await driver.clearCalls();
+    const status = await getSnapshotStatus(conn, { snapshotId: snapshot.snapshotId, secrets: {}, listSnapshotsSupported: supported }, deadline());
+    expect((await driver.calls()).map((c) => c.method)).toEqual(supported ? ['ListSnapshots'] : []);
+    if (supported) expect(status).toEqual({ readyToUse: true, creationTime: snapshot.creationTime, sizeBytes: 3000n, groupSnapshotId: '' });
+    else expect(status).toMatchObject({ readyToUse: true, sizeBytes: 0n, groupSnapshotId: '' });
+  });
+
   test('B-12: without LIST_SNAPSHOTS the snapshot counts as ready and ListSnapshots is not called', async () => {
     await driver.setFaults({ withhold: { controller: ['LIST_SNAPSHOTS'] } });
     await driver.clearCalls();
@@ -216,6 +231,89 @@ describe('C. group snapshot client', () => {
   test('C-10: getting an unknown group is NOT_FOUND', async () => {
     const err = await rpcError(getGroupSnapshot(conn, { groupSnapshotId: 'no-such-group', snapshotIds: ['snap-1'], secrets: {} }, deadline()));
     expect(err.code).toBe(Status.NOT_FOUND);
+  });
+});
+
+describe('answers the driver must not give (a scripted driver over a real socket)', () => {
+  // Each reply is what the scripted driver answers, whatever was asked.
+  let dir: string;
+  let server: grpc.Server;
+  let scripted: CsiConnection;
+  const replies: Record<string, object> = {};
+  const answer = (method: string) => (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, replies[method] ?? {});
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'garbage-'));
+    server = new grpc.Server();
+    const v1 = csiGrpc().csi.v1;
+    server.addService(v1.Controller.service, { CreateSnapshot: answer('CreateSnapshot'), ControllerGetCapabilities: answer('ControllerGetCapabilities'), ListSnapshots: answer('ListSnapshots') });
+    server.addService(v1.GroupController.service, { CreateVolumeGroupSnapshot: answer('CreateVolumeGroupSnapshot'), GetVolumeGroupSnapshot: answer('GetVolumeGroupSnapshot') });
+    await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${join(dir, 'csi.sock')}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    scripted = await CsiConnection.connect({ address: join(dir, 'csi.sock'), log: silentLogger });
+  });
+
+  afterAll(async () => {
+    scripted?.close();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const member = (id: string, volume: string) => ({ snapshot_id: id, source_volume_id: volume, size_bytes: '10', ready_to_use: true, group_snapshot_id: 'g1' });
+  const input = { name: 'snap-x', sourceVolumeId: 'vol-1', parameters: {}, secrets: {} };
+  const groupInput = { name: 'group-x', sourceVolumeIds: ['vol-1', 'vol-2'], parameters: {}, secrets: {} };
+
+  test('CreateSnapshot without a snapshot, or with one without an id, is refused and says which', async () => {
+    replies.CreateSnapshot = {};
+    await expect(createSnapshot(scripted, input, deadline())).rejects.toThrow(new Error('the CSI driver answered CreateSnapshot for snap-x without a snapshot'));
+    replies.CreateSnapshot = { snapshot: { snapshot_id: '', source_volume_id: 'vol-1', ready_to_use: true } };
+    await expect(createSnapshot(scripted, input, deadline())).rejects.toThrow(
+      new Error('the CSI driver answered CreateSnapshot for snap-x without a snapshot id; the driver is at fault, report it to its vendor'),
+    );
+    replies.CreateSnapshot = { snapshot: { snapshot_id: 's1', source_volume_id: 'vol-1', ready_to_use: true } };
+    expect(await createSnapshot(scripted, input, deadline())).toEqual({
+      snapshot: { snapshotId: 's1', sourceVolumeId: 'vol-1', creationTime: undefined, sizeBytes: 0n, readyToUse: true, groupSnapshotId: '' },
+    });
+  });
+
+  test('capability entries without an RPC type are skipped, not a crash: without LIST_SNAPSHOTS among them the snapshot counts as ready', async () => {
+    replies.ControllerGetCapabilities = { capabilities: [{}, { rpc: { type: 'CREATE_DELETE_SNAPSHOT' } }] };
+    expect(await getSnapshotStatus(scripted, { snapshotId: 's1', secrets: {} }, deadline())).toMatchObject({ readyToUse: true, sizeBytes: 0n, groupSnapshotId: '' });
+    replies.ControllerGetCapabilities = { capabilities: [{}, { rpc: { type: 'LIST_SNAPSHOTS' } }] };
+    replies.ListSnapshots = { entries: [{ snapshot: { snapshot_id: 's1', source_volume_id: 'vol-1', size_bytes: '77', ready_to_use: false } }] };
+    expect(await getSnapshotStatus(scripted, { snapshotId: 's1', secrets: {} }, deadline())).toEqual({ readyToUse: false, creationTime: undefined, sizeBytes: 77n, groupSnapshotId: '' });
+  });
+
+  const groupRefusal = 'the CSI driver answered CreateVolumeGroupSnapshot for group-x without a group snapshot id or a member snapshot id; the driver is at fault, report it to its vendor';
+
+  test.each([
+    ['no group snapshot at all', {}, 'the CSI driver answered CreateVolumeGroupSnapshot for group-x without a group snapshot'],
+    ['no group id', { group_snapshot: { group_snapshot_id: '', snapshots: [member('s1', 'vol-1'), member('s2', 'vol-2')], ready_to_use: true } }, groupRefusal],
+    ['a member without an id', { group_snapshot: { group_snapshot_id: 'g1', snapshots: [member('s1', 'vol-1'), member('', 'vol-2')], ready_to_use: true } }, groupRefusal],
+    ['no id anywhere', { group_snapshot: { group_snapshot_id: '', snapshots: [member('', 'vol-1')], ready_to_use: true } }, groupRefusal],
+  ])('CreateVolumeGroupSnapshot with %s is refused', async (_label, reply, message) => {
+    replies.CreateVolumeGroupSnapshot = reply;
+    await expect(createGroupSnapshot(scripted, groupInput, deadline())).rejects.toThrow(new Error(message));
+  });
+
+  test('CreateVolumeGroupSnapshot with every id is taken as answered', async () => {
+    replies.CreateVolumeGroupSnapshot = { group_snapshot: { group_snapshot_id: 'g1', snapshots: [member('s1', 'vol-1'), member('s2', 'vol-2')], ready_to_use: true } };
+    const { group } = await createGroupSnapshot(scripted, groupInput, deadline());
+    expect(group).toEqual({
+      groupSnapshotId: 'g1',
+      creationTime: undefined,
+      readyToUse: true,
+      snapshots: [
+        { snapshotId: 's1', sourceVolumeId: 'vol-1', creationTime: undefined, sizeBytes: 10n, readyToUse: true, groupSnapshotId: 'g1' },
+        { snapshotId: 's2', sourceVolumeId: 'vol-2', creationTime: undefined, sizeBytes: 10n, readyToUse: true, groupSnapshotId: 'g1' },
+      ],
+    });
+  });
+
+  test('GetVolumeGroupSnapshot without a group snapshot is refused', async () => {
+    replies.GetVolumeGroupSnapshot = {};
+    await expect(getGroupSnapshot(scripted, { groupSnapshotId: 'g1', snapshotIds: ['s1'], secrets: {} }, deadline())).rejects.toThrow(
+      new Error('the CSI driver answered GetVolumeGroupSnapshot for g1 without a group snapshot'),
+    );
   });
 });
 

@@ -1,7 +1,31 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { collectionPath, objectPath, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
-import { memberContentName, memberSnapshotHandle, memberSnapshotName } from '../../../src/sidecar/group/members.js';
-import { ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_GROUP_BEING_CREATED, ANN_GROUP_DELETION_SECRET_NAME, ANN_GROUP_DELETION_SECRET_NAMESPACE, ANN_MEMBER_SNAPSHOT_IDS } from '../../../src/sidecar/keys.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SnapshotInfo } from '../../../src/csi/snapshotter.js';
+import { loadKubeConfig } from '../../../src/kube/config.js';
+import { collectionPath, objectPath, PERSISTENT_VOLUMES, statusPath, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, volumeGroupSnapshotContents } from '../../../src/kube/resources.js';
+import { RestClient } from '../../../src/kube/rest.js';
+import {
+  ensureMembers,
+  MemberError,
+  memberContentName,
+  memberIdsAnnotation,
+  memberSnapshotHandle,
+  memberSnapshotName,
+  persistentVolumesByHandle,
+  restMemberObjects,
+} from '../../../src/sidecar/group/members.js';
+import type { VolumeGroupSnapshotContent } from '../../../src/sidecar/group/types.js';
+import {
+  ANN_DELETION_SECRET_NAME,
+  ANN_DELETION_SECRET_NAMESPACE,
+  ANN_GROUP_BEING_CREATED,
+  ANN_GROUP_DELETION_SECRET_NAME,
+  ANN_GROUP_DELETION_SECRET_NAMESPACE,
+  ANN_MEMBER_SNAPSHOT_IDS,
+  FINALIZER_IN_GROUP,
+  LABEL_GROUP_NAME,
+} from '../../../src/sidecar/keys.js';
 import { sha256Hex } from '../../../src/testing/sample-driver/index.js';
 import { waitFor } from '../../helpers/process.js';
 import { uidFor } from '../../helpers/uid.js';
@@ -299,5 +323,231 @@ describe.each(['v1alpha1-v8', 'v1alpha1-v7'] as const)('member objects in mode %
       expect(list).toHaveLength(3);
       expect(lists).toBe(0);
     }
+  });
+});
+
+// ensureMembers and the REST member objects called directly against the API test server: what
+// each member object holds, and every failure named in the error, with the API error as its cause.
+describe('ensureMembers and the member objects, directly', () => {
+  let h: GroupHarness;
+  let n = 0;
+  const VOLUMES = ['vol-a', 'vol-b'];
+  beforeAll(async () => {
+    h = await GroupHarness.start('v1alpha1-v8');
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+  beforeEach(async () => {
+    await h.reset();
+  });
+
+  function info(volume: string, id: string, extra: Partial<SnapshotInfo> = {}): SnapshotInfo {
+    return { snapshotId: id, sourceVolumeId: volume, creationTime: 1_763_773_512_123_456_789n, sizeBytes: 4096n, readyToUse: true, groupSnapshotId: 'group-1', ...extra };
+  }
+
+  /** A group content (in memory; created in the API server too when `stored`) whose member-ids record already matches `snapshots`, so no annotation is written unless asked. */
+  async function groupOf(snapshots: SnapshotInfo[], options: { annotations?: Record<string, string>; ref?: { name?: string; namespace?: string }; uid?: string | null; stored?: boolean } = {}) {
+    const name = `direct-${++n}`;
+    const annotations = { [ANN_MEMBER_SNAPSHOT_IDS]: memberIdsAnnotation(snapshots), ...options.annotations };
+    const uid = options.uid === null ? undefined : (options.uid ?? uidFor(name));
+    if (options.stored) await h.createContent({ name, volumeHandles: VOLUMES, annotations, ...(uid ? { uid } : {}) });
+    return {
+      metadata: { name, ...(uid !== undefined ? { uid } : {}), annotations },
+      spec: { driver: DRIVER, deletionPolicy: 'Delete', source: { volumeHandles: VOLUMES }, volumeGroupSnapshotRef: options.ref ?? { name: `vgs-${name}`, namespace: 'default' } },
+    } as unknown as VolumeGroupSnapshotContent;
+  }
+
+  async function memberError(promise: Promise<unknown>): Promise<MemberError> {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MemberError);
+    return err as MemberError;
+  }
+
+  function causeOf(err: MemberError): unknown {
+    return (err as Error & { cause?: unknown }).cause;
+  }
+
+  test('each member: a content with the group\'s deletion Secret, its status with restoreSize and creationTime, and a labelled snapshot with the in-group finalizer', async () => {
+    const snapshots = [info('vol-a', 'snap-a'), info('vol-b', 'snap-b', { sizeBytes: 0n, readyToUse: false })];
+    const group = await groupOf(snapshots, { annotations: { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret', [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'secrets-ns' } });
+    const uid = group.metadata.uid as string;
+    await ensureMembers(h.members, group, 'group-1', snapshots);
+    const a = await h.members.getContent(memberContentName(uid, 'vol-a'));
+    expect(a?.metadata.annotations).toEqual({ [ANN_DELETION_SECRET_NAME]: 'group-secret', [ANN_DELETION_SECRET_NAMESPACE]: 'secrets-ns' });
+    expect(a?.spec).toEqual({ volumeSnapshotRef: { kind: 'VolumeSnapshot', name: memberSnapshotName(uid, 'vol-a'), namespace: 'default' }, deletionPolicy: 'Delete', driver: DRIVER, source: { snapshotHandle: 'snap-a' } });
+    expect(a?.status).toEqual({ snapshotHandle: 'snap-a', readyToUse: true, volumeGroupSnapshotHandle: 'group-1', creationTime: 1_763_773_512_123_456_789n, restoreSize: 4096 });
+    // A size of 0 is unknown: no restoreSize.
+    expect((await h.members.getContent(memberContentName(uid, 'vol-b')))?.status).toEqual({ snapshotHandle: 'snap-b', readyToUse: false, volumeGroupSnapshotHandle: 'group-1', creationTime: 1_763_773_512_123_456_789n });
+    const snapshot = await h.members.getSnapshot('default', memberSnapshotName(uid, 'vol-b'));
+    expect(snapshot?.metadata).toMatchObject({ labels: { [LABEL_GROUP_NAME]: `vgs-${group.metadata.name}` }, finalizers: [FINALIZER_IN_GROUP] });
+    expect(snapshot?.spec).toEqual({ source: { volumeSnapshotContentName: memberContentName(uid, 'vol-b') } });
+  });
+
+  test.each([
+    ['only the Secret\'s name', { [ANN_GROUP_DELETION_SECRET_NAME]: 'group-secret' }, { [ANN_DELETION_SECRET_NAME]: 'group-secret' }],
+    ['only the Secret\'s namespace', { [ANN_GROUP_DELETION_SECRET_NAMESPACE]: 'secrets-ns' }, { [ANN_DELETION_SECRET_NAMESPACE]: 'secrets-ns' }],
+    ['no Secret', {}, undefined],
+  ])('a group with %s gives its members exactly that', async (_label, groupAnnotations, expected) => {
+    const snapshots = [info('vol-a', `snap-${n}`)];
+    const group = await groupOf(snapshots, { annotations: groupAnnotations });
+    await ensureMembers(h.members, group, 'group-1', snapshots);
+    expect((await h.members.getContent(memberContentName(group.metadata.uid as string, 'vol-a')))?.metadata.annotations).toEqual(expected);
+  });
+
+  test('a group content without a UID: no member is made, and the error says why', async () => {
+    const snapshots = [info('vol-a', 'snap-no-uid')];
+    const group = await groupOf(snapshots, { uid: null });
+    const creates = () => h.server.requests.all({ resource: 'volumesnapshotcontents', verb: 'create' }).length;
+    const before = creates();
+    const err = await memberError(ensureMembers(h.members, group, 'group-1', snapshots));
+    expect(err.message).toBe(`cannot create the members of group snapshot content ${group.metadata.name}: it has no UID to derive their names from`);
+    expect(creates()).toBe(before);
+  });
+
+  test('a group reference without a namespace: the members are asked for in namespace ""', async () => {
+    const snapshots = [info('vol-a', 'snap-no-ns')];
+    const group = await groupOf(snapshots, { ref: { name: 'vgs' } });
+    const uid = group.metadata.uid as string;
+    expect((await memberError(ensureMembers(h.members, group, 'group-1', snapshots))).message).toMatch(
+      new RegExp(`^failed to create member VolumeSnapshot /${memberSnapshotName(uid, 'vol-a')} of group snapshot content ${group.metadata.name}: `),
+    );
+    expect((await h.members.getContent(memberContentName(uid, 'vol-a')))?.spec.volumeSnapshotRef).toEqual({ kind: 'VolumeSnapshot', name: memberSnapshotName(uid, 'vol-a'), namespace: '' });
+  });
+
+  test('a group reference without a name: the member snapshot is labelled with an empty group name', async () => {
+    const snapshots = [info('vol-a', 'snap-no-name')];
+    const group = await groupOf(snapshots, { ref: { namespace: 'default' } });
+    await ensureMembers(h.members, group, 'group-1', snapshots);
+    expect((await h.members.getSnapshot('default', memberSnapshotName(group.metadata.uid as string, 'vol-a')))?.metadata.labels).toEqual({ [LABEL_GROUP_NAME]: '' });
+  });
+
+  test('the member-ids record cannot be written: the error names the group and carries the API error', async () => {
+    const snapshots = [info('vol-a', 'snap-rec')];
+    const group = await groupOf(snapshots, { stored: true });
+    group.metadata.annotations = {};
+    h.server.faults.fail({ verb: 'patch', resource: 'volumegroupsnapshotcontents', name: group.metadata.name, code: 500, message: 'etcd is on fire' });
+    const err = await memberError(ensureMembers(h.members, group, 'group-1', snapshots));
+    expect(err.message).toBe(`failed to record the member snapshot ids on group snapshot content ${group.metadata.name}: etcd is on fire`);
+    expect(causeOf(err)).toMatchObject({ statusCode: 500 });
+  });
+
+  test.each([
+    ['create', 'volumesnapshotcontents', '', (what: { content: string }) => `failed to create ${what.content}: etcd is on fire`],
+    ['patch', 'volumesnapshotcontents', 'status', (what: { content: string }) => `failed to update the status of ${what.content}: etcd is on fire`],
+    ['create', 'volumesnapshots', '', (what: { snapshot: string }) => `failed to create ${what.snapshot}: etcd is on fire`],
+  ])('a failed %s of %s %s: the error names the member object and carries the API error', async (verb, resource, subresource, message) => {
+    const snapshots = [info('vol-a', `snap-fail-${n}`)];
+    const group = await groupOf(snapshots);
+    const uid = group.metadata.uid as string;
+    h.server.faults.fail({ verb, resource, subresource, code: 500, message: 'etcd is on fire' });
+    const err = await memberError(ensureMembers(h.members, group, 'group-1', snapshots));
+    const names = {
+      content: `member VolumeSnapshotContent ${memberContentName(uid, 'vol-a')} of group snapshot content ${group.metadata.name}`,
+      snapshot: `member VolumeSnapshot default/${memberSnapshotName(uid, 'vol-a')} of group snapshot content ${group.metadata.name}`,
+    };
+    expect(err.message).toBe(message(names));
+    expect(causeOf(err)).toMatchObject({ statusCode: 500 });
+  });
+
+  test('a member content that exists (a conflict) but cannot be read, or is gone when read: each said so', async () => {
+    const snapshots = [info('vol-a', 'snap-read')];
+    const group = await groupOf(snapshots);
+    const what = `member VolumeSnapshotContent ${memberContentName(group.metadata.uid as string, 'vol-a')} of group snapshot content ${group.metadata.name}`;
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshotcontents', code: 409 });
+    h.server.faults.fail({ verb: 'get', resource: 'volumesnapshotcontents', code: 500, message: 'etcd is on fire' });
+    const unreadable = await memberError(ensureMembers(h.members, group, 'group-1', snapshots));
+    expect(unreadable.message).toBe(`failed to read ${what}: etcd is on fire`);
+    expect(causeOf(unreadable)).toMatchObject({ statusCode: 500 });
+    // The conflict is injected: nothing is stored under the name, so the read finds nothing.
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshotcontents', code: 409 });
+    expect((await memberError(ensureMembers(h.members, group, 'group-1', snapshots))).message).toBe(`failed to create ${what}: it exists, then could not be found`);
+  });
+
+  test('a member content of another pre-provisioned source (a volume, no snapshot handle) is left alone: "(none)"', async () => {
+    const snapshots = [info('vol-a', 'snap-theirs')];
+    const group = await groupOf(snapshots);
+    const name = memberContentName(group.metadata.uid as string, 'vol-a');
+    await h.rest.request({
+      method: 'POST',
+      path: collectionPath(VOLUME_SNAPSHOT_CONTENTS),
+      body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', metadata: { name }, spec: { volumeSnapshotRef: { name: 'other', namespace: 'default' }, deletionPolicy: 'Retain', driver: DRIVER, source: { volumeHandle: 'vol-a' } } },
+    });
+    const err = await memberError(ensureMembers(h.members, group, 'group-1', snapshots));
+    expect(err.message).toBe(`member VolumeSnapshotContent ${name} of group snapshot content ${group.metadata.name} already exists for snapshot (none), not snap-theirs: it is left alone`);
+  });
+
+  test('an adopted member content whose status already has the handle is not written again', async () => {
+    const snapshots = [info('vol-a', 'snap-adopt')];
+    const group = await groupOf(snapshots);
+    const uid = group.metadata.uid as string;
+    await ensureMembers(h.members, group, 'group-1', snapshots);
+    const statusWrites = () => h.server.requests.all({ resource: 'volumesnapshotcontents', verb: 'patch', subresource: 'status' }).length;
+    const before = statusWrites();
+    await ensureMembers(h.members, group, 'group-1', [info('vol-a', 'snap-adopt', { readyToUse: false, sizeBytes: 1n })]);
+    expect(statusWrites()).toBe(before);
+    expect((await h.members.getContent(memberContentName(uid, 'vol-a')))?.status).toMatchObject({ readyToUse: true, restoreSize: 4096 });
+  });
+
+  test('a member snapshot that exists: adopted when it is this member, refused when it has another source, and said so when it cannot be read or is gone', async () => {
+    const snapshots = [info('vol-a', 'snap-vs')];
+    const group = await groupOf(snapshots);
+    const uid = group.metadata.uid as string;
+    const snapshotName = memberSnapshotName(uid, 'vol-a');
+    const what = `member VolumeSnapshot default/${snapshotName} of group snapshot content ${group.metadata.name}`;
+    await ensureMembers(h.members, group, 'group-1', snapshots);
+    // Itself: adopted.
+    await ensureMembers(h.members, group, 'group-1', snapshots);
+    h.server.faults.fail({ verb: 'get', resource: 'volumesnapshots', code: 500, message: 'etcd is on fire' });
+    const unreadable = await memberError(ensureMembers(h.members, group, 'group-1', snapshots));
+    expect(unreadable.message).toBe(`failed to read ${what}: etcd is on fire`);
+    expect(causeOf(unreadable)).toMatchObject({ statusCode: 500 });
+  });
+
+  test('a member snapshot of another source under the member\'s name, or a conflict and then nothing there: refused, left alone', async () => {
+    const snapshots = [info('vol-a', 'snap-vs-other')];
+    const group = await groupOf(snapshots);
+    const snapshotName = memberSnapshotName(group.metadata.uid as string, 'vol-a');
+    const what = `member VolumeSnapshot default/${snapshotName} of group snapshot content ${group.metadata.name}`;
+    await h.rest.request({ method: 'POST', path: collectionPath(VOLUME_SNAPSHOTS, 'default'), body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', metadata: { name: snapshotName }, spec: { source: { volumeSnapshotContentName: 'someone-elses' } } } });
+    expect((await memberError(ensureMembers(h.members, group, 'group-1', snapshots))).message).toBe(`${what} already exists for another source: it is left alone`);
+    const gone = await groupOf(snapshots);
+    h.server.faults.fail({ verb: 'create', resource: 'volumesnapshots', code: 409 });
+    const goneName = `member VolumeSnapshot default/${memberSnapshotName(gone.metadata.uid as string, 'vol-a')} of group snapshot content ${gone.metadata.name}`;
+    expect((await memberError(ensureMembers(h.members, gone, 'group-1', snapshots))).message).toBe(`${goneName} already exists for another source: it is left alone`);
+  });
+
+  test('reads: a 404 is undefined, any other failure is an error with the request in its message, never "gone"', async () => {
+    expect(await h.members.getContent('no-such-content')).toBeUndefined();
+    expect(await h.members.getSnapshot('default', 'no-such-snapshot')).toBeUndefined();
+    // A proxy in front of the API server that answers in plain text.
+    const proxy = createServer((_req, res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream down'));
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const members = restMemberObjects(new RestClient({ kubeConfig: { ...loadKubeConfig(h.server.kubeconfigPath), server: new URL(`http://127.0.0.1:${port}/`) } }));
+      const down = (path: string) => new Error(`GET ${path}: the server responded with 503 ServiceUnavailable: upstream down`);
+      await expect(members.getContent('c')).rejects.toThrow(down(objectPath(VOLUME_SNAPSHOT_CONTENTS, 'c')));
+      await expect(members.getSnapshot('default', 's')).rejects.toThrow(down(objectPath(VOLUME_SNAPSHOTS, 's', 'default')));
+      await expect(members.listPersistentVolumes()).rejects.toThrow(down(collectionPath(PERSISTENT_VOLUMES)));
+    } finally {
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+
+  test('persistentVolumesByHandle: the CSI volumes of this driver only, by handle; volumes of other kinds are skipped', async () => {
+    const pv = (name: string, spec: Record<string, unknown> | undefined) =>
+      h.rest.request({ method: 'POST', path: '/api/v1/persistentvolumes', body: { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name }, ...(spec ? { spec } : {}) } });
+    const tag = `byhandle-${++n}`;
+    await pv(`${tag}-mine`, { csi: { driver: DRIVER, volumeHandle: `${tag}-h1` } });
+    await pv(`${tag}-other-driver`, { csi: { driver: 'other.csi.example.com', volumeHandle: `${tag}-h2` } });
+    await pv(`${tag}-no-handle`, { csi: { driver: DRIVER } });
+    await pv(`${tag}-hostpath`, { hostPath: { path: '/data' } });
+    await pv(`${tag}-no-spec`, undefined);
+    const byHandle = await persistentVolumesByHandle(h.members, DRIVER);
+    expect([...byHandle].filter(([handle]) => handle.startsWith(tag))).toEqual([[`${tag}-h1`, `${tag}-mine`]]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { alphaMemberSnapshotIds, memberContentName, memberIdsAnnotation, recordedMemberIds } from '../../../src/sidecar/group/members.js';
+import { alphaMemberSnapshotIds, memberContentName, memberIdsAnnotation, memberSnapshotHandle, recordedMemberIds } from '../../../src/sidecar/group/members.js';
+import type { VolumeSnapshotContent } from '../../../src/sidecar/types.js';
 import type { VolumeGroupSnapshotContent } from '../../../src/sidecar/group/types.js';
 import { ANN_MEMBER_SNAPSHOT_IDS } from '../../../src/sidecar/keys.js';
 
@@ -51,5 +52,30 @@ describe('alphaMemberSnapshotIds', () => {
   test('without a record, every listed member counts', async () => {
     const members = [{ contentName: memberContentName(UID, 'v1'), snapshotHandle: 'a' }, { contentName: memberContentName(UID, 'v2'), snapshotHandle: 'b' }];
     expect(await alphaMemberSnapshotIds(group(undefined, members), undefined)).toEqual(['a', 'b']);
+  });
+});
+
+describe('alphaMemberSnapshotIds of a group content without a UID', () => {
+  test('the record covers the members named after the empty UID', async () => {
+    const noUid = group(JSON.stringify({ v1: 's1' }), [{ contentName: memberContentName('', 'v1'), snapshotHandle: 'stale-s1' }]);
+    delete (noUid.metadata as { uid?: string }).uid;
+    expect(await alphaMemberSnapshotIds(noUid, undefined)).toEqual(['s1']);
+  });
+});
+
+describe('memberSnapshotHandle', () => {
+  const content = (spec: string | undefined, status?: { snapshotHandle?: string }) =>
+    ({ metadata: { name: 'c' }, spec: { source: spec === undefined ? {} : { snapshotHandle: spec } }, ...(status ? { status } : {}) }) as unknown as VolumeSnapshotContent;
+
+  test.each([
+    ['no content', undefined, undefined],
+    ['the status handle first', content('spec-id', { snapshotHandle: 'status-id' }), 'status-id'],
+    ['no status: the spec handle', content('spec-id'), 'spec-id'],
+    ['a status without a handle: the spec handle', content('spec-id', {}), 'spec-id'],
+    ['a cleared status handle: the spec handle', content('spec-id', { snapshotHandle: '' }), 'spec-id'],
+    ['no handle anywhere', content(undefined, {}), undefined],
+    ['empty handles', content('', { snapshotHandle: '' }), undefined],
+  ])('%s', (_label, c, expected) => {
+    expect(memberSnapshotHandle(c)).toBe(expected);
   });
 });
