@@ -8,7 +8,10 @@
  * - `idle.json` / `idle.heapsnapshot`: memory once idle with the N contents cached;
  * - then, with a second start of the sidecar, `load` new snapshots are created at once:
  *   `mid-load.json` / `.heapsnapshot` when half of them are ready, `after-load.json` when all are
- *   ready and unmarked, each with the highest-RSS sample of the run (RSS, V8 heap by space).
+ *   ready and unmarked, each with the highest-RSS sample of the run (RSS, V8 heap by space), and
+ *   `load/load.cpuprofile` (the second start, its idle wait and the whole load), summarised like
+ *   the start-up profile: where the CPU of the creates goes (use --no-heap-snapshots for a profile
+ *   without the mid-load snapshot in it).
  *
  *   npm run build && node dist/bench/sidecar-profile.js [--count=5000] [--load=1000] [--out=DIR]
  *       [--node-args="--max-semi-space-size=1 …"] [--no-heap-snapshots] [--idle-seconds=2]
@@ -138,16 +141,7 @@ async function main(): Promise<void> {
     console.log(`idle (no request for ${o.idleSeconds} s): RSS ${mib(procStatus(sidecar.pid).rssKiB)} MiB`);
     printProbe(await probe(sidecar, o.out, labels, 'idle'));
     await sidecar.stop();
-    const profile = readdirSync(o.out).find((f) => f.endsWith('.cpuprofile'));
-    if (profile) {
-      renameSync(join(o.out, profile), join(o.out, 'startup.cpuprofile'));
-      const cpu = summarizeCpuProfile(join(o.out, 'startup.cpuprofile'));
-      console.log(`\n[startup.cpuprofile] spawn → ready → 2 s idle → stop: profile ${cpu.wallMs} ms, of it busy ${cpu.busyMs} ms`);
-      console.log('  self time by origin (ms):');
-      for (const [from, ms] of cpu.byOrigin) console.log(`    ${String(ms).padStart(6)}  ${from}`);
-      console.log('  busiest functions, self time (ms):');
-      for (const [fn, ms] of cpu.topFunctions) console.log(`    ${String(ms).padStart(6)}  ${fn}`);
-    }
+    printCpuProfile(o.out, 'startup.cpuprofile', 'spawn → ready → 2 s idle → stop');
     if (o.load === 0) return;
 
     // ------------------------------------------------------------ load
@@ -158,7 +152,7 @@ async function main(): Promise<void> {
     const loadLabels: string[] = [];
     const loadOut = join(o.out, 'load');
     mkdirSync(loadOut);
-    const second = startSidecar({ kind: 'ts', goBinary: undefined, socketPath: driver.socketPath, kubeconfigPath: api.kubeconfigPath, nodeArgs: [...o.nodeArgs, `--import=${probeModule}`], env: { ...env, PROBE_OUT: loadOut } });
+    const second = startSidecar({ kind: 'ts', goBinary: undefined, socketPath: driver.socketPath, kubeconfigPath: api.kubeconfigPath, nodeArgs: [...o.nodeArgs, `--import=${probeModule}`, '--cpu-prof', `--cpu-prof-dir=${loadOut}`], env: { ...env, PROBE_OUT: loadOut } });
     kit.sidecar = second;
     await kit.tracker.until('the sidecar to watch contents', () => api.requests.count({ verb: 'watch', resource: 'volumesnapshotcontents' }) > 2, Date.now() + 300_000, () => undefined);
     await quiesce(api.requests, 2000, 30_000);
@@ -179,9 +173,24 @@ async function main(): Promise<void> {
     const after = procStatus(second.pid);
     console.log(`after the load: RSS ${mib(after.rssKiB)} MiB, peak (VmHWM) ${mib(after.hwmKiB)} MiB`);
     printProbe(await probe(second, loadOut, loadLabels, 'after-load'));
+    await second.stop();
+    printCpuProfile(loadOut, 'load.cpuprofile', `second start, idle, then ${o.load} snapshots created`);
   } finally {
     await kit.dispose();
   }
+}
+
+/** Names the one profile Node wrote into `dir` and prints where its CPU time went. */
+function printCpuProfile(dir: string, name: string, what: string): void {
+  const written = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f !== name);
+  if (!written) return;
+  renameSync(join(dir, written), join(dir, name));
+  const cpu = summarizeCpuProfile(join(dir, name));
+  console.log(`\n[${name}] ${what}: profile ${cpu.wallMs} ms, of it busy ${cpu.busyMs} ms`);
+  console.log('  self time by origin (ms):');
+  for (const [from, ms] of cpu.byOrigin) console.log(`    ${String(ms).padStart(6)}  ${from}`);
+  console.log('  busiest functions, self time (ms):');
+  for (const [fn, ms] of cpu.topFunctions) console.log(`    ${String(ms).padStart(6)}  ${fn}`);
 }
 
 main().catch((err: unknown) => {
