@@ -85,11 +85,15 @@ export class BenchCluster {
     return apiserver.pid;
   }
 
+  /** Where this sidecar writes a CPU profile of each run (`--cpu-prof-dir` of real-throughput), if anywhere. */
+  cpuProfileDir: string | undefined;
+
   /** Starts a sidecar against hostpathplugin with `flags` (after --kubeconfig and --csi-address); does not wait. */
   startSidecar(kind: SidecarKind, label: string, flags: readonly string[]): ManagedProcess {
     const kubeconfig = kind === 'ts' ? this.plane.sidecarKubeconfig : this.plane.goSidecarKubeconfig;
+    const profile = this.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.cpuProfileDir}`] : [];
     return kind === 'ts'
-      ? this.cluster.startSidecarCommand(label, process.execPath, this.driver, { kubeconfig, args: flags }, [...NODE_FLAGS, sidecarEntry()])
+      ? this.cluster.startSidecarCommand(label, process.execPath, this.driver, { kubeconfig, args: flags }, [...NODE_FLAGS, ...profile, sidecarEntry()])
       : this.cluster.startSidecarCommand(label, this.goBinary, this.driver, { kubeconfig, args: flags });
   }
 

@@ -11,7 +11,10 @@
  * and memory from /proc.
  *
  *   npm run build && node dist/bench/real-throughput.js [--settings=fast,default] [--fast-count=500]
- *       [--default-count=200] [--rounds=3] [--sidecars=ts,go] [--timeout=900]
+ *       [--default-count=200] [--rounds=3] [--sidecars=ts,go] [--timeout=900] [--cpu-prof-dir=DIR]
+ *
+ * --cpu-prof-dir: this sidecar writes a CPU profile of each of its runs there (profiling costs CPU,
+ * so the figures of such a run are not comparable).
  */
 import { cpus, loadavg } from 'node:os';
 import { CsiConnection } from '../src/csi/connection.js';
@@ -35,6 +38,7 @@ interface Options {
   rounds: number;
   sidecars: SidecarKind[];
   timeoutMs: number;
+  cpuProfileDir: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -44,7 +48,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`unexpected argument ${arg} (flags are --name=value)`);
     values.set(m[1] as string, m[2] as string);
   }
-  const known = ['settings', 'fast-count', 'default-count', 'rounds', 'sidecars', 'timeout'];
+  const known = ['settings', 'fast-count', 'default-count', 'rounds', 'sidecars', 'timeout', 'cpu-prof-dir'];
   for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key} (known: ${known.join(', ')})`);
   const int = (key: string, fallback: number): number => {
     const n = Number(values.get(key) ?? fallback);
@@ -61,6 +65,7 @@ function parseOptions(argv: string[]): Options {
     rounds: int('rounds', 3),
     sidecars: sidecars as SidecarKind[],
     timeoutMs: int('timeout', 900) * 1000,
+    cpuProfileDir: values.get('cpu-prof-dir'),
   };
 }
 
@@ -224,6 +229,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log(`real kube-apiserver throughput: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
   const bench = await BenchCluster.start();
+  // This sidecar's CPU profile of each run, to see where its CPU per snapshot goes.
+  bench.cpuProfileDir = o.cpuProfileDir;
   const csi = await CsiConnection.connect({ address: `unix://${bench.driver.socketPath}`, log: silentLogger });
   const tracker = new ContentTracker();
   let watch: ResilientContentWatch | undefined;
