@@ -27,6 +27,7 @@ import { ResilientContentWatch } from './content-watch.js';
 import { BenchCluster, SIDECAR_USER } from './real-cluster.js';
 import { cpuSeconds, mib, now, procStatus, type SidecarKind } from './sidecars.js';
 import { percentile } from './stats.js';
+import { flagValues } from './flags.js';
 
 type Setting = 'fast' | 'default';
 const SETTING_FLAGS: Record<Setting, string[]> = { fast: ['--kube-api-qps=100', '--kube-api-burst=200', '--worker-threads=10'], default: [] };
@@ -42,14 +43,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const values = new Map<string, string>();
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`unexpected argument ${arg} (flags are --name=value)`);
-    values.set(m[1] as string, m[2] as string);
-  }
-  const known = ['settings', 'fast-count', 'default-count', 'rounds', 'sidecars', 'timeout', 'cpu-prof-dir'];
-  for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key} (known: ${known.join(', ')})`);
+  const values = flagValues(argv, ['settings', 'fast-count', 'default-count', 'rounds', 'sidecars', 'timeout', 'cpu-prof-dir']);
   const int = (key: string, fallback: number): number => {
     const n = Number(values.get(key) ?? fallback);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} must be a positive integer`);

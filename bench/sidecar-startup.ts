@@ -16,6 +16,7 @@ import { cpus } from 'node:os';
 import { createReadyContents, dynamicContent, median, VSC_PATH } from './contents.js';
 import { CLASS_NAME, DRIVER_NAME, Kit } from './kit.js';
 import { countBy, cpuSeconds, findGoBinary, mib, now, procStatus, quiesce, startSidecar, summary, type SidecarKind } from './sidecars.js';
+import { flagValues } from './flags.js';
 
 interface Options {
   count: number;
@@ -26,14 +27,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const values = new Map<string, string>();
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`unexpected argument ${arg} (flags are --name=value)`);
-    values.set(m[1] as string, m[2] as string);
-  }
-  const known = ['count', 'rounds', 'sidecars', 'go-binary', 'timeout'];
-  for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key} (known: ${known.join(', ')})`);
+  const values = flagValues(argv, ['count', 'rounds', 'sidecars', 'go-binary', 'timeout']);
   const int = (key: string, fallback: number): number => {
     const n = Number(values.get(key) ?? fallback);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} must be a positive integer`);

@@ -24,6 +24,7 @@ import { CLASS_NAME, DRIVER_NAME, Kit } from './kit.js';
 import { readinessBySnapshot } from './readiness.js';
 import { countBy, cpuSeconds, findGoBinary, mib, now, procStatus, quiesce, startSidecar, summary } from './sidecars.js';
 import { medianOf, percentile } from './stats.js';
+import { flagValues } from './flags.js';
 
 const SETTING_FLAGS = { default: [] as string[], fast: ['--kube-api-qps=100', '--kube-api-burst=200', '--worker-threads=10'] };
 
@@ -38,14 +39,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const values = new Map<string, string>();
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`unexpected argument ${arg} (flags are --name=value)`);
-    values.set(m[1] as string, m[2] as string);
-  }
-  const known = ['sidecar', 'count', 'min-delay', 'max-delay', 'setting', 'go-binary', 'timeout'];
-  for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key} (known: ${known.join(', ')})`);
+  const values = flagValues(argv, ['sidecar', 'count', 'min-delay', 'max-delay', 'setting', 'go-binary', 'timeout']);
   const num = (key: string, fallback: number): number => {
     const n = Number(values.get(key) ?? fallback);
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${key} must be a non-negative number`);

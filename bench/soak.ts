@@ -21,6 +21,7 @@ import { dynamicContent, pool, VSC_PATH } from './contents.js';
 import { CLASS_NAME, DRIVER_NAME, Kit } from './kit.js';
 import { cpuSeconds, findGoBinary, now, procStatus, startSidecar } from './sidecars.js';
 import { metricValue, trend, type Trend } from './stats.js';
+import { flagValues } from './flags.js';
 
 interface Options {
   minutes: number;
@@ -34,14 +35,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const values = new Map<string, string>();
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`unexpected argument ${arg} (flags are --name=value)`);
-    values.set(m[1] as string, m[2] as string);
-  }
-  const known = ['minutes', 'sidecar', 'rate', 'max-in-flight', 'sample-seconds', 'window-minutes', 'out', 'go-binary'];
-  for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key} (known: ${known.join(', ')})`);
+  const values = flagValues(argv, ['minutes', 'sidecar', 'rate', 'max-in-flight', 'sample-seconds', 'window-minutes', 'out', 'go-binary']);
   const positive = (key: string, fallback: number | undefined): number | undefined => {
     const raw = values.get(key);
     if (raw === undefined) return fallback;
