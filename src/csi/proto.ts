@@ -1,16 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
-import { join } from 'node:path';
-import { packageRoot } from '../util/package-root.js';
 import type { ProtoGrpcType } from './generated/csi.js';
 import { CSI_DESCRIPTOR } from './generated/descriptor.js';
 
 export type * as csi from './generated/csi/v1/index.js';
 export type { Timestamp, Timestamp__Output } from './generated/google/protobuf/Timestamp.js';
-
-/** Path of the project's CSI proto file (the build turns it into the descriptor loaded below). */
-export const CSI_PROTO_PATH = join(packageRoot(), 'proto', 'csi.proto');
 
 /**
  * Loader options shared by clients and servers. They decide the JavaScript shape of every message
